@@ -1,0 +1,17 @@
+//! The qualify domain. No I/O lives here: the rules of a qualification request, the vetting
+//! state machine, the vetting policy and the error catalogue are plain functions over plain
+//! data, so that storage and HTTP only translate.
+
+pub mod clock;
+pub mod customer;
+pub mod error;
+pub mod ids;
+pub mod policy;
+pub mod qualification;
+pub mod rules;
+pub mod time_fmt;
+pub mod validation;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{DomainError, ErrorKind};
+pub use ids::{CustomerId, PartnerId};
