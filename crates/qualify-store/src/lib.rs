@@ -1,1 +1,234 @@
+//! Persistence for qualify. One `Store` trait; each backend has its own module, SQL and
+//! migrations. A store method that changes state does everything that must be atomic (rules
+//! that read stored state, the change, the audit event, the job, the idempotency record) in one
+//! transaction.
 
+use std::time::Duration;
+
+use async_trait::async_trait;
+use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
+use qualify_core::qualification::{QualificationRecord, SettableQualification, VettingDecision, VettingStatus};
+use qualify_core::rules::QualificationRequest;
+use qualify_core::validation::{AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus};
+use qualify_core::{CustomerId, DomainError, PartnerId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Why a store call failed: a domain rule (a 4xx for the client) or the backend (a 5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+impl From<qualify_core::ErrorKind> for StoreError {
+    fn from(k: qualify_core::ErrorKind) -> Self {
+        StoreError::Domain(k.into())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The idempotency key of a write: (partner tenant, `MS-RequestId`) and a fingerprint of the
+/// request (method, path, body) that must match for a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub partner: PartnerId,
+    pub request_id: String,
+    pub fingerprint: String,
+}
+
+/// Who writes, when, and under which ids: stamped on audit events and idempotency records.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    pub now: OffsetDateTime,
+    pub actor: String,
+    pub request_id: String,
+    pub correlation_id: String,
+    /// `None` when the client sent no `MS-RequestId` (nothing to replay against).
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// A write's result, and whether it is the stored result of an earlier identical request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotent<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
+/// A page of a partner's customers, oldest first.
+#[derive(Debug, Clone)]
+pub struct CustomerPage {
+    pub items: Vec<Customer>,
+    /// Position after the last item, when more may follow.
+    pub next: Option<i64>,
+}
+
+/// One audit event of a qualification (api.md section 6, history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub from: Option<VettingStatus>,
+    pub to: VettingStatus,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub correlation_id: Option<String>,
+    /// The etag of the company profile (domain, name, address) the event looked at.
+    pub profile_etag: Option<String>,
+}
+
+/// A vetting job claimed by a worker: the request and the profile the policy reads.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub attempts: i64,
+    pub qualification: QualificationRecord,
+    pub company: CompanyProfile,
+    pub company_etag: String,
+}
+
+/// What the worker does with a claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Apply the policy's decision (a no-op when it was applied already).
+    Decide(VettingDecision),
+    /// Leave the request to a reviewer.
+    AwaitReviewer,
+}
+
+/// How a finished job ended, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFinish {
+    Decided,
+    LeftForReviewer,
+    /// Already decided by a reviewer or an earlier run: nothing changed.
+    NoChange,
+    /// The lease had passed to another worker: nothing changed.
+    LeaseLost,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Database reachable and answering.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Customers and profiles.
+    async fn create_customer(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        new: NewCustomer,
+        default_gdap_roles: &[GdapRole],
+    ) -> StoreResult<Idempotent<Customer>>;
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
+    async fn list_customers(&self, partner: PartnerId, after: Option<i64>, limit: u32) -> StoreResult<CustomerPage>;
+    async fn update_billing_profile(
+        &self,
+        ctx: &WriteContext,
+        customer: CustomerId,
+        if_match: &str,
+        profile: BillingProfile,
+    ) -> StoreResult<Idempotent<Customer>>;
+
+    // Qualifications.
+    async fn qualifications(&self, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>>;
+    /// Checks the stateful rules (GDAP role for GCC, existing qualifications, the GCC code),
+    /// then writes the qualification, the GCC decrement, the vetting job due at `vet_at` and
+    /// the audit event, all in one transaction.
+    async fn create_qualification(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        customer: CustomerId,
+        request: QualificationRequest,
+        vet_at: OffsetDateTime,
+    ) -> StoreResult<Idempotent<QualificationRecord>>;
+
+    // GCC validation codes.
+    async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>>;
+    async fn issue_validation_code(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        organization_name: &str,
+        max_creates: i64,
+    ) -> StoreResult<ValidationCode>;
+
+    // Account validation status.
+    async fn validation_status(&self, customer: CustomerId) -> StoreResult<Option<ValidationStatus>>;
+    async fn set_validation_status(
+        &self,
+        ctx: &WriteContext,
+        customer: CustomerId,
+        status: AccountStatus,
+    ) -> StoreResult<ValidationStatus>;
+
+    // GDAP.
+    async fn gdap_grant(&self, partner: PartnerId, customer: CustomerId) -> StoreResult<Option<GdapGrant>>;
+    async fn set_gdap_grant(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        customer: CustomerId,
+        roles: &[GdapRole],
+    ) -> StoreResult<GdapGrant>;
+
+    // Operator: review queue, decisions, history.
+    async fn reviews(&self, status: VettingStatus, limit: u32) -> StoreResult<Vec<QualificationRecord>>;
+    /// Decides the customer's latest request for `qualification`: 404 when there is none, 409
+    /// when it is no longer InReview, 412 when `if_match` is not its etag.
+    async fn decide(
+        &self,
+        ctx: &WriteContext,
+        customer: CustomerId,
+        qualification: SettableQualification,
+        if_match: &str,
+        decision: &VettingDecision,
+    ) -> StoreResult<QualificationRecord>;
+    async fn history(&self, customer: CustomerId, qualification: SettableQualification) -> StoreResult<Vec<AuditEvent>>;
+
+    // The durable vetting queue.
+    /// Leases up to `limit` due jobs (not done, `run_at <= now`, no live lease) to `owner`.
+    async fn claim_jobs(&self, owner: &str, now: OffsetDateTime, lease: Duration, limit: u32) -> StoreResult<Vec<ClaimedJob>>;
+    /// Applies the outcome, writes the audit event and marks the job done, in one transaction,
+    /// only while `owner` still holds the lease. Running a job twice has the effect of once.
+    async fn finish_job(&self, job: &ClaimedJob, owner: &str, now: OffsetDateTime, outcome: &JobOutcome) -> StoreResult<JobFinish>;
+    /// Gives back the leases `owner` holds (graceful shutdown).
+    async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
+    /// When the next unfinished job is due, if any.
+    async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+    /// Deletes idempotency records created before `before`; returns how many.
+    async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// A fresh opaque ETag.
+pub fn new_etag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A new numeric validation code id (the value clients send as `validationCode`).
+pub fn new_validation_id() -> String {
+    use rand::Rng;
+    rand::rng().random_range(100_000_000u64..1_000_000_000).to_string()
+}
