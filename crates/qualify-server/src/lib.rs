@@ -1,1 +1,137 @@
+//! The qualify HTTP server: the Partner Center `/v1` surface, the operator API under
+//! `/admin/v1`, and the vetting worker that runs inside `serve`.
 
+pub mod auth;
+pub mod body;
+pub mod context;
+pub mod dto;
+pub mod error;
+pub mod routes;
+pub mod throttle;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use qualify_core::policy::VettingPolicy;
+use qualify_core::validation::GdapRole;
+use qualify_core::{Clock, SystemClock};
+use qualify_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+pub use auth::{AuthConfig, Authenticator, Caller, DevToken, Secret, mint_dev_token};
+
+/// Everything `serve` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub auth: AuthConfig,
+    pub policy: VettingPolicy,
+    /// 0 turns throttling off.
+    pub rate_limit_per_minute: u32,
+    /// The GDAP roles a customer created through `POST /v1/customers` starts with.
+    pub default_gdap_roles: Vec<GdapRole>,
+    /// How long a worker holds a claimed vetting job before another may take it.
+    pub job_lease: Duration,
+    /// How long a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// How long graceful shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            auth: AuthConfig::Dev {
+                secret: Secret::new(auth::DEFAULT_DEV_SECRET),
+                audience: auth::DEFAULT_AUDIENCE.into(),
+            },
+            policy: VettingPolicy::default(),
+            rate_limit_per_minute: 500,
+            default_gdap_roles: vec![GdapRole::DirectoryReader],
+            job_lease: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<Authenticator>,
+    pub clock: Arc<dyn Clock>,
+    pub throttle: Arc<throttle::Throttle>,
+    pub config: Arc<ServerConfig>,
+    /// Wakes the vetting worker after an enqueue.
+    pub jobs_enqueued: Arc<Notify>,
+    pub worker_running: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, String> {
+        let auth = Authenticator::new(&config.auth).await?;
+        Ok(Self {
+            store,
+            auth: Arc::new(auth),
+            clock: Arc::new(SystemClock),
+            throttle: Arc::new(throttle::Throttle::per_minute(config.rate_limit_per_minute)),
+            config: Arc::new(config),
+            jobs_enqueued: Arc::new(Notify::new()),
+            worker_running: Arc::new(AtomicBool::new(false)),
+        })
+    }
+}
+
+/// Runs the server and its vetting worker on `listener` until `shutdown` resolves; then
+/// finishes in-flight requests (bounded by `shutdown_grace`) and releases claimed jobs.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(worker::run(state.clone(), stop_rx.clone()));
+    let housekeeping = tokio::spawn(housekeeping(state.clone(), stop_rx.clone()));
+    let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let grace = state.config.shutdown_grace;
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = signalled_tx.send(());
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let result = tokio::select! {
+        r = server => r,
+        _ = async { let _ = signalled_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
+            Ok(())
+        }
+    };
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    let _ = housekeeping.await;
+    state.worker_running.store(false, Ordering::SeqCst);
+    result
+}
+
+/// Periodic upkeep: forget idle throttle buckets, purge idempotency records older than 48h.
+async fn housekeeping(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = stop.changed() => return,
+        }
+        state.throttle.housekeep();
+        let before = state.clock.now() - time::Duration::hours(48);
+        match state.store.purge_idempotency(before).await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "purged old idempotency records"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging idempotency records failed"),
+        }
+    }
+}

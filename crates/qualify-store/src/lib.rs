@@ -216,7 +216,7 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_job(&self, job: &ClaimedJob, owner: &str, now: OffsetDateTime, outcome: &JobOutcome) -> StoreResult<JobFinish>;
     /// Gives back the leases `owner` holds (graceful shutdown).
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
-    /// When the next unfinished job is due, if any.
+    /// When the next unfinished job can be claimed (its due time, or the end of its lease).
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
     /// Deletes idempotency records created before `before`; returns how many.
     async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64>;

@@ -766,7 +766,7 @@ impl Store for SqliteStore {
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
-        let at: Option<i64> = sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE done_at IS NULL")
+        let at: Option<i64> = sqlx::query_scalar("SELECT MIN(MAX(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL")
             .fetch_one(&self.reader)
             .await?;
         Ok(at.map(from_millis))

@@ -1,0 +1,369 @@
+//! Bearer token validation (api.md section 2) and the caller it yields.
+//!
+//! `dev` mode: HS256 with a well-known secret that `qualify token` shares. `oidc` mode: RS256 or
+//! ES256 against a JWKS (file or URL) with a configured issuer and audience; the dev secret is
+//! never accepted there. The algorithm is pinned per key; `alg: none` and anything else are
+//! refused.
+
+use std::fmt;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use qualify_core::{ErrorKind, PartnerId};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// The audience of Partner Center tokens, the default of `--oidc-audience`.
+pub const DEFAULT_AUDIENCE: &str = "https://api.partnercenter.microsoft.com";
+/// The well-known development secret (dev mode only; never accepted in `oidc` mode).
+pub const DEFAULT_DEV_SECRET: &str = "qualify-dev-secret-do-not-use-in-production";
+/// The app role that opens `/admin/v1`.
+pub const ADMIN_ROLE: &str = "Qualify.Admin";
+/// Clock skew tolerated on `exp`/`nbf`, and the furthest in the future `iat` may lie.
+const LEEWAY_SECS: u64 = 30;
+const MAX_IAT_SKEW_SECS: i64 = 300;
+/// An unknown `kid` triggers a JWKS refresh at most this often.
+const JWKS_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A secret whose `Debug` prints nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    Dev { secret: Secret, audience: String },
+    Oidc { jwks: String, issuer: String, audience: String },
+}
+
+/// Who is calling: the partner tenant, the credential type and the admin role.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub partner: PartnerId,
+    /// App+User (delegated) rather than App-only.
+    pub app_user: bool,
+    pub admin: bool,
+    /// `upn` or `unique_name` of an App+User token.
+    pub user: Option<String>,
+}
+
+impl Caller {
+    /// The name written into audit events.
+    pub fn actor(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{u} ({})", self.partner),
+            None => format!("app ({})", self.partner),
+        }
+    }
+
+    /// 403 900150 for App-only callers on App+User operations.
+    pub fn require_app_user(&self) -> Result<(), ApiError> {
+        if self.app_user {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorKind::Forbidden, "This operation requires App+User (delegated) credentials; App-only tokens are not allowed."))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    tid: Option<String>,
+    iss: Option<String>,
+    iat: Option<i64>,
+    scp: Option<String>,
+    upn: Option<String>,
+    unique_name: Option<String>,
+    idtyp: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+struct Key {
+    kid: Option<String>,
+    alg: Algorithm,
+    key: DecodingKey,
+}
+
+enum Mode {
+    Dev { key: DecodingKey },
+    Oidc { source: String, issuer: String, keys: RwLock<Vec<Key>>, last_refresh: std::sync::Mutex<Instant> },
+}
+
+pub struct Authenticator {
+    mode: Mode,
+    audience: String,
+}
+
+fn failed(description: &str) -> ApiError {
+    ApiError::new(ErrorKind::AuthorizationFailed, description)
+}
+
+impl Authenticator {
+    pub async fn new(config: &AuthConfig) -> Result<Self, String> {
+        Ok(match config {
+            AuthConfig::Dev { secret, audience } => Self {
+                mode: Mode::Dev { key: DecodingKey::from_secret(secret.expose().as_bytes()) },
+                audience: audience.clone(),
+            },
+            AuthConfig::Oidc { jwks, issuer, audience } => {
+                if issuer.trim().is_empty() {
+                    return Err("--oidc-issuer is required in oidc mode".into());
+                }
+                let keys = load_jwks(jwks).await?;
+                if keys.is_empty() {
+                    return Err(format!("the JWKS at {jwks} has no RS256/ES256 signing keys"));
+                }
+                Self {
+                    mode: Mode::Oidc {
+                        source: jwks.clone(),
+                        issuer: issuer.clone(),
+                        keys: RwLock::new(keys),
+                        last_refresh: std::sync::Mutex::new(Instant::now()),
+                    },
+                    audience: audience.clone(),
+                }
+            }
+        })
+    }
+
+    pub fn is_dev(&self) -> bool {
+        matches!(self.mode, Mode::Dev { .. })
+    }
+
+    /// Validates an `Authorization` header value.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
+        let Some(value) = authorization.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Err(ApiError::of(ErrorKind::TokenMissing));
+        };
+        let token = match value.split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => t.trim(),
+            _ => return Err(failed("The Authorization header must be 'Bearer <token>'.")),
+        };
+        let header = jsonwebtoken::decode_header(token).map_err(|_| failed("The token is malformed or uses an algorithm that is not accepted."))?;
+        let claims = match &self.mode {
+            Mode::Dev { key } => {
+                if header.alg != Algorithm::HS256 {
+                    return Err(failed("The token algorithm is not accepted."));
+                }
+                self.decode(token, key, Algorithm::HS256)?
+            }
+            Mode::Oidc { source, issuer, keys, last_refresh } => {
+                if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+                    return Err(failed("The token algorithm is not accepted."));
+                }
+                let mut attempt = 0;
+                let claims = loop {
+                    let found = {
+                        let keys = keys.read().unwrap_or_else(|p| p.into_inner());
+                        let candidates: Vec<&Key> = keys
+                            .iter()
+                            .filter(|k| match &header.kid {
+                                Some(kid) => k.kid.as_deref() == Some(kid.as_str()),
+                                None => true,
+                            })
+                            .collect();
+                        match candidates.as_slice() {
+                            [k] if k.alg == header.alg => Some(self.decode(token, &k.key, k.alg)),
+                            [_] => Some(Err(failed("The token algorithm does not match its key."))),
+                            [] => None,
+                            _ => Some(Err(failed("The token has no kid and the JWKS has several keys."))),
+                        }
+                    };
+                    match found {
+                        Some(result) => break result?,
+                        None if attempt == 0 && refresh_due(last_refresh) => {
+                            attempt += 1;
+                            if let Ok(fresh) = load_jwks(source).await {
+                                *keys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                            }
+                        }
+                        None => return Err(failed("The token's signing key is not known.")),
+                    }
+                };
+                let tid = claims.tid.as_deref().unwrap_or_default();
+                let expected = issuer.replace("{tenantid}", tid);
+                if claims.iss.as_deref() != Some(expected.as_str()) {
+                    return Err(failed("The token issuer is not accepted."));
+                }
+                claims
+            }
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if claims.iat.is_some_and(|iat| iat > now + MAX_IAT_SKEW_SECS) {
+            return Err(failed("The token was issued in the future."));
+        }
+        let partner: PartnerId = claims
+            .tid
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| failed("The token has no valid tenant id (tid)."))?;
+        let user = claims.upn.or(claims.unique_name).filter(|u| !u.is_empty());
+        let app_user = claims.idtyp.as_deref() != Some("app")
+            && claims.scp.as_deref().is_some_and(|s| !s.trim().is_empty())
+            && user.is_some();
+        Ok(Caller {
+            partner,
+            app_user,
+            admin: claims.roles.iter().any(|r| r == ADMIN_ROLE),
+            user: user.filter(|_| app_user),
+        })
+    }
+
+    fn decode(&self, token: &str, key: &DecodingKey, alg: Algorithm) -> Result<Claims, ApiError> {
+        let mut v = Validation::new(alg);
+        v.leeway = LEEWAY_SECS;
+        v.validate_nbf = true;
+        v.set_audience(&[&self.audience]);
+        v.set_required_spec_claims(&["exp", "aud"]);
+        jsonwebtoken::decode::<Claims>(token, key, &v).map(|d| d.claims).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            failed(match e.kind() {
+                K::ExpiredSignature => "The token has expired.",
+                K::ImmatureSignature => "The token is not valid yet (nbf).",
+                K::InvalidAudience => "The token audience is not accepted.",
+                K::InvalidSignature => "The token signature is invalid.",
+                K::MissingRequiredClaim(_) => "The token lacks a required claim (exp, aud).",
+                K::InvalidAlgorithm | K::InvalidAlgorithmName => "The token algorithm is not accepted.",
+                _ => "The token is invalid.",
+            })
+        })
+    }
+}
+
+fn refresh_due(last: &std::sync::Mutex<Instant>) -> bool {
+    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+    if last.elapsed() >= JWKS_REFRESH_MIN_INTERVAL {
+        *last = Instant::now();
+        true
+    } else {
+        false
+    }
+}
+
+/// Reads a JWKS from a file path or an http(s) URL and keeps its RS256/ES256 signing keys,
+/// each pinned to its algorithm.
+async fn load_jwks(source: &str) -> Result<Vec<Key>, String> {
+    let text = if source.starts_with("http://") || source.starts_with("https://") {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+        client
+            .get(source)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("fetching the JWKS from {source}: {e}"))?
+            .text()
+            .await
+            .map_err(|e| format!("reading the JWKS from {source}: {e}"))?
+    } else {
+        tokio::fs::read_to_string(source).await.map_err(|e| format!("reading the JWKS file {source}: {e}"))?
+    };
+    let set: JwkSet = serde_json::from_str(&text).map_err(|e| format!("the JWKS at {source} is not valid: {e}"))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let alg = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => Algorithm::RS256,
+            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+            _ => continue,
+        };
+        if let Some(declared) = jwk.common.key_algorithm {
+            if declared.to_string() != format!("{alg:?}") {
+                continue;
+            }
+        }
+        if let Ok(key) = DecodingKey::from_jwk(jwk) {
+            keys.push(Key { kid: jwk.common.key_id.clone(), alg, key });
+        }
+    }
+    Ok(keys)
+}
+
+/// The claims of a development token.
+#[derive(Debug, Clone, Serialize)]
+struct DevClaims {
+    aud: String,
+    iss: String,
+    tid: String,
+    oid: String,
+    appid: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idtyp: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
+}
+
+/// What `qualify token` mints.
+#[derive(Debug, Clone)]
+pub struct DevToken {
+    pub tenant: PartnerId,
+    pub app_only: bool,
+    pub admin: bool,
+    pub upn: Option<String>,
+    pub ttl: Duration,
+    pub audience: String,
+}
+
+/// Mints an HS256 development token shaped like an Entra ID access token.
+pub fn mint_dev_token(t: &DevToken, secret: &Secret) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = DevClaims {
+        aud: t.audience.clone(),
+        iss: format!("https://sts.windows.net/{}/", t.tenant),
+        tid: t.tenant.to_string(),
+        oid: uuid::Uuid::new_v4().to_string(),
+        appid: "qualify-dev".into(),
+        iat: now,
+        nbf: now,
+        exp: now + t.ttl.as_secs() as i64,
+        scp: (!t.app_only).then(|| "user_impersonation".into()),
+        upn: (!t.app_only).then(|| t.upn.clone().unwrap_or_else(|| "admin@partner.example".into())),
+        idtyp: t.app_only.then(|| "app".into()),
+        roles: if t.admin { vec![ADMIN_ROLE.into()] } else { vec![] },
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.expose().as_bytes()))
+        .expect("HS256 encoding with a byte secret cannot fail")
+}
+
+impl FromRequestParts<crate::AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap_or("?"));
+        let caller = state.auth.authenticate(header).await?;
+        if parts.uri.path().starts_with("/admin/") {
+            if !caller.admin {
+                return Err(ApiError::new(ErrorKind::Forbidden, format!("The operator API requires the {ADMIN_ROLE} role.")));
+            }
+        } else {
+            state.throttle.check(caller.partner)?;
+        }
+        Ok(caller)
+    }
+}

@@ -1,0 +1,137 @@
+//! Per-request context: the `MS-RequestId` / `MS-CorrelationId` pair (the caller's or generated
+//! ones), echoed on every response, and the request span that carries the correlation id into
+//! every log line of the request.
+
+use std::time::Instant;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+pub const MS_REQUEST_ID: HeaderName = HeaderName::from_static("ms-requestid");
+pub const MS_CORRELATION_ID: HeaderName = HeaderName::from_static("ms-correlationid");
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub const MS_CONTINUATION_TOKEN: HeaderName = HeaderName::from_static("ms-continuationtoken");
+
+/// The ids of this request.
+#[derive(Debug, Clone)]
+pub struct RequestIds {
+    pub request_id: String,
+    pub correlation_id: String,
+    /// Whether the client chose the request id (only then is it an idempotency key).
+    pub client_request_id: bool,
+}
+
+/// An id header is accepted when it is 1..=128 visible ASCII characters (GUIDs in practice).
+fn id_header(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, String> {
+    let Some(v) = headers.get(name) else { return Ok(None) };
+    let s = v.to_str().map_err(|_| format!("{name} must be visible ASCII (a GUID)."))?.trim();
+    if s.is_empty() || s.len() > 128 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("{name} must be a GUID of at most 128 visible characters."));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let headers = req.headers();
+    let request_id = id_header(headers, &MS_REQUEST_ID);
+    let correlation_id = id_header(headers, &MS_CORRELATION_ID);
+    let generated = || uuid::Uuid::new_v4().to_string();
+    let ids = RequestIds {
+        client_request_id: matches!(request_id, Ok(Some(_))),
+        request_id: request_id.clone().ok().flatten().unwrap_or_else(generated),
+        correlation_id: correlation_id.clone().ok().flatten().unwrap_or_else(generated),
+    };
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %ids.request_id,
+        correlation_id = %ids.correlation_id,
+    );
+    // Informational client headers: logged, never required.
+    let client = ["ms-partnercenter-application", "ms-partnercenter-client", "ms-sdkversion"]
+        .map(|h| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned());
+    req.extensions_mut().insert(ids.clone());
+    let response = async move {
+        if let Some(bad) = request_id.err().or(correlation_id.err()) {
+            return ApiError::invalid(bad).into_response();
+        }
+        next.run(req).await
+    }
+    .instrument(span.clone())
+    .await;
+    let mut response = json_errors_only(response);
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
+        h.insert(MS_REQUEST_ID, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ids.correlation_id) {
+        h.insert(MS_CORRELATION_ID, v);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            application = %client[0],
+            client = %client[1],
+            sdk_version = %client[2],
+            "request finished"
+        )
+    });
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<RequestIds>()
+            .cloned()
+            .ok_or_else(|| ApiError::of(qualify_core::ErrorKind::Internal))
+    }
+}
+
+/// The `If-Match` header, unquoted (`"abc"` and `W/"abc"` both give `abc`).
+pub fn if_match(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(axum::http::header::IF_MATCH)?.to_str().ok()?.trim();
+    let v = v.strip_prefix("W/").unwrap_or(v);
+    let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+/// The safety net under every route: an error response that is not already our JSON error body
+/// (a framework rejection) is replaced by one with the matching catalogue entry.
+fn json_errors_only(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    use qualify_core::ErrorKind as K;
+    let kind = match status.as_u16() {
+        404 => K::NotFound,
+        405 => K::MethodNotAllowed,
+        413 => K::PayloadTooLarge,
+        415 => K::UnsupportedMediaType,
+        400..=499 => K::InvalidInput,
+        503 => K::Unavailable,
+        _ => K::Internal,
+    };
+    ApiError::of(kind).into_response()
+}

@@ -1,0 +1,138 @@
+//! The operator API under `/admin/v1` (api.md section 6). The `Caller` extractor has already
+//! refused tokens without the admin role.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use qualify_core::qualification::{VettingDecision, VettingStatus};
+use qualify_core::validation::{AccountStatus, GdapRole};
+use qualify_core::{ErrorKind, PartnerId};
+
+use super::{any_customer, query_map, settable_qualification, write_context};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::body::{Json, JsonBody, ok};
+use crate::context::{RequestIds, if_match};
+use crate::dto::input::{DecisionIn, GdapIn, IssueCodeIn, ValidationStatusIn};
+use crate::dto::output::{AuditEventOut, GdapGrantOut, QualificationOut, ReviewOut, ValidationCodeOut, ValidationStatusOut};
+use crate::error::{ApiError, ApiResult};
+
+const REVIEW_PAGE: u32 = 1000;
+
+fn partner_id(raw: &str) -> ApiResult<PartnerId> {
+    raw.parse().map_err(|_| ApiError::invalid(format!("The partner tenant id {raw:?} is not a valid GUID.")))
+}
+
+/// `POST /admin/v1/partners/{partnerTenantId}/validations`: 201, a new code.
+pub async fn issue_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: RequestIds,
+    Path(partner): Path<String>,
+    body: JsonBody<IssueCodeIn>,
+) -> ApiResult<Response> {
+    let partner = partner_id(&partner)?;
+    let (org, max) = body.value.validate()?;
+    let ctx = write_context(&state, &caller, &ids, None);
+    let code = state.store.issue_validation_code(&ctx, partner, &org, max).await?;
+    tracing::info!(%partner, validation_id = %code.validation_id, max_creates = max, "validation code issued");
+    Ok(Json(StatusCode::CREATED, ValidationCodeOut::from(&code)).into_response())
+}
+
+/// `GET /admin/v1/partners/{partnerTenantId}/validations`: that partner's codes.
+pub async fn list_codes(State(state): State<AppState>, _caller: Caller, Path(partner): Path<String>) -> ApiResult<Response> {
+    let partner = partner_id(&partner)?;
+    let codes = state.store.validation_codes(partner).await?;
+    Ok(ok(codes.iter().map(ValidationCodeOut::from).collect::<Vec<_>>()).into_response())
+}
+
+/// `GET /admin/v1/reviews?status=InReview`: oldest first.
+pub async fn reviews(State(state): State<AppState>, _caller: Caller, uri: Uri) -> ApiResult<Response> {
+    let status = match query_map(&uri)?.get("status") {
+        None => VettingStatus::InReview,
+        Some(s) => VettingStatus::parse(s)
+            .ok_or_else(|| ApiError::invalid(format!("status {s:?} is not one of InReview, Approved, Denied.")))?,
+    };
+    let items = state.store.reviews(status, REVIEW_PAGE).await?;
+    Ok(ok(items.iter().map(ReviewOut::from).collect::<Vec<_>>()).into_response())
+}
+
+/// `POST /admin/v1/customers/{id}/qualifications/{q}/decision` with `If-Match`.
+pub async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: RequestIds,
+    headers: HeaderMap,
+    Path((customer, qualification)): Path<(String, String)>,
+    body: JsonBody<DecisionIn>,
+) -> ApiResult<Response> {
+    let customer = any_customer(&state, &customer).await?;
+    let qualification = settable_qualification(&qualification)?;
+    let decision = VettingDecision::try_from(body.value)?;
+    let etag = if_match(&headers).ok_or_else(|| {
+        ApiError::new(ErrorKind::PreconditionRequired, "A decision requires If-Match with the qualification's etag (see /admin/v1/reviews).")
+    })?;
+    let ctx = write_context(&state, &caller, &ids, None);
+    let ctx = qualify_store::WriteContext { actor: format!("operator {}", ctx.actor), ..ctx };
+    let decided = state.store.decide(&ctx, customer.id, qualification, &etag, &decision).await?;
+    tracing::info!(customer_id = %customer.id, %qualification, status = %decided.vetting_status, "qualification decided by operator");
+    let mut response = ok(QualificationOut::from(&decided)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", decided.etag)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+/// `GET /admin/v1/customers/{id}/qualifications/{q}/history`: audit events, oldest first.
+pub async fn history(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((customer, qualification)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let customer = any_customer(&state, &customer).await?;
+    let qualification = settable_qualification(&qualification)?;
+    let events = state.store.history(customer.id, qualification).await?;
+    Ok(ok(events.iter().map(AuditEventOut::from).collect::<Vec<_>>()).into_response())
+}
+
+/// `PUT /admin/v1/customers/{id}/validationStatus`.
+pub async fn set_validation_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: RequestIds,
+    Path(customer): Path<String>,
+    body: JsonBody<ValidationStatusIn>,
+) -> ApiResult<Response> {
+    let customer = any_customer(&state, &customer).await?;
+    let status = AccountStatus::try_from(body.value)?;
+    let ctx = write_context(&state, &caller, &ids, None);
+    let saved = state.store.set_validation_status(&ctx, customer.id, status).await?;
+    Ok(ok(ValidationStatusOut::from(&saved)).into_response())
+}
+
+/// `PUT /admin/v1/customers/{id}/gdap`: the roles the customer's partner holds over it.
+pub async fn set_gdap(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: RequestIds,
+    Path(customer): Path<String>,
+    body: JsonBody<GdapIn>,
+) -> ApiResult<Response> {
+    let customer = any_customer(&state, &customer).await?;
+    let roles = Vec::<GdapRole>::try_from(body.value)?;
+    let ctx = write_context(&state, &caller, &ids, None);
+    let grant = state.store.set_gdap_grant(&ctx, customer.partner_id, customer.id, &roles).await?;
+    Ok(ok(GdapGrantOut::from(&grant)).into_response())
+}
+
+/// `GET /admin/v1/customers/{id}/gdap`.
+pub async fn get_gdap(State(state): State<AppState>, _caller: Caller, Path(customer): Path<String>) -> ApiResult<Response> {
+    let customer = any_customer(&state, &customer).await?;
+    let grant = state.store.gdap_grant(customer.partner_id, customer.id).await?.unwrap_or(qualify_core::validation::GdapGrant {
+        partner_id: customer.partner_id,
+        customer_id: customer.id,
+        roles: vec![],
+        updated_at: customer.created_at,
+    });
+    Ok(ok(GdapGrantOut::from(&grant)).into_response())
+}
