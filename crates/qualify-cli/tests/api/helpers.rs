@@ -1,0 +1,362 @@
+//! The black-box harness: each test starts the real `qualify` binary on `127.0.0.1:0` with a
+//! fresh database and talks HTTP to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use qualify_core::PartnerId;
+use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
+use qualify_server::{DevToken, Secret, mint_dev_token};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_qualify");
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub vetting: &'static str,
+    pub delay: &'static str,
+    pub rate_limit: u32,
+    pub extra: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { vetting: "manual", delay: "0s", rate_limit: 0, extra: vec![] }
+    }
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub database: String,
+    pub options: Options,
+    pub http: reqwest::Client,
+    starts: usize,
+}
+
+fn spawn(database: &str, options: &Options, log: PathBuf) -> (Child, String) {
+    let log = std::fs::File::create(log).expect("log file");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+        .args(["--vetting", options.vetting, "--vetting-delay", options.delay])
+        .args(["--rate-limit-per-minute", &options.rate_limit.to_string()])
+        .args(&options.extra)
+        .env_remove("QUALIFY_CONFIG")
+        .env("QUALIFY_LOG", "info,sqlx=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawning qualify serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep draining so the server never blocks on a full pipe.
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).expect("qualify serve printed nothing within 30s");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first stdout line was {line:?}"))
+        .to_owned();
+    (child, base)
+}
+
+impl Server {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = format!("sqlite://{}", dir.path().join("qualify.db").display());
+        let (child, base) = spawn(&database, &options, dir.path().join("server-0.log"));
+        let server = Self {
+            child: Some(child),
+            base,
+            dir,
+            database,
+            options,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            starts: 1,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    pub async fn wait_ready(&self) {
+        for _ in 0..300 {
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("server never became ready");
+    }
+
+    /// SIGKILL: no shutdown, no released leases.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        Command::new("kill").args(["-TERM", &c.id().to_string()]).status().expect("kill -TERM");
+        c.wait().expect("wait")
+    }
+
+    /// Starts a new process on the same database (after `kill9` or `terminate`).
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the server first");
+        let (child, base) = spawn(&self.database, &self.options, self.dir.path().join(format!("server-{}.log", self.starts)));
+        self.starts += 1;
+        self.child = Some(child);
+        self.base = base;
+        self.wait_ready().await;
+    }
+
+    pub fn logs(&self) -> String {
+        (0..self.starts)
+            .map(|i| std::fs::read_to_string(self.dir.path().join(format!("server-{i}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> Req<'_> {
+        Req { server: self, method, path: path.to_owned(), token: None, body: None, raw: None, headers: vec![] }
+    }
+
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.req(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.req(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> Req<'_> {
+        self.req(Method::PUT, path)
+    }
+
+    /// A new partner tenant with its tokens.
+    pub fn partner(&self) -> Partner {
+        let id = PartnerId::new_random();
+        Partner { id, app_user: token(id, false, false), app_only: token(id, true, false) }
+    }
+
+    pub fn admin_token(&self) -> String {
+        token(PartnerId::new_random(), true, true)
+    }
+
+    pub async fn create_customer(&self, partner: &Partner) -> String {
+        self.create_customer_with_domain(partner, "contoso.onmicrosoft.com").await
+    }
+
+    pub async fn create_customer_with_domain(&self, partner: &Partner, domain: &str) -> String {
+        let r = self.post("/v1/customers").token(&partner.app_user).json(customer_body(domain)).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn issue_code(&self, partner: &Partner, max: i64) -> String {
+        let r = self
+            .post(&format!("/admin/v1/partners/{}/validations", partner.id))
+            .token(&self.admin_token())
+            .json(json!({"organizationName": "Contoso Gov", "maxCreates": max}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["validationId"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn qualifications(&self, partner: &Partner, customer: &str) -> Value {
+        let r = self.get(&format!("/v1/customers/{customer}/qualifications")).token(&partner.app_user).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
+    pub async fn codes(&self, partner: &Partner) -> Value {
+        let r = self.get("/v1/customers/all/validations").token(&partner.app_user).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
+    pub async fn reviews(&self) -> Value {
+        let r = self.get("/admin/v1/reviews?status=InReview").token(&self.admin_token()).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
+    pub async fn history(&self, customer: &str, qualification: &str) -> Value {
+        let r = self
+            .get(&format!("/admin/v1/customers/{customer}/qualifications/{qualification}/history"))
+            .token(&self.admin_token())
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
+    /// The etag of the customer's open request, from the review queue.
+    pub async fn review_etag(&self, customer: &str, qualification: &str) -> String {
+        let queue = self.reviews().await;
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["customerId"] == customer && i["qualification"] == qualification)
+            .unwrap_or_else(|| panic!("{qualification} of {customer} not in review: {queue}"))["etag"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Polls until the customer's qualification has left InReview, or panics after `within`.
+    pub async fn wait_terminal(&self, partner: &Partner, customer: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let list = self.qualifications(partner, customer).await;
+            if let Some(last) = list.as_array().and_then(|a| a.last()) {
+                if last["vettingStatus"] != "InReview" {
+                    return last.clone();
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "still InReview after {within:?}: {list}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn token(tenant: PartnerId, app_only: bool, admin: bool) -> String {
+    mint_dev_token(
+        &DevToken { tenant, app_only, admin, upn: Some("user@partner.example".into()), ttl: Duration::from_secs(3600), audience: DEFAULT_AUDIENCE.into() },
+        &Secret::new(DEFAULT_DEV_SECRET),
+    )
+}
+
+pub struct Partner {
+    pub id: PartnerId,
+    pub app_user: String,
+    pub app_only: String,
+}
+
+pub fn customer_body(domain: &str) -> Value {
+    json!({
+        "companyProfile": {"domain": domain, "companyName": "Contoso"},
+        "billingProfile": {
+            "firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.com", "culture": "en-US", "language": "en",
+            "companyName": "Contoso",
+            "defaultAddress": {"country": "US", "city": "Redmond", "state": "WA", "addressLine1": "1 Microsoft Way", "postalCode": "98052"}
+        }
+    })
+}
+
+pub struct Req<'a> {
+    server: &'a Server,
+    method: Method,
+    path: String,
+    token: Option<String>,
+    body: Option<Value>,
+    raw: Option<(String, Vec<u8>)>,
+    headers: Vec<(String, String)>,
+}
+
+impl<'a> Req<'a> {
+    pub fn token(mut self, t: &str) -> Self {
+        self.token = Some(t.to_owned());
+        self
+    }
+    pub fn json(mut self, v: Value) -> Self {
+        self.body = Some(v);
+        self
+    }
+    /// A body sent as is, with the given content type.
+    pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.raw = Some((content_type.to_owned(), body.into()));
+        self
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+    pub fn request_id(self, id: &str) -> Self {
+        self.header("MS-RequestId", id)
+    }
+    pub async fn send(self) -> Resp {
+        let mut r = self.server.http.request(self.method, format!("{}{}", self.server.base, self.path));
+        if let Some(t) = &self.token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = &self.body {
+            r = r.json(b);
+        }
+        if let Some((ct, b)) = self.raw {
+            r = r.header("Content-Type", ct).body(b);
+        }
+        for (k, v) in &self.headers {
+            r = r.header(k, v);
+        }
+        let resp = r.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, headers, body, text }
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the Partner Center error body with a numeric code and the ids headers.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: u64) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.body["code"].as_u64(), Some(code), "{}", self.text);
+        assert!(self.body["description"].as_str().is_some_and(|d| !d.is_empty() && d.len() <= 1024), "{}", self.text);
+        assert!(self.body["data"].is_array(), "{}", self.text);
+        assert!(self.header("content-type").unwrap_or("").starts_with("application/json"), "{:?}", self.headers);
+        assert!(self.header("ms-requestid").is_some() && self.header("ms-correlationid").is_some());
+    }
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,5 @@
+//! Black-box tests of the HTTP contract (api.md), against the real binary.
+
+mod helpers;
+
+mod smoke;
