@@ -66,8 +66,6 @@ catalogue! {
     AlreadyDecided = (900309, 409, "The qualification has already been decided; terminal states never change."),
     /// `MS-RequestId` reused with another body or path.
     IdempotencyKeyReused = (900310, 409, "The MS-RequestId was already used for a different request."),
-    /// Another request with the same `MS-RequestId` is still executing.
-    IdempotencyKeyInFlight = (900311, 409, "A request with this MS-RequestId is still being processed; retry later."),
     /// `If-Match` does not match the current ETag.
     PreconditionFailed = (900312, 412, "The If-Match ETag does not match the current version of the resource."),
     /// The body is larger than the limit (1 MiB).
@@ -158,5 +156,22 @@ mod tests {
     fn descriptions_are_capped_on_a_char_boundary() {
         let e = DomainError::invalid("é".repeat(600));
         assert!(e.description.len() <= 1024);
+    }
+}
+
+#[cfg(test)]
+mod docs_tests {
+    use super::ErrorKind;
+
+    /// `docs/errors.md` lists exactly the catalogue.
+    #[test]
+    fn the_documented_catalogue_matches_the_code() {
+        let doc = include_str!("../../../docs/errors.md");
+        let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| 4") || l.starts_with("| 5")).collect();
+        assert_eq!(rows.len(), ErrorKind::ALL.len(), "docs/errors.md has {} rows", rows.len());
+        for k in ErrorKind::ALL {
+            let prefix = format!("| {} | {} | {:?} | {}", k.status(), k.code(), k, k.meaning());
+            assert!(rows.iter().any(|r| r.starts_with(&prefix)), "docs/errors.md lacks {prefix}");
+        }
     }
 }
