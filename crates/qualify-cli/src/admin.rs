@@ -16,13 +16,23 @@ use serde_json::{Value, json};
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     /// The server's base URL
-    #[arg(long, env = "QUALIFY_BASE_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "QUALIFY_BASE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub base_url: String,
     /// An admin bearer token; without one, a dev admin token is minted with the dev secret
     #[arg(long, env = "QUALIFY_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// Dev secret used to mint the admin token when --token is absent
-    #[arg(long, env = "QUALIFY_DEV_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "QUALIFY_DEV_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub dev_secret: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -104,10 +114,19 @@ struct Client {
 }
 
 impl Client {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>, if_match: Option<&str>) -> anyhow::Result<Result<Value, Value>> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> anyhow::Result<Result<Value, Value>> {
         let mut req = self
             .http
-            .request(method, format!("{}{}", self.base.trim_end_matches('/'), path))
+            .request(
+                method,
+                format!("{}{}", self.base.trim_end_matches('/'), path),
+            )
             .bearer_auth(&self.token)
             .header("MS-CorrelationId", uuid::Uuid::new_v4().to_string());
         if let Some(b) = body {
@@ -116,7 +135,10 @@ impl Client {
         if let Some(e) = if_match {
             req = req.header("If-Match", e);
         }
-        let resp = req.send().await.with_context(|| format!("calling {}", self.base))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.base))?;
         let ok = resp.status().is_success();
         let value: Value = resp.json().await.unwrap_or(Value::Null);
         Ok(if ok { Ok(value) } else { Err(value) })
@@ -152,36 +174,92 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     let client = Client {
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
         base: args.base_url,
         token,
     };
     let result = match args.command {
-        AdminCommand::ValidationCodes(CodesCommand::Issue { partner, organization, max_creates }) => {
+        AdminCommand::ValidationCodes(CodesCommand::Issue {
+            partner,
+            organization,
+            max_creates,
+        }) => {
             let body = json!({"organizationName": organization, "maxCreates": max_creates});
-            client.call(Method::POST, &format!("/admin/v1/partners/{partner}/validations"), Some(body), None).await?
+            client
+                .call(
+                    Method::POST,
+                    &format!("/admin/v1/partners/{partner}/validations"),
+                    Some(body),
+                    None,
+                )
+                .await?
         }
         AdminCommand::ValidationCodes(CodesCommand::List { partner }) => {
-            client.call(Method::GET, &format!("/admin/v1/partners/{partner}/validations"), None, None).await?
+            client
+                .call(
+                    Method::GET,
+                    &format!("/admin/v1/partners/{partner}/validations"),
+                    None,
+                    None,
+                )
+                .await?
         }
-        AdminCommand::Reviews { status } => client.call(Method::GET, &format!("/admin/v1/reviews?status={status}"), None, None).await?,
-        AdminCommand::Decide { customer, qualification, status, reason, etag } => {
+        AdminCommand::Reviews { status } => {
+            client
+                .call(
+                    Method::GET,
+                    &format!("/admin/v1/reviews?status={status}"),
+                    None,
+                    None,
+                )
+                .await?
+        }
+        AdminCommand::Decide {
+            customer,
+            qualification,
+            status,
+            reason,
+            etag,
+        } => {
             let etag = match etag {
                 Some(e) => e,
                 None => find_etag(&client, &customer, &qualification).await?,
             };
             let body = json!({"vettingStatus": status, "vettingReason": reason});
-            let path = format!("/admin/v1/customers/{customer}/qualifications/{qualification}/decision");
-            client.call(Method::POST, &path, Some(body), Some(&etag)).await?
+            let path =
+                format!("/admin/v1/customers/{customer}/qualifications/{qualification}/decision");
+            client
+                .call(Method::POST, &path, Some(body), Some(&etag))
+                .await?
         }
         AdminCommand::ValidationStatus { customer, status } => {
-            client.call(Method::PUT, &format!("/admin/v1/customers/{customer}/validationStatus"), Some(json!({"status": status})), None).await?
+            client
+                .call(
+                    Method::PUT,
+                    &format!("/admin/v1/customers/{customer}/validationStatus"),
+                    Some(json!({"status": status})),
+                    None,
+                )
+                .await?
         }
         AdminCommand::Gdap { customer, roles } => {
-            client.call(Method::PUT, &format!("/admin/v1/customers/{customer}/gdap"), Some(json!({"roles": roles})), None).await?
+            client
+                .call(
+                    Method::PUT,
+                    &format!("/admin/v1/customers/{customer}/gdap"),
+                    Some(json!({"roles": roles})),
+                    None,
+                )
+                .await?
         }
-        AdminCommand::History { customer, qualification } => {
-            let path = format!("/admin/v1/customers/{customer}/qualifications/{qualification}/history");
+        AdminCommand::History {
+            customer,
+            qualification,
+        } => {
+            let path =
+                format!("/admin/v1/customers/{customer}/qualifications/{qualification}/history");
             client.call(Method::GET, &path, None, None).await?
         }
     };
@@ -190,7 +268,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
 
 /// The etag of the customer's open request for `qualification`, from the review queue.
 async fn find_etag(client: &Client, customer: &str, qualification: &str) -> anyhow::Result<String> {
-    let queue = match client.call(Method::GET, "/admin/v1/reviews?status=InReview", None, None).await? {
+    let queue = match client
+        .call(Method::GET, "/admin/v1/reviews?status=InReview", None, None)
+        .await?
+    {
         Ok(v) => v,
         Err(e) => anyhow::bail!("reading the review queue failed: {e}"),
     };

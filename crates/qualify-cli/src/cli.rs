@@ -9,7 +9,11 @@ use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
 use qualify_server::{DevToken, Secret, mint_dev_token};
 
 #[derive(Debug, Parser)]
-#[command(name = "qualify", version, about = "A self-hostable, Partner Center-compatible customer-qualification service.")]
+#[command(
+    name = "qualify",
+    version,
+    about = "A self-hostable, Partner Center-compatible customer-qualification service."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -103,7 +107,8 @@ pub struct TokenArgs {
 }
 
 pub fn parse_duration(flag: &str, s: &str) -> anyhow::Result<Duration> {
-    humantime::parse_duration(s.trim()).map_err(|e| anyhow::anyhow!("{flag} {s:?} is not a duration such as 30s or 5m: {e}"))
+    humantime::parse_duration(s.trim())
+        .map_err(|e| anyhow::anyhow!("{flag} {s:?} is not a duration such as 30s or 5m: {e}"))
 }
 
 pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
@@ -114,7 +119,14 @@ pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     let ttl = parse_duration("--ttl", &args.ttl)?;
     let secret = Secret::new(args.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into()));
     let token = mint_dev_token(
-        &DevToken { tenant, app_only: args.app_only, admin: args.admin, upn: args.upn, ttl, audience: args.audience },
+        &DevToken {
+            tenant,
+            app_only: args.app_only,
+            admin: args.admin,
+            upn: args.upn,
+            ttl,
+            audience: args.audience,
+        },
         &secret,
     );
     println!("{token}");

@@ -82,35 +82,58 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Resolved> {
     let cli = serde_json::to_value(Settings::from(args))?;
     let cli: serde_json::Map<String, serde_json::Value> = cli
         .as_object()
-        .map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default();
-    let s: Settings = figment.merge(Serialized::defaults(cli)).extract().context("invalid configuration")?;
+    let s: Settings = figment
+        .merge(Serialized::defaults(cli))
+        .extract()
+        .context("invalid configuration")?;
     settings_to_config(s)
 }
 
 fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
     let audience = s.oidc_audience.unwrap_or_else(|| DEFAULT_AUDIENCE.into());
     let auth = match s.auth.as_deref().unwrap_or("dev") {
-        "dev" => AuthConfig::Dev { secret: Secret::new(s.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into())), audience },
+        "dev" => AuthConfig::Dev {
+            secret: Secret::new(s.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into())),
+            audience,
+        },
         "oidc" => AuthConfig::Oidc {
-            jwks: s.oidc_jwks.context("--oidc-jwks (a JWKS file or URL) is required with --auth oidc")?,
-            issuer: s.oidc_issuer.context("--oidc-issuer is required with --auth oidc")?,
+            jwks: s
+                .oidc_jwks
+                .context("--oidc-jwks (a JWKS file or URL) is required with --auth oidc")?,
+            issuer: s
+                .oidc_issuer
+                .context("--oidc-issuer is required with --auth oidc")?,
             audience,
         },
         other => bail!("--auth {other:?} is not dev or oidc"),
     };
     let mode = match s.vetting.as_deref() {
         None => VettingMode::Manual,
-        Some(v) => VettingMode::parse(v).with_context(|| format!("--vetting {v:?} is not manual or auto"))?,
+        Some(v) => VettingMode::parse(v)
+            .with_context(|| format!("--vetting {v:?} is not manual or auto"))?,
     };
     let delay = match s.vetting_delay.as_deref() {
         None => std::time::Duration::ZERO,
         Some(d) => parse_duration("--vetting-delay", d)?,
     };
     let academic_suffixes = match s.academic_suffixes {
-        None => DEFAULT_ACADEMIC_SUFFIXES.iter().map(|x| x.to_string()).collect(),
+        None => DEFAULT_ACADEMIC_SUFFIXES
+            .iter()
+            .map(|x| x.to_string())
+            .collect(),
         Some(list) => {
-            let list: Vec<String> = list.into_iter().map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
+            let list: Vec<String> = list
+                .into_iter()
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect();
             for x in &list {
                 if !x.starts_with('.') || x.len() < 2 || x.contains("..") {
                     bail!("academic suffix {x:?} must look like .edu or .ac.XX");
@@ -140,7 +163,11 @@ fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
         json_logs,
         server: ServerConfig {
             auth,
-            policy: VettingPolicy { mode, delay, academic_suffixes },
+            policy: VettingPolicy {
+                mode,
+                delay,
+                academic_suffixes,
+            },
             rate_limit_per_minute: s.rate_limit_per_minute.unwrap_or(500),
             default_gdap_roles,
             ..ServerConfig::default()
@@ -166,8 +193,16 @@ mod tests {
     fn flags_override_the_file_and_the_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("qualify.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nvetting = \"auto\"\nrate_limit_per_minute = 7\n").unwrap();
-        let args = ServeArgs { config: Some(file), rate_limit_per_minute: Some(9), ..Default::default() };
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nvetting = \"auto\"\nrate_limit_per_minute = 7\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            rate_limit_per_minute: Some(9),
+            ..Default::default()
+        };
         let r = resolve(&args).unwrap();
         assert_eq!(r.listen, "127.0.0.1:9999");
         assert_eq!(r.server.policy.mode, VettingMode::Auto);
@@ -177,12 +212,36 @@ mod tests {
     #[test]
     fn bad_values_fail_with_a_message() {
         let bad = |a: ServeArgs| resolve(&a).unwrap_err().to_string();
-        assert!(bad(ServeArgs { vetting_delay: Some("soon".into()), ..Default::default() }).contains("--vetting-delay"));
-        assert!(bad(ServeArgs { auth: Some("oidc".into()), ..Default::default() }).contains("--oidc-jwks"));
-        assert!(bad(ServeArgs { default_gdap_roles: Some(vec!["Global Admin".into()]), ..Default::default() }).contains("GDAP"));
+        assert!(
+            bad(ServeArgs {
+                vetting_delay: Some("soon".into()),
+                ..Default::default()
+            })
+            .contains("--vetting-delay")
+        );
+        assert!(
+            bad(ServeArgs {
+                auth: Some("oidc".into()),
+                ..Default::default()
+            })
+            .contains("--oidc-jwks")
+        );
+        assert!(
+            bad(ServeArgs {
+                default_gdap_roles: Some(vec!["Global Admin".into()]),
+                ..Default::default()
+            })
+            .contains("GDAP")
+        );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
         std::fs::write(&file, "no_such_key = 1\n").unwrap();
-        assert!(resolve(&ServeArgs { config: Some(file), ..Default::default() }).is_err());
+        assert!(
+            resolve(&ServeArgs {
+                config: Some(file),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

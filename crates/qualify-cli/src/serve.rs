@@ -15,7 +15,8 @@ use crate::cli::ServeArgs;
 use crate::config::resolve;
 
 fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_env("QUALIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_env("QUALIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -32,7 +33,9 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         bail!("PostgreSQL is not supported by this build yet; use a sqlite:// URL");
     }
-    let store = SqliteStore::open(url).await.with_context(|| format!("opening the database {url}"))?;
+    let store = SqliteStore::open(url)
+        .await
+        .with_context(|| format!("opening the database {url}"))?;
     Ok(Arc::new(store))
 }
 
@@ -60,10 +63,12 @@ async fn shutdown_signal() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = resolve(&args)?;
     init_logging(config.json_logs);
-    let addr: SocketAddr = config
-        .listen
-        .parse()
-        .with_context(|| format!("--listen {:?} is not an address such as 127.0.0.1:8080", config.listen))?;
+    let addr: SocketAddr = config.listen.parse().with_context(|| {
+        format!(
+            "--listen {:?} is not an address such as 127.0.0.1:8080",
+            config.listen
+        )
+    })?;
     if let AuthConfig::Dev { .. } = &config.server.auth {
         if !addr.ip().is_loopback() && !config.allow_dev_auth_on_network {
             bail!(
@@ -71,11 +76,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                  Use --auth oidc, or pass --allow-dev-auth-on-network true if you really mean it"
             );
         }
-        tracing::warn!("AUTH MODE dev: tokens signed with the development secret are accepted. Never expose this server.");
+        tracing::warn!(
+            "AUTH MODE dev: tokens signed with the development secret are accepted. Never expose this server."
+        );
     }
     let store = open_store(&config.database).await?;
-    let state = AppState::new(store, config.server.clone()).await.map_err(anyhow::Error::msg)?;
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let state = AppState::new(store, config.server.clone())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     {
         let mut out = std::io::stdout().lock();
@@ -111,7 +122,10 @@ fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact("sqlite://qualify.db"), "sqlite://qualify.db");
     }
 }

@@ -45,21 +45,34 @@ pub struct AddressInput {
 }
 
 /// Trims a free-text field, drops it when empty, and bounds its length.
-pub fn optional_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, DomainError> {
+pub fn optional_text(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, DomainError> {
     let Some(v) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     if v.chars().count() > max {
-        return Err(DomainError::invalid(format!("{field} must be at most {max} characters.")));
+        return Err(DomainError::invalid(format!(
+            "{field} must be at most {max} characters."
+        )));
     }
     if v.chars().any(char::is_control) {
-        return Err(DomainError::invalid(format!("{field} must not contain control characters.")));
+        return Err(DomainError::invalid(format!(
+            "{field} must not contain control characters."
+        )));
     }
     Ok(Some(v))
 }
 
-pub fn required_text(field: &str, value: Option<String>, max: usize) -> Result<String, DomainError> {
-    optional_text(field, value, max)?.ok_or_else(|| DomainError::invalid(format!("{field} is required.")))
+pub fn required_text(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<String, DomainError> {
+    optional_text(field, value, max)?
+        .ok_or_else(|| DomainError::invalid(format!("{field} is required.")))
 }
 
 impl TryFrom<AddressInput> for Address {
@@ -68,7 +81,9 @@ impl TryFrom<AddressInput> for Address {
     fn try_from(a: AddressInput) -> Result<Self, DomainError> {
         let country = required_text("address.country", a.country, 2)?;
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(DomainError::invalid("address.country must be an ISO 3166-1 alpha-2 code such as US."));
+            return Err(DomainError::invalid(
+                "address.country must be an ISO 3166-1 alpha-2 code such as US.",
+            ));
         }
         Ok(Address {
             country: country.to_ascii_uppercase(),
@@ -92,9 +107,13 @@ impl TryFrom<AddressInput> for Address {
 pub fn optional_email(field: &str, value: Option<String>) -> Result<Option<String>, DomainError> {
     let v = optional_text(field, value, 254)?;
     if let Some(e) = &v {
-        let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !e.contains(char::is_whitespace));
+        let ok = e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && !d.is_empty() && !e.contains(char::is_whitespace)
+        });
         if !ok {
-            return Err(DomainError::invalid(format!("{field} must be an email address.")));
+            return Err(DomainError::invalid(format!(
+                "{field} must be an email address."
+            )));
         }
     }
     Ok(v)
@@ -102,13 +121,21 @@ pub fn optional_email(field: &str, value: Option<String>) -> Result<Option<Strin
 
 /// A DNS domain name: labels of letters, digits and hyphens.
 pub fn domain_name(field: &str, value: Option<String>) -> Result<Option<String>, DomainError> {
-    let Some(d) = optional_text(field, value, 253)? else { return Ok(None) };
+    let Some(d) = optional_text(field, value, 253)? else {
+        return Ok(None);
+    };
     let d = d.to_ascii_lowercase();
     let ok = d.split('.').all(|l| {
-        !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-') && !l.ends_with('-')
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
     });
     if !ok {
-        return Err(DomainError::invalid(format!("{field} must be a domain name such as contoso.onmicrosoft.com.")));
+        return Err(DomainError::invalid(format!(
+            "{field} must be a domain name such as contoso.onmicrosoft.com."
+        )));
     }
     Ok(Some(d))
 }
@@ -178,19 +205,72 @@ mod tests {
 
     #[test]
     fn required_fields_and_bounds() {
-        assert!(Address::try_from(AddressInput { country: None, ..input() }).is_err());
-        assert!(Address::try_from(AddressInput { country: Some("USA".into()), ..input() }).is_err());
-        assert!(Address::try_from(AddressInput { country: Some("1A".into()), ..input() }).is_err());
-        assert!(Address::try_from(AddressInput { address_line1: Some("".into()), ..input() }).is_err());
-        assert!(Address::try_from(AddressInput { address_line1: Some("x".repeat(201)), ..input() }).is_err());
-        assert!(Address::try_from(AddressInput { address_line1: Some("x".repeat(200)), ..input() }).is_ok());
-        assert!(Address::try_from(AddressInput { first_name: Some("x".repeat(51)), ..input() }).is_err());
-        assert!(Address::try_from(AddressInput { email_address: Some("nope".into()), ..input() }).is_err());
+        assert!(
+            Address::try_from(AddressInput {
+                country: None,
+                ..input()
+            })
+            .is_err()
+        );
+        assert!(
+            Address::try_from(AddressInput {
+                country: Some("USA".into()),
+                ..input()
+            })
+            .is_err()
+        );
+        assert!(
+            Address::try_from(AddressInput {
+                country: Some("1A".into()),
+                ..input()
+            })
+            .is_err()
+        );
+        assert!(
+            Address::try_from(AddressInput {
+                address_line1: Some("".into()),
+                ..input()
+            })
+            .is_err()
+        );
+        assert!(
+            Address::try_from(AddressInput {
+                address_line1: Some("x".repeat(201)),
+                ..input()
+            })
+            .is_err()
+        );
+        assert!(
+            Address::try_from(AddressInput {
+                address_line1: Some("x".repeat(200)),
+                ..input()
+            })
+            .is_ok()
+        );
+        assert!(
+            Address::try_from(AddressInput {
+                first_name: Some("x".repeat(51)),
+                ..input()
+            })
+            .is_err()
+        );
+        assert!(
+            Address::try_from(AddressInput {
+                email_address: Some("nope".into()),
+                ..input()
+            })
+            .is_err()
+        );
     }
 
     #[test]
     fn domains() {
-        assert_eq!(domain_name("d", Some("Contoso.EDU".into())).unwrap().as_deref(), Some("contoso.edu"));
+        assert_eq!(
+            domain_name("d", Some("Contoso.EDU".into()))
+                .unwrap()
+                .as_deref(),
+            Some("contoso.edu")
+        );
         assert!(domain_name("d", Some("bad domain".into())).is_err());
         assert!(domain_name("d", Some("a..b".into())).is_err());
         assert_eq!(domain_name("d", None).unwrap(), None);

@@ -119,7 +119,13 @@ impl From<ErrorKind> for DomainError {
 
 impl fmt::Display for DomainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.kind.code(), self.kind.status(), self.description)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.kind.code(),
+            self.kind.status(),
+            self.description
+        )
     }
 }
 
@@ -167,11 +173,28 @@ mod docs_tests {
     #[test]
     fn the_documented_catalogue_matches_the_code() {
         let doc = include_str!("../../../docs/errors.md");
-        let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| 4") || l.starts_with("| 5")).collect();
-        assert_eq!(rows.len(), ErrorKind::ALL.len(), "docs/errors.md has {} rows", rows.len());
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("| 4") || l.starts_with("| 5"))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            ErrorKind::ALL.len(),
+            "docs/errors.md has {} rows",
+            rows.len()
+        );
         for k in ErrorKind::ALL {
-            let prefix = format!("| {} | {} | {:?} | {}", k.status(), k.code(), k, k.meaning());
-            assert!(rows.iter().any(|r| r.starts_with(&prefix)), "docs/errors.md lacks {prefix}");
+            let prefix = format!(
+                "| {} | {} | {:?} | {}",
+                k.status(),
+                k.code(),
+                k,
+                k.meaning()
+            );
+            assert!(
+                rows.iter().any(|r| r.starts_with(&prefix)),
+                "docs/errors.md lacks {prefix}"
+            );
         }
     }
 }

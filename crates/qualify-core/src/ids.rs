@@ -60,10 +60,26 @@ mod tests {
 
     #[test]
     fn parses_hyphenated_guids_only() {
-        assert!("9daaeb1c-4195-4db5-9f1d-509eb70c8c2d".parse::<CustomerId>().is_ok());
-        assert!("9DAAEB1C-4195-4DB5-9F1D-509EB70C8C2D".parse::<CustomerId>().is_ok());
-        assert!("9daaeb1c41954db59f1d509eb70c8c2d".parse::<CustomerId>().is_err());
-        assert!("{9daaeb1c-4195-4db5-9f1d-509eb70c8c2d}".parse::<CustomerId>().is_err());
+        assert!(
+            "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d"
+                .parse::<CustomerId>()
+                .is_ok()
+        );
+        assert!(
+            "9DAAEB1C-4195-4DB5-9F1D-509EB70C8C2D"
+                .parse::<CustomerId>()
+                .is_ok()
+        );
+        assert!(
+            "9daaeb1c41954db59f1d509eb70c8c2d"
+                .parse::<CustomerId>()
+                .is_err()
+        );
+        assert!(
+            "{9daaeb1c-4195-4db5-9f1d-509eb70c8c2d}"
+                .parse::<CustomerId>()
+                .is_err()
+        );
         assert!("all".parse::<CustomerId>().is_err());
     }
 

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::customer::CompanyProfile;
-use crate::qualification::{DecisionStatus, QualificationRecord, SettableQualification, VettingDecision};
+use crate::qualification::{
+    DecisionStatus, QualificationRecord, SettableQualification, VettingDecision,
+};
 
 /// The reason Microsoft publishes when an Education request's domain is not academic.
 pub const NOT_AN_ACADEMIC_DOMAIN: &str = "Not an Academic Domain";
@@ -53,7 +55,10 @@ impl Default for VettingPolicy {
         Self {
             mode: VettingMode::Manual,
             delay: Duration::ZERO,
-            academic_suffixes: DEFAULT_ACADEMIC_SUFFIXES.iter().map(|s| s.to_string()).collect(),
+            academic_suffixes: DEFAULT_ACADEMIC_SUFFIXES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -72,17 +77,31 @@ impl VettingPolicy {
         }
         match q.qualification {
             SettableQualification::Education => {
-                let candidates = q.website.as_deref().and_then(host_of).into_iter().chain(company.domain.clone());
+                let candidates = q
+                    .website
+                    .as_deref()
+                    .and_then(host_of)
+                    .into_iter()
+                    .chain(company.domain.clone());
                 let academic = candidates.into_iter().any(|h| self.is_academic(&h));
                 PolicyOutcome::Decide(if academic {
-                    VettingDecision { status: DecisionStatus::Approved, reason: None }
+                    VettingDecision {
+                        status: DecisionStatus::Approved,
+                        reason: None,
+                    }
                 } else {
-                    VettingDecision { status: DecisionStatus::Denied, reason: Some(NOT_AN_ACADEMIC_DOMAIN.to_owned()) }
+                    VettingDecision {
+                        status: DecisionStatus::Denied,
+                        reason: Some(NOT_AN_ACADEMIC_DOMAIN.to_owned()),
+                    }
                 })
             }
             // The code was checked and spent when the request was accepted.
             SettableQualification::GovernmentCommunityCloud => {
-                PolicyOutcome::Decide(VettingDecision { status: DecisionStatus::Approved, reason: None })
+                PolicyOutcome::Decide(VettingDecision {
+                    status: DecisionStatus::Approved,
+                    reason: None,
+                })
             }
             SettableQualification::StateOwnedEntity => PolicyOutcome::AwaitReviewer,
         }
@@ -96,13 +115,16 @@ impl VettingPolicy {
             let pattern: Vec<&str> = suffix.trim_start_matches('.').split('.').collect();
             // A suffix alone is not a domain: at least one label must precede it.
             labels.len() > pattern.len()
-                && labels[labels.len() - pattern.len()..].iter().zip(&pattern).all(|(l, p)| {
-                    if *p == "XX" {
-                        l.len() == 2 && l.chars().all(|c| c.is_ascii_alphabetic())
-                    } else {
-                        l.eq_ignore_ascii_case(p)
-                    }
-                })
+                && labels[labels.len() - pattern.len()..]
+                    .iter()
+                    .zip(&pattern)
+                    .all(|(l, p)| {
+                        if *p == "XX" {
+                            l.len() == 2 && l.chars().all(|c| c.is_ascii_alphabetic())
+                        } else {
+                            l.eq_ignore_ascii_case(p)
+                        }
+                    })
         })
     }
 }
@@ -113,7 +135,11 @@ pub fn host_of(website: &str) -> Option<String> {
     let rest = w.split_once("://").map_or(w, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next()?;
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host.split(':').next()?.trim_end_matches('.').to_ascii_lowercase();
+    let host = host
+        .split(':')
+        .next()?
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
     (!host.is_empty()).then_some(host)
 }
@@ -125,7 +151,10 @@ mod tests {
     use crate::qualification::{EducationSegment, VettingStatus};
 
     fn auto() -> VettingPolicy {
-        VettingPolicy { mode: VettingMode::Auto, ..Default::default() }
+        VettingPolicy {
+            mode: VettingMode::Auto,
+            ..Default::default()
+        }
     }
 
     fn request(q: SettableQualification, website: Option<&str>) -> QualificationRecord {
@@ -145,52 +174,122 @@ mod tests {
     }
 
     fn company(domain: Option<&str>) -> CompanyProfile {
-        CompanyProfile { domain: domain.map(str::to_owned), company_name: None, email: None, address: None, organization_registration_number: None }
+        CompanyProfile {
+            domain: domain.map(str::to_owned),
+            company_name: None,
+            email: None,
+            address: None,
+            organization_registration_number: None,
+        }
     }
 
     #[test]
     fn academic_suffixes() {
         let p = auto();
-        for yes in ["contoso.edu", "mit.edu", "uni.edu.au", "ox.ac.uk", "cs.ox.ac.uk", "lincoln.k12.ne.us", "hogwarts.sch.uk", "CONTOSO.EDU."] {
+        for yes in [
+            "contoso.edu",
+            "mit.edu",
+            "uni.edu.au",
+            "ox.ac.uk",
+            "cs.ox.ac.uk",
+            "lincoln.k12.ne.us",
+            "hogwarts.sch.uk",
+            "CONTOSO.EDU.",
+        ] {
             assert!(p.is_academic(yes), "{yes}");
         }
-        for no in ["edu", "contoso.com", "ac.uk", "contoso.edu.com", "x.ac.usa", "contoso.education", "k12.ne.us"] {
+        for no in [
+            "edu",
+            "contoso.com",
+            "ac.uk",
+            "contoso.edu.com",
+            "x.ac.usa",
+            "contoso.education",
+            "k12.ne.us",
+        ] {
             assert!(!p.is_academic(no), "{no}");
         }
     }
 
     #[test]
     fn hosts_of_websites() {
-        assert_eq!(host_of("https://www.Contoso.edu/about?x=1").as_deref(), Some("contoso.edu"));
+        assert_eq!(
+            host_of("https://www.Contoso.edu/about?x=1").as_deref(),
+            Some("contoso.edu")
+        );
         assert_eq!(host_of("contoso.edu:8080").as_deref(), Some("contoso.edu"));
-        assert_eq!(host_of("http://user@uni.ac.uk/").as_deref(), Some("uni.ac.uk"));
+        assert_eq!(
+            host_of("http://user@uni.ac.uk/").as_deref(),
+            Some("uni.ac.uk")
+        );
         assert_eq!(host_of("  "), None);
     }
 
     #[test]
     fn education_is_decided_by_website_or_company_domain() {
         let p = auto();
-        let approved = |o: PolicyOutcome| matches!(o, PolicyOutcome::Decide(VettingDecision { status: DecisionStatus::Approved, .. }));
-        assert!(approved(p.evaluate(&request(SettableQualification::Education, Some("https://contoso.edu")), &company(None))));
-        assert!(approved(p.evaluate(&request(SettableQualification::Education, None), &company(Some("uni.ac.nz")))));
+        let approved = |o: PolicyOutcome| {
+            matches!(
+                o,
+                PolicyOutcome::Decide(VettingDecision {
+                    status: DecisionStatus::Approved,
+                    ..
+                })
+            )
+        };
+        assert!(approved(p.evaluate(
+            &request(
+                SettableQualification::Education,
+                Some("https://contoso.edu")
+            ),
+            &company(None)
+        )));
+        assert!(approved(p.evaluate(
+            &request(SettableQualification::Education, None),
+            &company(Some("uni.ac.nz"))
+        )));
         assert_eq!(
-            p.evaluate(&request(SettableQualification::Education, Some("contoso.com")), &company(Some("contoso.onmicrosoft.com"))),
-            PolicyOutcome::Decide(VettingDecision { status: DecisionStatus::Denied, reason: Some(NOT_AN_ACADEMIC_DOMAIN.into()) })
+            p.evaluate(
+                &request(SettableQualification::Education, Some("contoso.com")),
+                &company(Some("contoso.onmicrosoft.com"))
+            ),
+            PolicyOutcome::Decide(VettingDecision {
+                status: DecisionStatus::Denied,
+                reason: Some(NOT_AN_ACADEMIC_DOMAIN.into())
+            })
         );
     }
 
     #[test]
     fn gcc_is_approved_and_state_owned_waits() {
         let p = auto();
-        assert!(matches!(p.evaluate(&request(SettableQualification::GovernmentCommunityCloud, None), &company(None)), PolicyOutcome::Decide(VettingDecision { status: DecisionStatus::Approved, .. })));
-        assert_eq!(p.evaluate(&request(SettableQualification::StateOwnedEntity, None), &company(None)), PolicyOutcome::AwaitReviewer);
+        assert!(matches!(
+            p.evaluate(
+                &request(SettableQualification::GovernmentCommunityCloud, None),
+                &company(None)
+            ),
+            PolicyOutcome::Decide(VettingDecision {
+                status: DecisionStatus::Approved,
+                ..
+            })
+        ));
+        assert_eq!(
+            p.evaluate(
+                &request(SettableQualification::StateOwnedEntity, None),
+                &company(None)
+            ),
+            PolicyOutcome::AwaitReviewer
+        );
     }
 
     #[test]
     fn manual_always_waits() {
         let p = VettingPolicy::default();
         for q in SettableQualification::ALL {
-            assert_eq!(p.evaluate(&request(q, Some("contoso.edu")), &company(None)), PolicyOutcome::AwaitReviewer);
+            assert_eq!(
+                p.evaluate(&request(q, Some("contoso.edu")), &company(None)),
+                PolicyOutcome::AwaitReviewer
+            );
         }
     }
 }

@@ -51,7 +51,9 @@ impl Qualification {
 
     /// Case-insensitive match on the PascalCase name.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|q| q.name().eq_ignore_ascii_case(s))
+        Self::ALL
+            .into_iter()
+            .find(|q| q.name().eq_ignore_ascii_case(s))
     }
 
     /// Case-insensitive match on the legacy snake-case name or the PascalCase name.
@@ -72,7 +74,11 @@ impl Qualification {
             Qualification::StateOwnedEntity => Ok(SettableQualification::StateOwnedEntity),
             Qualification::None | Qualification::Nonprofit => Err(DomainError::new(
                 ErrorKind::QualificationNotSettable,
-                format!("{} cannot be set. {}", self.name(), ErrorKind::QualificationNotSettable.meaning()),
+                format!(
+                    "{} cannot be set. {}",
+                    self.name(),
+                    ErrorKind::QualificationNotSettable.meaning()
+                ),
             )),
         }
     }
@@ -163,9 +169,13 @@ impl VettingStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [VettingStatus::InReview, VettingStatus::Approved, VettingStatus::Denied]
-            .into_iter()
-            .find(|v| v.name().eq_ignore_ascii_case(s))
+        [
+            VettingStatus::InReview,
+            VettingStatus::Approved,
+            VettingStatus::Denied,
+        ]
+        .into_iter()
+        .find(|v| v.name().eq_ignore_ascii_case(s))
     }
 
     pub const fn is_terminal(self) -> bool {
@@ -218,13 +228,19 @@ impl DecisionStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
     /// InReview -> the decision's status.
-    Decide { from: VettingStatus, to: VettingStatus },
+    Decide {
+        from: VettingStatus,
+        to: VettingStatus,
+    },
     /// The same decision was already applied: nothing to do (a job that runs twice).
     AlreadyApplied,
 }
 
 /// The vetting state machine: InReview -> Approved | Denied; terminal states never change.
-pub fn transition(current: VettingStatus, decision: &VettingDecision) -> Result<Transition, DomainError> {
+pub fn transition(
+    current: VettingStatus,
+    decision: &VettingDecision,
+) -> Result<Transition, DomainError> {
     let to = decision.status.vetting_status();
     match current {
         VettingStatus::InReview => Ok(Transition::Decide { from: current, to }),
@@ -258,7 +274,10 @@ mod tests {
     use super::*;
 
     fn decision(status: DecisionStatus) -> VettingDecision {
-        VettingDecision { status, reason: None }
+        VettingDecision {
+            status,
+            reason: None,
+        }
     }
 
     #[test]
@@ -270,13 +289,22 @@ mod tests {
             assert_eq!(Qualification::parse_legacy(q.name()), Some(q));
         }
         assert_eq!(Qualification::parse("gcc"), None);
-        assert_eq!(Qualification::parse_legacy("GOVERNMENT_COMMUNITY_CLOUD"), Some(Qualification::GovernmentCommunityCloud));
+        assert_eq!(
+            Qualification::parse_legacy("GOVERNMENT_COMMUNITY_CLOUD"),
+            Some(Qualification::GovernmentCommunityCloud)
+        );
     }
 
     #[test]
     fn none_and_nonprofit_are_not_settable() {
-        assert_eq!(Qualification::None.settable().unwrap_err().kind, ErrorKind::QualificationNotSettable);
-        assert_eq!(Qualification::Nonprofit.settable().unwrap_err().kind, ErrorKind::QualificationNotSettable);
+        assert_eq!(
+            Qualification::None.settable().unwrap_err().kind,
+            ErrorKind::QualificationNotSettable
+        );
+        assert_eq!(
+            Qualification::Nonprofit.settable().unwrap_err().kind,
+            ErrorKind::QualificationNotSettable
+        );
         for s in SettableQualification::ALL {
             assert_eq!(s.qualification().settable().unwrap(), s);
         }
@@ -287,16 +315,21 @@ mod tests {
         for d in [DecisionStatus::Approved, DecisionStatus::Denied] {
             assert_eq!(
                 transition(VettingStatus::InReview, &decision(d)).unwrap(),
-                Transition::Decide { from: VettingStatus::InReview, to: d.vetting_status() }
+                Transition::Decide {
+                    from: VettingStatus::InReview,
+                    to: d.vetting_status()
+                }
             );
         }
     }
 
     #[test]
     fn terminal_states_never_change() {
-        let err = transition(VettingStatus::Approved, &decision(DecisionStatus::Denied)).unwrap_err();
+        let err =
+            transition(VettingStatus::Approved, &decision(DecisionStatus::Denied)).unwrap_err();
         assert_eq!(err.kind, ErrorKind::AlreadyDecided);
-        let err = transition(VettingStatus::Denied, &decision(DecisionStatus::Approved)).unwrap_err();
+        let err =
+            transition(VettingStatus::Denied, &decision(DecisionStatus::Approved)).unwrap_err();
         assert_eq!(err.kind, ErrorKind::AlreadyDecided);
     }
 
@@ -314,7 +347,10 @@ mod tests {
 
     #[test]
     fn decision_status_refuses_in_review() {
-        assert_eq!(DecisionStatus::parse("approved"), Some(DecisionStatus::Approved));
+        assert_eq!(
+            DecisionStatus::parse("approved"),
+            Some(DecisionStatus::Approved)
+        );
         assert_eq!(DecisionStatus::parse("InReview"), None);
         assert_eq!(DecisionStatus::parse("maybe"), None);
     }

@@ -35,13 +35,19 @@ impl QualificationRequest {
         validation_code: Option<String>,
         contract: Contract,
     ) -> Result<Self, DomainError> {
-        let website = website.map(|w| w.trim().to_owned()).filter(|w| !w.is_empty());
-        if let Some(w) = &website {
-            if w.len() > 2048 || w.chars().any(char::is_control) {
-                return Err(DomainError::invalid("website must be a URL or host name of at most 2048 characters."));
-            }
+        let website = website
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty());
+        if let Some(w) = &website
+            && (w.len() > 2048 || w.chars().any(char::is_control))
+        {
+            return Err(DomainError::invalid(
+                "website must be a URL or host name of at most 2048 characters.",
+            ));
         }
-        let validation_code = validation_code.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+        let validation_code = validation_code
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty());
         match qualification {
             SettableQualification::Education => {
                 if education_segment.is_none() && contract == Contract::Current {
@@ -58,9 +64,11 @@ impl QualificationRequest {
         let keeps = |q| qualification == q;
         Ok(Self {
             qualification,
-            education_segment: education_segment.filter(|_| keeps(SettableQualification::Education)),
+            education_segment: education_segment
+                .filter(|_| keeps(SettableQualification::Education)),
             website: website.filter(|_| keeps(SettableQualification::Education)),
-            validation_code: validation_code.filter(|_| keeps(SettableQualification::GovernmentCommunityCloud)),
+            validation_code: validation_code
+                .filter(|_| keeps(SettableQualification::GovernmentCommunityCloud)),
         })
     }
 }
@@ -71,7 +79,9 @@ pub fn check_against_existing(
     existing: &[QualificationRecord],
 ) -> Result<(), DomainError> {
     let active = |q: SettableQualification| {
-        existing.iter().find(|r| r.qualification == q && r.vetting_status.is_active())
+        existing
+            .iter()
+            .find(|r| r.qualification == q && r.vetting_status.is_active())
     };
     if let Some(r) = active(request.qualification) {
         return Err(DomainError::new(
@@ -179,7 +189,8 @@ mod tests {
 
     #[test]
     fn education_needs_a_segment_in_the_current_contract_only() {
-        let e = QualificationRequest::new(Education, None, None, None, Contract::Current).unwrap_err();
+        let e =
+            QualificationRequest::new(Education, None, None, None, Contract::Current).unwrap_err();
         assert_eq!(e.kind, ErrorKind::EducationSegmentRequired);
         assert!(QualificationRequest::new(Education, None, None, None, Contract::Legacy).is_ok());
     }
@@ -187,15 +198,32 @@ mod tests {
     #[test]
     fn gcc_needs_a_code() {
         for code in [None, Some("  ".to_owned())] {
-            let e = QualificationRequest::new(GovernmentCommunityCloud, None, None, code, Contract::Current).unwrap_err();
+            let e = QualificationRequest::new(
+                GovernmentCommunityCloud,
+                None,
+                None,
+                code,
+                Contract::Current,
+            )
+            .unwrap_err();
             assert_eq!(e.kind, ErrorKind::ValidationCodeRequired);
         }
     }
 
     #[test]
     fn fields_of_other_qualifications_are_dropped() {
-        let r = QualificationRequest::new(StateOwnedEntity, Some(EducationSegment::K12), Some("a.edu".into()), Some("1".into()), Contract::Current).unwrap();
-        assert_eq!((r.education_segment, r.website, r.validation_code), (None, None, None));
+        let r = QualificationRequest::new(
+            StateOwnedEntity,
+            Some(EducationSegment::K12),
+            Some("a.edu".into()),
+            Some("1".into()),
+            Contract::Current,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.education_segment, r.website, r.validation_code),
+            (None, None, None)
+        );
     }
 
     #[test]
@@ -210,8 +238,18 @@ mod tests {
     #[test]
     fn education_and_gcc_never_combine() {
         for s in [InReview, Approved] {
-            assert_eq!(check_against_existing(&edu(), &[record(1, GovernmentCommunityCloud, s)]).unwrap_err().kind, ErrorKind::EducationGccCombined);
-            assert_eq!(check_against_existing(&gcc(), &[record(1, Education, s)]).unwrap_err().kind, ErrorKind::EducationGccCombined);
+            assert_eq!(
+                check_against_existing(&edu(), &[record(1, GovernmentCommunityCloud, s)])
+                    .unwrap_err()
+                    .kind,
+                ErrorKind::EducationGccCombined
+            );
+            assert_eq!(
+                check_against_existing(&gcc(), &[record(1, Education, s)])
+                    .unwrap_err()
+                    .kind,
+                ErrorKind::EducationGccCombined
+            );
         }
         assert!(check_against_existing(&gcc(), &[record(1, Education, Denied)]).is_ok());
         assert!(check_against_existing(&gcc(), &[record(1, StateOwnedEntity, Approved)]).is_ok());
@@ -222,7 +260,10 @@ mod tests {
         let denied: Vec<_> = (1..=2).map(|i| record(i, Education, Denied)).collect();
         assert!(check_against_existing(&edu(), &denied).is_ok());
         let denied: Vec<_> = (1..=3).map(|i| record(i, Education, Denied)).collect();
-        assert_eq!(check_against_existing(&edu(), &denied).unwrap_err().kind, ErrorKind::EducationLimitReached);
+        assert_eq!(
+            check_against_existing(&edu(), &denied).unwrap_err().kind,
+            ErrorKind::EducationLimitReached
+        );
     }
 
     #[test]
@@ -238,21 +279,42 @@ mod tests {
             etag: "e".into(),
         };
         assert!(check_validation_code(me, Some(&code(me, 1))).is_ok());
-        assert_eq!(check_validation_code(me, Some(&code(me, 0))).unwrap_err().kind, ErrorKind::ValidationCodeExhausted);
-        assert_eq!(check_validation_code(me, Some(&code(other, 3))).unwrap_err().kind, ErrorKind::ValidationCodeInvalid);
-        assert_eq!(check_validation_code(me, None).unwrap_err().kind, ErrorKind::ValidationCodeInvalid);
+        assert_eq!(
+            check_validation_code(me, Some(&code(me, 0)))
+                .unwrap_err()
+                .kind,
+            ErrorKind::ValidationCodeExhausted
+        );
+        assert_eq!(
+            check_validation_code(me, Some(&code(other, 3)))
+                .unwrap_err()
+                .kind,
+            ErrorKind::ValidationCodeInvalid
+        );
+        assert_eq!(
+            check_validation_code(me, None).unwrap_err().kind,
+            ErrorKind::ValidationCodeInvalid
+        );
     }
 
     #[test]
     fn legacy_current_is_the_latest_active() {
-        let rs = [record(1, Education, Denied), record(2, StateOwnedEntity, Approved), record(3, Education, Denied)];
+        let rs = [
+            record(1, Education, Denied),
+            record(2, StateOwnedEntity, Approved),
+            record(3, Education, Denied),
+        ];
         assert_eq!(legacy_current(&rs).unwrap().id, 2);
         assert!(legacy_current(&[record(1, Education, Denied)]).is_none());
     }
 
     fn any_record() -> impl Strategy<Value = QualificationRecord> {
         (0usize..3, 0usize..3, 1i64..1000).prop_map(|(q, s, id)| {
-            record(id, SettableQualification::ALL[q], [InReview, Approved, Denied][s])
+            record(
+                id,
+                SettableQualification::ALL[q],
+                [InReview, Approved, Denied][s],
+            )
         })
     }
 

@@ -5,7 +5,10 @@ use time::format_description::well_known::Rfc3339;
 
 /// `2020-12-04T20:54:24Z`: UTC, whole seconds, as Partner Center writes dates.
 pub fn wire(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_default()
 }
 

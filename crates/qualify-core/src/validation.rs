@@ -53,7 +53,9 @@ impl AccountStatus {
         if s.eq_ignore_ascii_case("NotReady") {
             return Some(AccountStatus::NotReady);
         }
-        Self::ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(s))
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -94,7 +96,12 @@ impl GdapRole {
 
     /// Case-insensitive, spaces optional (`DirectoryReader` = `Directory Reader`).
     pub fn parse(s: &str) -> Option<Self> {
-        let squash = |x: &str| x.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+        let squash = |x: &str| {
+            x.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
         let s = squash(s);
         Self::ALL.into_iter().find(|r| squash(r.name()) == s)
     }
@@ -123,17 +130,32 @@ mod tests {
 
     #[test]
     fn account_status_keeps_its_space() {
-        assert_eq!(AccountStatus::parse("not ready"), Some(AccountStatus::NotReady));
-        assert_eq!(AccountStatus::parse("NotReady"), Some(AccountStatus::NotReady));
+        assert_eq!(
+            AccountStatus::parse("not ready"),
+            Some(AccountStatus::NotReady)
+        );
+        assert_eq!(
+            AccountStatus::parse("NotReady"),
+            Some(AccountStatus::NotReady)
+        );
         assert_eq!(AccountStatus::NotReady.name(), "Not Ready");
-        assert_eq!(AccountStatus::parse("allowed"), Some(AccountStatus::Allowed));
+        assert_eq!(
+            AccountStatus::parse("allowed"),
+            Some(AccountStatus::Allowed)
+        );
         assert_eq!(AccountStatus::parse("Maybe"), None);
     }
 
     #[test]
     fn gdap_roles_parse_loosely() {
-        assert_eq!(GdapRole::parse("directory reader"), Some(GdapRole::DirectoryReader));
-        assert_eq!(GdapRole::parse("UserAdministrator"), Some(GdapRole::UserAdministrator));
+        assert_eq!(
+            GdapRole::parse("directory reader"),
+            Some(GdapRole::DirectoryReader)
+        );
+        assert_eq!(
+            GdapRole::parse("UserAdministrator"),
+            Some(GdapRole::UserAdministrator)
+        );
         assert_eq!(GdapRole::parse("Global Administrator"), None);
     }
 }

@@ -52,8 +52,15 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, Clone)]
 pub enum AuthConfig {
-    Dev { secret: Secret, audience: String },
-    Oidc { jwks: String, issuer: String, audience: String },
+    Dev {
+        secret: Secret,
+        audience: String,
+    },
+    Oidc {
+        jwks: String,
+        issuer: String,
+        audience: String,
+    },
 }
 
 /// Who is calling: the partner tenant, the credential type and the admin role.
@@ -81,7 +88,10 @@ impl Caller {
         if self.app_user {
             Ok(())
         } else {
-            Err(ApiError::new(ErrorKind::Forbidden, "This operation requires App+User (delegated) credentials; App-only tokens are not allowed."))
+            Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "This operation requires App+User (delegated) credentials; App-only tokens are not allowed.",
+            ))
         }
     }
 }
@@ -106,8 +116,15 @@ struct Key {
 }
 
 enum Mode {
-    Dev { key: DecodingKey },
-    Oidc { source: String, issuer: String, keys: RwLock<Vec<Key>>, last_refresh: std::sync::Mutex<Instant> },
+    Dev {
+        key: DecodingKey,
+    },
+    Oidc {
+        source: String,
+        issuer: String,
+        keys: RwLock<Vec<Key>>,
+        last_refresh: std::sync::Mutex<Instant>,
+    },
 }
 
 pub struct Authenticator {
@@ -123,16 +140,24 @@ impl Authenticator {
     pub async fn new(config: &AuthConfig) -> Result<Self, String> {
         Ok(match config {
             AuthConfig::Dev { secret, audience } => Self {
-                mode: Mode::Dev { key: DecodingKey::from_secret(secret.expose().as_bytes()) },
+                mode: Mode::Dev {
+                    key: DecodingKey::from_secret(secret.expose().as_bytes()),
+                },
                 audience: audience.clone(),
             },
-            AuthConfig::Oidc { jwks, issuer, audience } => {
+            AuthConfig::Oidc {
+                jwks,
+                issuer,
+                audience,
+            } => {
                 if issuer.trim().is_empty() {
                     return Err("--oidc-issuer is required in oidc mode".into());
                 }
                 let keys = load_jwks(jwks).await?;
                 if keys.is_empty() {
-                    return Err(format!("the JWKS at {jwks} has no RS256/ES256 signing keys"));
+                    return Err(format!(
+                        "the JWKS at {jwks} has no RS256/ES256 signing keys"
+                    ));
                 }
                 Self {
                     mode: Mode::Oidc {
@@ -157,10 +182,14 @@ impl Authenticator {
             return Err(ApiError::of(ErrorKind::TokenMissing));
         };
         let token = match value.split_once(' ') {
-            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => t.trim(),
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                t.trim()
+            }
             _ => return Err(failed("The Authorization header must be 'Bearer <token>'.")),
         };
-        let header = jsonwebtoken::decode_header(token).map_err(|_| failed("The token is malformed or uses an algorithm that is not accepted."))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            failed("The token is malformed or uses an algorithm that is not accepted.")
+        })?;
         let claims = match &self.mode {
             Mode::Dev { key } => {
                 if header.alg != Algorithm::HS256 {
@@ -168,7 +197,12 @@ impl Authenticator {
                 }
                 self.decode(token, key, Algorithm::HS256)?
             }
-            Mode::Oidc { source, issuer, keys, last_refresh } => {
+            Mode::Oidc {
+                source,
+                issuer,
+                keys,
+                last_refresh,
+            } => {
                 if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
                     return Err(failed("The token algorithm is not accepted."));
                 }
@@ -187,7 +221,9 @@ impl Authenticator {
                             [k] if k.alg == header.alg => Some(self.decode(token, &k.key, k.alg)),
                             [_] => Some(Err(failed("The token algorithm does not match its key."))),
                             [] => None,
-                            _ => Some(Err(failed("The token has no kid and the JWKS has several keys."))),
+                            _ => Some(Err(failed(
+                                "The token has no kid and the JWKS has several keys.",
+                            ))),
                         }
                     };
                     match found {
@@ -236,18 +272,22 @@ impl Authenticator {
         v.validate_nbf = true;
         v.set_audience(&[&self.audience]);
         v.set_required_spec_claims(&["exp", "aud"]);
-        jsonwebtoken::decode::<Claims>(token, key, &v).map(|d| d.claims).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            failed(match e.kind() {
-                K::ExpiredSignature => "The token has expired.",
-                K::ImmatureSignature => "The token is not valid yet (nbf).",
-                K::InvalidAudience => "The token audience is not accepted.",
-                K::InvalidSignature => "The token signature is invalid.",
-                K::MissingRequiredClaim(_) => "The token lacks a required claim (exp, aud).",
-                K::InvalidAlgorithm | K::InvalidAlgorithmName => "The token algorithm is not accepted.",
-                _ => "The token is invalid.",
+        jsonwebtoken::decode::<Claims>(token, key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                failed(match e.kind() {
+                    K::ExpiredSignature => "The token has expired.",
+                    K::ImmatureSignature => "The token is not valid yet (nbf).",
+                    K::InvalidAudience => "The token audience is not accepted.",
+                    K::InvalidSignature => "The token signature is invalid.",
+                    K::MissingRequiredClaim(_) => "The token lacks a required claim (exp, aud).",
+                    K::InvalidAlgorithm | K::InvalidAlgorithmName => {
+                        "The token algorithm is not accepted."
+                    }
+                    _ => "The token is invalid.",
+                })
             })
-        })
     }
 }
 
@@ -265,7 +305,10 @@ fn refresh_due(last: &std::sync::Mutex<Instant>) -> bool {
 /// each pinned to its algorithm.
 async fn load_jwks(source: &str) -> Result<Vec<Key>, String> {
     let text = if source.starts_with("http://") || source.starts_with("https://") {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
         client
             .get(source)
             .send()
@@ -276,23 +319,33 @@ async fn load_jwks(source: &str) -> Result<Vec<Key>, String> {
             .await
             .map_err(|e| format!("reading the JWKS from {source}: {e}"))?
     } else {
-        tokio::fs::read_to_string(source).await.map_err(|e| format!("reading the JWKS file {source}: {e}"))?
+        tokio::fs::read_to_string(source)
+            .await
+            .map_err(|e| format!("reading the JWKS file {source}: {e}"))?
     };
-    let set: JwkSet = serde_json::from_str(&text).map_err(|e| format!("the JWKS at {source} is not valid: {e}"))?;
+    let set: JwkSet = serde_json::from_str(&text)
+        .map_err(|e| format!("the JWKS at {source} is not valid: {e}"))?;
     let mut keys = Vec::new();
     for jwk in &set.keys {
         let alg = match &jwk.algorithm {
             AlgorithmParameters::RSA(_) => Algorithm::RS256,
-            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                Algorithm::ES256
+            }
             _ => continue,
         };
-        if let Some(declared) = jwk.common.key_algorithm {
-            if declared.to_string() != format!("{alg:?}") {
-                continue;
-            }
+        // A key that declares another algorithm is not used for this one.
+        if let Some(declared) = jwk.common.key_algorithm
+            && declared.to_string() != format!("{alg:?}")
+        {
+            continue;
         }
         if let Ok(key) = DecodingKey::from_jwk(jwk) {
-            keys.push(Key { kid: jwk.common.key_id.clone(), alg, key });
+            keys.push(Key {
+                kid: jwk.common.key_id.clone(),
+                alg,
+                key,
+            });
         }
     }
     Ok(keys)
@@ -343,23 +396,44 @@ pub fn mint_dev_token(t: &DevToken, secret: &Secret) -> String {
         nbf: now,
         exp: now + t.ttl.as_secs() as i64,
         scp: (!t.app_only).then(|| "user_impersonation".into()),
-        upn: (!t.app_only).then(|| t.upn.clone().unwrap_or_else(|| "admin@partner.example".into())),
+        upn: (!t.app_only).then(|| {
+            t.upn
+                .clone()
+                .unwrap_or_else(|| "admin@partner.example".into())
+        }),
         idtyp: t.app_only.then(|| "app".into()),
-        roles: if t.admin { vec![ADMIN_ROLE.into()] } else { vec![] },
+        roles: if t.admin {
+            vec![ADMIN_ROLE.into()]
+        } else {
+            vec![]
+        },
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.expose().as_bytes()))
-        .expect("HS256 encoding with a byte secret cannot fail")
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.expose().as_bytes()),
+    )
+    .expect("HS256 encoding with a byte secret cannot fail")
 }
 
 impl FromRequestParts<crate::AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap_or("?"));
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("?"));
         let caller = state.auth.authenticate(header).await?;
         if parts.uri.path().starts_with("/admin/") {
             if !caller.admin {
-                return Err(ApiError::new(ErrorKind::Forbidden, format!("The operator API requires the {ADMIN_ROLE} role.")));
+                return Err(ApiError::new(
+                    ErrorKind::Forbidden,
+                    format!("The operator API requires the {ADMIN_ROLE} role."),
+                ));
             }
         } else {
             state.throttle.check(caller.partner)?;

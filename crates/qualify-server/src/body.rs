@@ -27,28 +27,40 @@ pub struct JsonBody<T> {
 
 fn fold_keys(v: Value) -> Value {
     match v {
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k.to_lowercase(), fold_keys(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.to_lowercase(), fold_keys(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.into_iter().map(fold_keys).collect()),
         other => other,
     }
 }
 
 fn is_json(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 /// Parses bytes as JSON with folded keys into `T`.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::invalid("The request body is not valid UTF-8."))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid("The request body is not valid UTF-8."))?;
     let text = text.trim_start_matches('\u{feff}');
     if text.trim().is_empty() {
         return Err(ApiError::invalid("A JSON request body is required."));
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::invalid(format!("The request body is not valid JSON: {e}")))?;
     let folded = fold_keys(value);
     let canonical = folded.to_string();
-    let value = T::deserialize(&folded).map_err(|e| ApiError::invalid(format!("The request body is invalid: {e}")))?;
+    let value = T::deserialize(&folded)
+        .map_err(|e| ApiError::invalid(format!("The request body is invalid: {e}")))?;
     Ok((value, canonical))
 }
 
@@ -56,14 +68,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_owned());
         match content_type {
             Some(ct) if !is_json(&ct) => return Err(ApiError::of(ErrorKind::UnsupportedMediaType)),
             _ => {}
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorKind::PayloadTooLarge, format!("The request body is larger than {BODY_LIMIT} bytes."))
+                ApiError::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!("The request body is larger than {BODY_LIMIT} bytes."),
+                )
             } else {
                 ApiError::invalid(format!("The request body could not be read: {rejection}"))
             }
@@ -81,7 +99,8 @@ impl<T: Serialize> IntoResponse for Json<T> {
         match serde_json::to_vec(&self.1) {
             Ok(body) => {
                 let mut r = (self.0, body).into_response();
-                r.headers_mut().insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
                 r
             }
             Err(e) => {
@@ -118,8 +137,12 @@ mod tests {
 
     #[test]
     fn keys_match_case_insensitively_and_fingerprints_ignore_layout() {
-        let (a, ca) = parse::<Probe>(br#"{"Qualification": "Education", "EducationSegment": "K12"}"#).unwrap();
-        let (b, cb) = parse::<Probe>(br#"{ "educationSegment":"K12",  "qualification":"Education" }"#).unwrap();
+        let (a, ca) =
+            parse::<Probe>(br#"{"Qualification": "Education", "EducationSegment": "K12"}"#)
+                .unwrap();
+        let (b, cb) =
+            parse::<Probe>(br#"{ "educationSegment":"K12",  "qualification":"Education" }"#)
+                .unwrap();
         assert_eq!(a.qualification.as_deref(), Some("Education"));
         assert_eq!(b.educationsegment.as_deref(), Some("K12"));
         assert_eq!(ca, cb);
@@ -127,7 +150,14 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_invalid_input() {
-        for body in [&b""[..], b"   ", b"{", b"\xff\xfe", b"[1,", br#"{"qualification": 5}"#] {
+        for body in [
+            &b""[..],
+            b"   ",
+            b"{",
+            b"\xff\xfe",
+            b"[1,",
+            br#"{"qualification": 5}"#,
+        ] {
             let e = parse::<Probe>(body).err().unwrap();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{body:?}");
         }

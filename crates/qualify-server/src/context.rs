@@ -29,10 +29,17 @@ pub struct RequestIds {
 
 /// An id header is accepted when it is 1..=128 visible ASCII characters (GUIDs in practice).
 fn id_header(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, String> {
-    let Some(v) = headers.get(name) else { return Ok(None) };
-    let s = v.to_str().map_err(|_| format!("{name} must be visible ASCII (a GUID)."))?.trim();
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| format!("{name} must be visible ASCII (a GUID)."))?
+        .trim();
     if s.is_empty() || s.len() > 128 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!("{name} must be a GUID of at most 128 visible characters."));
+        return Err(format!(
+            "{name} must be a GUID of at most 128 visible characters."
+        ));
     }
     Ok(Some(s.to_owned()))
 }
@@ -46,7 +53,11 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let ids = RequestIds {
         client_request_id: matches!(request_id, Ok(Some(_))),
         request_id: request_id.clone().ok().flatten().unwrap_or_else(generated),
-        correlation_id: correlation_id.clone().ok().flatten().unwrap_or_else(generated),
+        correlation_id: correlation_id
+            .clone()
+            .ok()
+            .flatten()
+            .unwrap_or_else(generated),
     };
     let span = tracing::info_span!(
         "request",
@@ -56,8 +67,18 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         correlation_id = %ids.correlation_id,
     );
     // Informational client headers: logged, never required.
-    let client = ["ms-partnercenter-application", "ms-partnercenter-client", "ms-sdkversion"]
-        .map(|h| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned());
+    let client = [
+        "ms-partnercenter-application",
+        "ms-partnercenter-client",
+        "ms-sdkversion",
+    ]
+    .map(|h| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    });
     req.extensions_mut().insert(ids.clone());
     let response = async move {
         if let Some(bad) = request_id.err().or(correlation_id.err()) {
@@ -102,9 +123,16 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
 
 /// The `If-Match` header, unquoted (`"abc"` and `W/"abc"` both give `abc`).
 pub fn if_match(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(axum::http::header::IF_MATCH)?.to_str().ok()?.trim();
+    let v = headers
+        .get(axum::http::header::IF_MATCH)?
+        .to_str()
+        .ok()?
+        .trim();
     let v = v.strip_prefix("W/").unwrap_or(v);
-    let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
+    let v = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(v);
     (!v.is_empty()).then(|| v.to_owned())
 }
 

@@ -5,9 +5,12 @@
 
 pub mod input {
     use qualify_core::customer::{
-        Address, AddressInput, BillingProfile, CompanyProfile, NewCustomer, domain_name, optional_email, optional_text,
+        Address, AddressInput, BillingProfile, CompanyProfile, NewCustomer, domain_name,
+        optional_email, optional_text,
     };
-    use qualify_core::qualification::{DecisionStatus, EducationSegment, Qualification, VettingDecision};
+    use qualify_core::qualification::{
+        DecisionStatus, EducationSegment, Qualification, VettingDecision,
+    };
     use qualify_core::rules::{Contract, QualificationRequest};
     use qualify_core::validation::{AccountStatus, GdapRole, MAX_CREATES_LIMIT};
     use qualify_core::{DomainError, ErrorKind};
@@ -41,8 +44,13 @@ pub mod input {
 
     impl QualificationIn {
         /// `query_code` is the legacy `?code=`; the body's `validationCode` wins over it.
-        pub fn into_request(self, query_code: Option<String>) -> Result<QualificationRequest, DomainError> {
-            let name = self.qualification.ok_or_else(|| DomainError::invalid("qualification is required."))?;
+        pub fn into_request(
+            self,
+            query_code: Option<String>,
+        ) -> Result<QualificationRequest, DomainError> {
+            let name = self
+                .qualification
+                .ok_or_else(|| DomainError::invalid("qualification is required."))?;
             let q = Qualification::parse(&name).ok_or_else(|| {
                 DomainError::invalid(format!(
                     "qualification {name:?} is not a CustomerQualification value (Education, GovernmentCommunityCloud, StateOwnedEntity)."
@@ -51,11 +59,16 @@ pub mod input {
             let settable = q.settable()?;
             let segment = match self.educationsegment {
                 Some(s) => Some(EducationSegment::parse(&s).ok_or_else(|| {
-                    DomainError::invalid(format!("educationSegment {s:?} is not one of K12, HigherEducation."))
+                    DomainError::invalid(format!(
+                        "educationSegment {s:?} is not one of K12, HigherEducation."
+                    ))
                 })?),
                 None => None,
             };
-            let code = self.validationcode.map(StringOrNumber::into_string).or(query_code);
+            let code = self
+                .validationcode
+                .map(StringOrNumber::into_string)
+                .or(query_code);
             QualificationRequest::new(settable, segment, self.website, code, Contract::Current)
         }
     }
@@ -69,12 +82,17 @@ pub mod input {
     }
 
     impl LegacyQualificationIn {
-        pub fn into_request(self, query_code: Option<String>) -> Result<QualificationRequest, DomainError> {
+        pub fn into_request(
+            self,
+            query_code: Option<String>,
+        ) -> Result<QualificationRequest, DomainError> {
             let name = match self {
-                LegacyQualificationIn::Bare(s) | LegacyQualificationIn::Object { qualification: s } => s,
+                LegacyQualificationIn::Bare(s)
+                | LegacyQualificationIn::Object { qualification: s } => s,
             };
-            let q = Qualification::parse_legacy(&name)
-                .ok_or_else(|| DomainError::invalid(format!("{name:?} is not a qualification value.")))?;
+            let q = Qualification::parse_legacy(&name).ok_or_else(|| {
+                DomainError::invalid(format!("{name:?} is not a qualification value."))
+            })?;
             QualificationRequest::new(q.settable()?, None, None, query_code, Contract::Legacy)
         }
     }
@@ -197,7 +215,10 @@ pub mod input {
             if billing.company_name.is_none() {
                 billing.company_name = company.company_name.clone();
             }
-            Ok(NewCustomer { company_profile: company, billing_profile: billing })
+            Ok(NewCustomer {
+                company_profile: company,
+                billing_profile: billing,
+            })
         }
     }
 
@@ -217,7 +238,11 @@ pub mod input {
                 Some(v) => v
                     .as_i64()
                     .filter(|n| (1..=MAX_CREATES_LIMIT).contains(n))
-                    .ok_or_else(|| DomainError::invalid(format!("maxCreates must be an integer from 1 to {MAX_CREATES_LIMIT}.")))?,
+                    .ok_or_else(|| {
+                        DomainError::invalid(format!(
+                            "maxCreates must be an integer from 1 to {MAX_CREATES_LIMIT}."
+                        ))
+                    })?,
             };
             Ok((org, max))
         }
@@ -233,10 +258,16 @@ pub mod input {
     impl TryFrom<DecisionIn> for VettingDecision {
         type Error = DomainError;
         fn try_from(d: DecisionIn) -> Result<Self, DomainError> {
-            let s = d.vettingstatus.ok_or_else(|| DomainError::invalid("vettingStatus is required (Approved or Denied)."))?;
-            let status = DecisionStatus::parse(&s)
-                .ok_or_else(|| DomainError::invalid(format!("vettingStatus {s:?} is not Approved or Denied.")))?;
-            Ok(VettingDecision { status, reason: optional_text("vettingReason", d.vettingreason, 1024)? })
+            let s = d.vettingstatus.ok_or_else(|| {
+                DomainError::invalid("vettingStatus is required (Approved or Denied).")
+            })?;
+            let status = DecisionStatus::parse(&s).ok_or_else(|| {
+                DomainError::invalid(format!("vettingStatus {s:?} is not Approved or Denied."))
+            })?;
+            Ok(VettingDecision {
+                status,
+                reason: optional_text("vettingReason", d.vettingreason, 1024)?,
+            })
         }
     }
 
@@ -249,7 +280,9 @@ pub mod input {
     impl TryFrom<ValidationStatusIn> for AccountStatus {
         type Error = DomainError;
         fn try_from(v: ValidationStatusIn) -> Result<Self, DomainError> {
-            let s = v.status.ok_or_else(|| DomainError::invalid("status is required."))?;
+            let s = v
+                .status
+                .ok_or_else(|| DomainError::invalid("status is required."))?;
             AccountStatus::parse(&s).ok_or_else(|| {
                 DomainError::invalid(format!("status {s:?} is not one of Unknown, UnderReview, Allowed, NotAllowed, Not Ready."))
             })
@@ -265,7 +298,9 @@ pub mod input {
     impl TryFrom<GdapIn> for Vec<GdapRole> {
         type Error = DomainError;
         fn try_from(g: GdapIn) -> Result<Self, DomainError> {
-            let roles = g.roles.ok_or_else(|| DomainError::invalid("roles is required (an array, possibly empty)."))?;
+            let roles = g.roles.ok_or_else(|| {
+                DomainError::invalid("roles is required (an array, possibly empty).")
+            })?;
             roles
                 .iter()
                 .map(|r| {
@@ -312,7 +347,11 @@ pub mod output {
 
     impl Link {
         pub fn get(uri: String) -> Self {
-            Link { uri, method: "GET", headers: vec![] }
+            Link {
+                uri,
+                method: "GET",
+                headers: vec![],
+            }
         }
     }
 
@@ -461,8 +500,14 @@ pub mod output {
                 email: p.email.clone(),
                 address: p.address.as_ref().map(AddressOut::from),
                 organization_registration_number: p.organization_registration_number.clone(),
-                links: Links { self_: Link::get(format!("/customers/{}/profiles/company", c.id)), next: None },
-                attributes: Attributes { etag: Some(c.company_etag.clone()), object_type: "CustomerCompanyProfile" },
+                links: Links {
+                    self_: Link::get(format!("/customers/{}/profiles/company", c.id)),
+                    next: None,
+                },
+                attributes: Attributes {
+                    etag: Some(c.company_etag.clone()),
+                    object_type: "CustomerCompanyProfile",
+                },
             }
         }
     }
@@ -501,8 +546,14 @@ pub mod output {
                 language: p.language.clone(),
                 company_name: p.company_name.clone(),
                 default_address: p.default_address.as_ref().map(AddressOut::from),
-                links: Links { self_: Link::get(format!("/customers/{}/profiles/billing", c.id)), next: None },
-                attributes: Attributes { etag: Some(c.billing_etag.clone()), object_type: "CustomerBillingProfile" },
+                links: Links {
+                    self_: Link::get(format!("/customers/{}/profiles/billing", c.id)),
+                    next: None,
+                },
+                attributes: Attributes {
+                    etag: Some(c.billing_etag.clone()),
+                    object_type: "CustomerBillingProfile",
+                },
             }
         }
     }
@@ -525,8 +576,14 @@ pub mod output {
                 company_profile: CompanyProfileOut::new(c),
                 billing_profile: BillingProfileOut::new(c),
                 relationship_to_partner: "reseller",
-                links: Links { self_: Link::get(format!("/customers/{}", c.id)), next: None },
-                attributes: Attributes { etag: None, object_type: "Customer" },
+                links: Links {
+                    self_: Link::get(format!("/customers/{}", c.id)),
+                    next: None,
+                },
+                attributes: Attributes {
+                    etag: None,
+                    object_type: "Customer",
+                },
             }
         }
     }
@@ -578,7 +635,11 @@ pub mod output {
 
     impl From<&ValidationStatus> for ValidationStatusOut {
         fn from(v: &ValidationStatus) -> Self {
-            Self { kind: "account", status: v.status.name(), last_update_date_time: wire(v.last_update) }
+            Self {
+                kind: "account",
+                status: v.status.name(),
+                last_update_date_time: wire(v.last_update),
+            }
         }
     }
 

@@ -17,11 +17,17 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, description: impl Into<String>) -> Self {
-        Self { error: DomainError::new(kind, description), retry_after: None }
+        Self {
+            error: DomainError::new(kind, description),
+            retry_after: None,
+        }
     }
 
     pub fn of(kind: ErrorKind) -> Self {
-        Self { error: DomainError::of(kind), retry_after: None }
+        Self {
+            error: DomainError::of(kind),
+            retry_after: None,
+        }
     }
 
     pub fn invalid(description: impl Into<String>) -> Self {
@@ -29,7 +35,10 @@ impl ApiError {
     }
 
     pub fn throttled(retry_after: u64) -> Self {
-        Self { error: DomainError::of(ErrorKind::Throttled), retry_after: Some(retry_after.max(1)) }
+        Self {
+            error: DomainError::of(ErrorKind::Throttled),
+            retry_after: Some(retry_after.max(1)),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -39,7 +48,10 @@ impl ApiError {
 
 impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
-        Self { error, retry_after: None }
+        Self {
+            error,
+            retry_after: None,
+        }
     }
 }
 
@@ -76,14 +88,20 @@ struct ErrorBody<'a> {
 }
 
 /// `application/json; charset=utf-8`, the content type of every JSON response.
-pub const JSON_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+pub const JSON_CONTENT_TYPE: HeaderValue =
+    HeaderValue::from_static("application/json; charset=utf-8");
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let kind = self.error.kind;
-        let status = StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
-            tracing::warn!(code = kind.code(), status = status.as_u16(), "request failed");
+            tracing::warn!(
+                code = kind.code(),
+                status = status.as_u16(),
+                "request failed"
+            );
         } else {
             tracing::info!(code = kind.code(), status = status.as_u16(), description = %self.error.description, "request rejected");
         }
@@ -95,9 +113,13 @@ impl IntoResponse for ApiError {
         })
         .unwrap_or_default();
         let mut response = (status, body).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
         if let Some(secs) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -18,11 +18,16 @@ impl Throttle {
     /// `per_minute == 0` turns throttling off.
     pub fn per_minute(per_minute: u32) -> Self {
         let limiter = NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
-        Self { limiter, clock: DefaultClock::default() }
+        Self {
+            limiter,
+            clock: DefaultClock::default(),
+        }
     }
 
     pub fn check(&self, partner: PartnerId) -> Result<(), ApiError> {
-        let Some(limiter) = &self.limiter else { return Ok(()) };
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
         limiter.check_key(&partner).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             ApiError::throttled(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))

@@ -20,14 +20,24 @@ pub async fn drain(state: &AppState, owner: &str) -> Result<usize, qualify_store
     let mut finished = 0;
     loop {
         let now = state.clock.now();
-        let jobs = state.store.claim_jobs(owner, now, state.config.job_lease, BATCH).await?;
+        let jobs = state
+            .store
+            .claim_jobs(owner, now, state.config.job_lease, BATCH)
+            .await?;
         let claimed = jobs.len();
         for job in jobs {
-            let outcome = match state.config.policy.evaluate(&job.qualification, &job.company) {
+            let outcome = match state
+                .config
+                .policy
+                .evaluate(&job.qualification, &job.company)
+            {
                 PolicyOutcome::Decide(d) => JobOutcome::Decide(d),
                 PolicyOutcome::AwaitReviewer => JobOutcome::AwaitReviewer,
             };
-            let result = state.store.finish_job(&job, owner, state.clock.now(), &outcome).await?;
+            let result = state
+                .store
+                .finish_job(&job, owner, state.clock.now(), &outcome)
+                .await?;
             tracing::info!(
                 job = job.id,
                 customer_id = %job.qualification.customer_id,

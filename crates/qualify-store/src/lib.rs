@@ -7,9 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
-use qualify_core::qualification::{QualificationRecord, SettableQualification, VettingDecision, VettingStatus};
+use qualify_core::qualification::{
+    QualificationRecord, SettableQualification, VettingDecision, VettingStatus,
+};
 use qualify_core::rules::QualificationRequest;
-use qualify_core::validation::{AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus};
+use qualify_core::validation::{
+    AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
+};
 use qualify_core::{CustomerId, DomainError, PartnerId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -142,7 +146,12 @@ pub trait Store: Send + Sync + 'static {
         default_gdap_roles: &[GdapRole],
     ) -> StoreResult<Idempotent<Customer>>;
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
-    async fn list_customers(&self, partner: PartnerId, after: Option<i64>, limit: u32) -> StoreResult<CustomerPage>;
+    async fn list_customers(
+        &self,
+        partner: PartnerId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<CustomerPage>;
     async fn update_billing_profile(
         &self,
         ctx: &WriteContext,
@@ -176,7 +185,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ValidationCode>;
 
     // Account validation status.
-    async fn validation_status(&self, customer: CustomerId) -> StoreResult<Option<ValidationStatus>>;
+    async fn validation_status(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Option<ValidationStatus>>;
     async fn set_validation_status(
         &self,
         ctx: &WriteContext,
@@ -185,7 +197,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ValidationStatus>;
 
     // GDAP.
-    async fn gdap_grant(&self, partner: PartnerId, customer: CustomerId) -> StoreResult<Option<GdapGrant>>;
+    async fn gdap_grant(
+        &self,
+        partner: PartnerId,
+        customer: CustomerId,
+    ) -> StoreResult<Option<GdapGrant>>;
     async fn set_gdap_grant(
         &self,
         ctx: &WriteContext,
@@ -195,7 +211,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<GdapGrant>;
 
     // Operator: review queue, decisions, history.
-    async fn reviews(&self, status: VettingStatus, limit: u32) -> StoreResult<Vec<QualificationRecord>>;
+    async fn reviews(
+        &self,
+        status: VettingStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<QualificationRecord>>;
     /// Decides the customer's latest request for `qualification`: 404 when there is none, 409
     /// when it is no longer InReview, 412 when `if_match` is not its etag.
     async fn decide(
@@ -206,14 +226,30 @@ pub trait Store: Send + Sync + 'static {
         if_match: &str,
         decision: &VettingDecision,
     ) -> StoreResult<QualificationRecord>;
-    async fn history(&self, customer: CustomerId, qualification: SettableQualification) -> StoreResult<Vec<AuditEvent>>;
+    async fn history(
+        &self,
+        customer: CustomerId,
+        qualification: SettableQualification,
+    ) -> StoreResult<Vec<AuditEvent>>;
 
     // The durable vetting queue.
     /// Leases up to `limit` due jobs (not done, `run_at <= now`, no live lease) to `owner`.
-    async fn claim_jobs(&self, owner: &str, now: OffsetDateTime, lease: Duration, limit: u32) -> StoreResult<Vec<ClaimedJob>>;
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>>;
     /// Applies the outcome, writes the audit event and marks the job done, in one transaction,
     /// only while `owner` still holds the lease. Running a job twice has the effect of once.
-    async fn finish_job(&self, job: &ClaimedJob, owner: &str, now: OffsetDateTime, outcome: &JobOutcome) -> StoreResult<JobFinish>;
+    async fn finish_job(
+        &self,
+        job: &ClaimedJob,
+        owner: &str,
+        now: OffsetDateTime,
+        outcome: &JobOutcome,
+    ) -> StoreResult<JobFinish>;
     /// Gives back the leases `owner` holds (graceful shutdown).
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
     /// When the next unfinished job can be claimed (its due time, or the end of its lease).
@@ -230,5 +266,7 @@ pub fn new_etag() -> String {
 /// A new numeric validation code id (the value clients send as `validationCode`).
 pub fn new_validation_id() -> String {
     use rand::Rng;
-    rand::rng().random_range(100_000_000u64..1_000_000_000).to_string()
+    rand::rng()
+        .random_range(100_000_000u64..1_000_000_000)
+        .to_string()
 }

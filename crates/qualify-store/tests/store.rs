@@ -5,12 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qualify_core::customer::{BillingProfile, CompanyProfile, NewCustomer};
-use qualify_core::qualification::{DecisionStatus, EducationSegment, SettableQualification, VettingDecision, VettingStatus};
+use qualify_core::qualification::{
+    DecisionStatus, EducationSegment, SettableQualification, VettingDecision, VettingStatus,
+};
 use qualify_core::rules::{Contract, QualificationRequest};
 use qualify_core::time_fmt::from_millis;
 use qualify_core::validation::{AccountStatus, GdapRole};
 use qualify_core::{CustomerId, ErrorKind, PartnerId};
-use qualify_store::{IdempotencyKey, JobFinish, JobOutcome, SqliteStore, Store, StoreError, WriteContext};
+use qualify_store::{
+    IdempotencyKey, JobFinish, JobOutcome, SqliteStore, Store, StoreError, WriteContext,
+};
 use time::OffsetDateTime;
 
 const T0: i64 = 1_800_000_000_000;
@@ -20,29 +24,67 @@ fn at(ms_after_t0: i64) -> OffsetDateTime {
 }
 
 fn ctx(now: OffsetDateTime) -> WriteContext {
-    WriteContext { now, actor: "test".into(), request_id: "r".into(), correlation_id: "c".into(), idempotency: None }
+    WriteContext {
+        now,
+        actor: "test".into(),
+        request_id: "r".into(),
+        correlation_id: "c".into(),
+        idempotency: None,
+    }
 }
 
 fn keyed(now: OffsetDateTime, partner: PartnerId, key: &str, fingerprint: &str) -> WriteContext {
     WriteContext {
-        idempotency: Some(IdempotencyKey { partner, request_id: key.into(), fingerprint: fingerprint.into() }),
+        idempotency: Some(IdempotencyKey {
+            partner,
+            request_id: key.into(),
+            fingerprint: fingerprint.into(),
+        }),
         ..ctx(now)
     }
 }
 
 fn new_customer(domain: &str) -> NewCustomer {
     NewCustomer {
-        company_profile: CompanyProfile { domain: Some(domain.into()), company_name: Some("Contoso".into()), email: None, address: None, organization_registration_number: None },
-        billing_profile: BillingProfile { first_name: None, last_name: None, email: None, culture: None, language: None, company_name: None, default_address: None },
+        company_profile: CompanyProfile {
+            domain: Some(domain.into()),
+            company_name: Some("Contoso".into()),
+            email: None,
+            address: None,
+            organization_registration_number: None,
+        },
+        billing_profile: BillingProfile {
+            first_name: None,
+            last_name: None,
+            email: None,
+            culture: None,
+            language: None,
+            company_name: None,
+            default_address: None,
+        },
     }
 }
 
 fn edu() -> QualificationRequest {
-    QualificationRequest::new(SettableQualification::Education, Some(EducationSegment::K12), Some("contoso.edu".into()), None, Contract::Current).unwrap()
+    QualificationRequest::new(
+        SettableQualification::Education,
+        Some(EducationSegment::K12),
+        Some("contoso.edu".into()),
+        None,
+        Contract::Current,
+    )
+    .unwrap()
 }
 
 fn gcc(code: &str) -> QualificationRequest {
-    QualificationRequest::new(SettableQualification::GovernmentCommunityCloud, None, None, Some(code.into()), Contract::Current).unwrap()
+    QualificationRequest::new(
+        SettableQualification::GovernmentCommunityCloud,
+        None,
+        None,
+        Some(code.into()),
+        Contract::Current,
+    )
+    .unwrap()
 }
 
 fn kind(e: StoreError) -> ErrorKind {
@@ -53,7 +95,17 @@ fn kind(e: StoreError) -> ErrorKind {
 }
 
 async fn customer(store: &dyn Store, partner: PartnerId) -> CustomerId {
-    store.create_customer(&ctx(at(0)), partner, new_customer("contoso.onmicrosoft.com"), &[GdapRole::DirectoryReader]).await.unwrap().value.id
+    store
+        .create_customer(
+            &ctx(at(0)),
+            partner,
+            new_customer("contoso.onmicrosoft.com"),
+            &[GdapRole::DirectoryReader],
+        )
+        .await
+        .unwrap()
+        .value
+        .id
 }
 
 async fn sqlite() -> Arc<dyn Store> {
@@ -94,33 +146,71 @@ async fn customers_are_created_listed_and_replayed(store: &dyn Store) {
     let other = PartnerId::new_random();
     let mut ids = vec![];
     for i in 0..5 {
-        ids.push(store.create_customer(&ctx(at(i)), p, new_customer("a.com"), &[]).await.unwrap().value.id);
+        ids.push(
+            store
+                .create_customer(&ctx(at(i)), p, new_customer("a.com"), &[])
+                .await
+                .unwrap()
+                .value
+                .id,
+        );
     }
     customer(store, other).await;
     let first = store.list_customers(p, None, 3).await.unwrap();
-    assert_eq!(first.items.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..3]);
+    assert_eq!(
+        first.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        ids[..3]
+    );
     let second = store.list_customers(p, first.next, 3).await.unwrap();
-    assert_eq!(second.items.iter().map(|c| c.id).collect::<Vec<_>>(), ids[3..]);
+    assert_eq!(
+        second.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        ids[3..]
+    );
     assert_eq!(second.next, None);
 
     let c1 = keyed(at(9), p, "k1", "f1");
-    let a = store.create_customer(&c1, p, new_customer("b.com"), &[]).await.unwrap();
-    let b = store.create_customer(&c1, p, new_customer("b.com"), &[]).await.unwrap();
+    let a = store
+        .create_customer(&c1, p, new_customer("b.com"), &[])
+        .await
+        .unwrap();
+    let b = store
+        .create_customer(&c1, p, new_customer("b.com"), &[])
+        .await
+        .unwrap();
     assert!(!a.replayed && b.replayed);
     assert_eq!(a.value, b.value);
-    assert_eq!(store.list_customers(p, None, 100).await.unwrap().items.len(), 6);
+    assert_eq!(
+        store
+            .list_customers(p, None, 100)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        6
+    );
     assert_eq!(store.customer(a.value.id).await.unwrap().unwrap(), a.value);
 }
 
 async fn billing_profile_updates_need_the_current_etag(store: &dyn Store) {
     let p = PartnerId::new_random();
-    let c = store.create_customer(&ctx(at(0)), p, new_customer("a.com"), &[]).await.unwrap().value;
+    let c = store
+        .create_customer(&ctx(at(0)), p, new_customer("a.com"), &[])
+        .await
+        .unwrap()
+        .value;
     let mut profile = c.billing_profile.clone();
     profile.first_name = Some("Ada".into());
-    let e = store.update_billing_profile(&ctx(at(1)), c.id, "stale", profile.clone()).await.unwrap_err();
+    let e = store
+        .update_billing_profile(&ctx(at(1)), c.id, "stale", profile.clone())
+        .await
+        .unwrap_err();
     assert_eq!(kind(e), ErrorKind::PreconditionFailed);
     assert_eq!(store.customer(c.id).await.unwrap().unwrap(), c);
-    let updated = store.update_billing_profile(&ctx(at(1)), c.id, &c.billing_etag, profile).await.unwrap().value;
+    let updated = store
+        .update_billing_profile(&ctx(at(1)), c.id, &c.billing_etag, profile)
+        .await
+        .unwrap()
+        .value;
     assert_ne!(updated.billing_etag, c.billing_etag);
     assert_eq!(updated.billing_profile.first_name.as_deref(), Some("Ada"));
 }
@@ -128,49 +218,134 @@ async fn billing_profile_updates_need_the_current_etag(store: &dyn Store) {
 async fn a_create_writes_qualification_job_and_audit_event_together(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
-    let q = store.create_qualification(&ctx(at(5)), p, c, edu(), at(5)).await.unwrap().value;
+    let q = store
+        .create_qualification(&ctx(at(5)), p, c, edu(), at(5))
+        .await
+        .unwrap()
+        .value;
     assert_eq!(q.vetting_status, VettingStatus::InReview);
     assert_eq!(store.qualifications(c).await.unwrap(), vec![q.clone()]);
-    let history = store.history(c, SettableQualification::Education).await.unwrap();
+    let history = store
+        .history(c, SettableQualification::Education)
+        .await
+        .unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!((history[0].from, history[0].to), (None, VettingStatus::InReview));
+    assert_eq!(
+        (history[0].from, history[0].to),
+        (None, VettingStatus::InReview)
+    );
     assert!(history[0].profile_etag.is_some());
-    let jobs = store.claim_jobs("w", at(5), Duration::from_secs(30), 10).await.unwrap();
+    let jobs = store
+        .claim_jobs("w", at(5), Duration::from_secs(30), 10)
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].qualification, q);
-    assert_eq!(jobs[0].company.domain.as_deref(), Some("contoso.onmicrosoft.com"));
+    assert_eq!(
+        jobs[0].company.domain.as_deref(),
+        Some("contoso.onmicrosoft.com")
+    );
 }
 
 async fn rejected_creates_change_nothing(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
-    store.create_qualification(&ctx(at(1)), p, c, edu(), at(1)).await.unwrap();
-    let code = store.issue_validation_code(&ctx(at(1)), p, "Gov", 2).await.unwrap();
-    let before = (store.qualifications(c).await.unwrap(), store.validation_codes(p).await.unwrap());
+    store
+        .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+        .await
+        .unwrap();
+    let code = store
+        .issue_validation_code(&ctx(at(1)), p, "Gov", 2)
+        .await
+        .unwrap();
+    let before = (
+        store.qualifications(c).await.unwrap(),
+        store.validation_codes(p).await.unwrap(),
+    );
     // Already in review; Education and GCC combined; unknown code; another partner's code.
-    assert_eq!(kind(store.create_qualification(&ctx(at(2)), p, c, edu(), at(2)).await.unwrap_err()), ErrorKind::QualificationExists);
-    assert_eq!(kind(store.create_qualification(&ctx(at(2)), p, c, gcc(&code.validation_id), at(2)).await.unwrap_err()), ErrorKind::EducationGccCombined);
+    assert_eq!(
+        kind(
+            store
+                .create_qualification(&ctx(at(2)), p, c, edu(), at(2))
+                .await
+                .unwrap_err()
+        ),
+        ErrorKind::QualificationExists
+    );
+    assert_eq!(
+        kind(
+            store
+                .create_qualification(&ctx(at(2)), p, c, gcc(&code.validation_id), at(2))
+                .await
+                .unwrap_err()
+        ),
+        ErrorKind::EducationGccCombined
+    );
     let c2 = customer(store, p).await;
-    assert_eq!(kind(store.create_qualification(&ctx(at(2)), p, c2, gcc("000"), at(2)).await.unwrap_err()), ErrorKind::ValidationCodeInvalid);
+    assert_eq!(
+        kind(
+            store
+                .create_qualification(&ctx(at(2)), p, c2, gcc("000"), at(2))
+                .await
+                .unwrap_err()
+        ),
+        ErrorKind::ValidationCodeInvalid
+    );
     let q = PartnerId::new_random();
     let theirs = customer(store, q).await;
-    assert_eq!(kind(store.create_qualification(&ctx(at(2)), q, theirs, gcc(&code.validation_id), at(2)).await.unwrap_err()), ErrorKind::ValidationCodeInvalid);
+    assert_eq!(
+        kind(
+            store
+                .create_qualification(&ctx(at(2)), q, theirs, gcc(&code.validation_id), at(2))
+                .await
+                .unwrap_err()
+        ),
+        ErrorKind::ValidationCodeInvalid
+    );
     // No GDAP role.
     store.set_gdap_grant(&ctx(at(2)), p, c2, &[]).await.unwrap();
-    assert_eq!(kind(store.create_qualification(&ctx(at(2)), p, c2, gcc(&code.validation_id), at(2)).await.unwrap_err()), ErrorKind::Forbidden);
-    assert_eq!((store.qualifications(c).await.unwrap(), store.validation_codes(p).await.unwrap()), before);
+    assert_eq!(
+        kind(
+            store
+                .create_qualification(&ctx(at(2)), p, c2, gcc(&code.validation_id), at(2))
+                .await
+                .unwrap_err()
+        ),
+        ErrorKind::Forbidden
+    );
+    assert_eq!(
+        (
+            store.qualifications(c).await.unwrap(),
+            store.validation_codes(p).await.unwrap()
+        ),
+        before
+    );
     assert!(store.qualifications(c2).await.unwrap().is_empty());
-    assert_eq!(store.claim_jobs("w", at(10), Duration::from_secs(1), 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_jobs("w", at(10), Duration::from_secs(1), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn gcc_codes_are_decremented_once_and_never_below_zero(store: &dyn Store) {
     let p = PartnerId::new_random();
-    let code = store.issue_validation_code(&ctx(at(0)), p, "Gov", 2).await.unwrap();
+    let code = store
+        .issue_validation_code(&ctx(at(0)), p, "Gov", 2)
+        .await
+        .unwrap();
     assert_eq!((code.max_creates, code.remaining_creates), (2, 2));
     let mut results = vec![];
     for i in 0..4 {
         let c = customer(store, p).await;
-        results.push(store.create_qualification(&ctx(at(i)), p, c, gcc(&code.validation_id), at(i)).await);
+        results.push(
+            store
+                .create_qualification(&ctx(at(i)), p, c, gcc(&code.validation_id), at(i))
+                .await,
+        );
     }
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2);
     for r in results.into_iter().skip(2) {
@@ -184,117 +359,375 @@ async fn gcc_codes_are_decremented_once_and_never_below_zero(store: &dyn Store) 
 async fn idempotent_creates_replay_and_refuse_other_bodies(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
-    let code = store.issue_validation_code(&ctx(at(0)), p, "Gov", 5).await.unwrap();
+    let code = store
+        .issue_validation_code(&ctx(at(0)), p, "Gov", 5)
+        .await
+        .unwrap();
     let k = keyed(at(1), p, "key", "fp");
-    let a = store.create_qualification(&k, p, c, gcc(&code.validation_id), at(1)).await.unwrap();
-    let b = store.create_qualification(&keyed(at(2), p, "key", "fp"), p, c, gcc(&code.validation_id), at(2)).await.unwrap();
+    let a = store
+        .create_qualification(&k, p, c, gcc(&code.validation_id), at(1))
+        .await
+        .unwrap();
+    let b = store
+        .create_qualification(
+            &keyed(at(2), p, "key", "fp"),
+            p,
+            c,
+            gcc(&code.validation_id),
+            at(2),
+        )
+        .await
+        .unwrap();
     assert!(b.replayed);
     assert_eq!(a.value, b.value);
-    let e = store.create_qualification(&keyed(at(3), p, "key", "other"), p, c, gcc(&code.validation_id), at(3)).await.unwrap_err();
+    let e = store
+        .create_qualification(
+            &keyed(at(3), p, "key", "other"),
+            p,
+            c,
+            gcc(&code.validation_id),
+            at(3),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(kind(e), ErrorKind::IdempotencyKeyReused);
     assert_eq!(store.qualifications(c).await.unwrap().len(), 1);
-    assert_eq!(store.validation_codes(p).await.unwrap()[0].remaining_creates, 4);
+    assert_eq!(
+        store.validation_codes(p).await.unwrap()[0].remaining_creates,
+        4
+    );
     // Keys are per partner: another partner's same key is a new request.
     let q = PartnerId::new_random();
     let theirs = customer(store, q).await;
-    assert!(!store.create_qualification(&keyed(at(4), q, "key", "fp"), q, theirs, edu(), at(4)).await.unwrap().replayed);
+    assert!(
+        !store
+            .create_qualification(&keyed(at(4), q, "key", "fp"), q, theirs, edu(), at(4))
+            .await
+            .unwrap()
+            .replayed
+    );
 }
 
 async fn decisions_check_state_then_etag(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
-    let approve = VettingDecision { status: DecisionStatus::Approved, reason: None };
-    let e = store.decide(&ctx(at(1)), c, SettableQualification::Education, "x", &approve).await.unwrap_err();
+    let approve = VettingDecision {
+        status: DecisionStatus::Approved,
+        reason: None,
+    };
+    let e = store
+        .decide(
+            &ctx(at(1)),
+            c,
+            SettableQualification::Education,
+            "x",
+            &approve,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(kind(e), ErrorKind::NotFound);
-    let q = store.create_qualification(&ctx(at(1)), p, c, edu(), at(1)).await.unwrap().value;
-    let e = store.decide(&ctx(at(2)), c, SettableQualification::Education, "stale", &approve).await.unwrap_err();
+    let q = store
+        .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+        .await
+        .unwrap()
+        .value;
+    let e = store
+        .decide(
+            &ctx(at(2)),
+            c,
+            SettableQualification::Education,
+            "stale",
+            &approve,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(kind(e), ErrorKind::PreconditionFailed);
-    let deny = VettingDecision { status: DecisionStatus::Denied, reason: Some("Not an Education Customer".into()) };
-    let d = store.decide(&ctx(at(3)), c, SettableQualification::Education, &q.etag, &deny).await.unwrap();
-    assert_eq!((d.vetting_status, d.vetting_reason.as_deref()), (VettingStatus::Denied, Some("Not an Education Customer")));
-    let e = store.decide(&ctx(at(4)), c, SettableQualification::Education, &d.etag, &approve).await.unwrap_err();
+    let deny = VettingDecision {
+        status: DecisionStatus::Denied,
+        reason: Some("Not an Education Customer".into()),
+    };
+    let d = store
+        .decide(
+            &ctx(at(3)),
+            c,
+            SettableQualification::Education,
+            &q.etag,
+            &deny,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.vetting_status, d.vetting_reason.as_deref()),
+        (VettingStatus::Denied, Some("Not an Education Customer"))
+    );
+    let e = store
+        .decide(
+            &ctx(at(4)),
+            c,
+            SettableQualification::Education,
+            &d.etag,
+            &approve,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(kind(e), ErrorKind::AlreadyDecided);
-    let history = store.history(c, SettableQualification::Education).await.unwrap();
-    assert_eq!(history.iter().map(|h| h.to).collect::<Vec<_>>(), [VettingStatus::InReview, VettingStatus::Denied]);
-    assert!(store.reviews(VettingStatus::InReview, 10).await.unwrap().iter().all(|r| r.customer_id != c));
+    let history = store
+        .history(c, SettableQualification::Education)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|h| h.to).collect::<Vec<_>>(),
+        [VettingStatus::InReview, VettingStatus::Denied]
+    );
+    assert!(
+        store
+            .reviews(VettingStatus::InReview, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.customer_id != c)
+    );
 }
 
 async fn jobs_are_leased_finished_once_and_reclaimed_after_a_crash(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
-    store.create_qualification(&ctx(at(0)), p, c, edu(), at(0)).await.unwrap();
+    store
+        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .await
+        .unwrap();
     let lease = Duration::from_secs(30);
     let a = store.claim_jobs("a", at(1), lease, 10).await.unwrap();
     assert_eq!(a.len(), 1);
     // Leased: nobody else gets it until the lease has run out.
-    assert!(store.claim_jobs("b", at(2), lease, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_jobs("b", at(2), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // "a" dies; "b" takes the job after the lease.
     let b = store.claim_jobs("b", at(31_002), lease, 10).await.unwrap();
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].attempts, 2);
-    let approve = JobOutcome::Decide(VettingDecision { status: DecisionStatus::Approved, reason: None });
+    let approve = JobOutcome::Decide(VettingDecision {
+        status: DecisionStatus::Approved,
+        reason: None,
+    });
     // The old holder's late finish changes nothing.
-    assert_eq!(store.finish_job(&a[0], "a", at(31_003), &approve).await.unwrap(), JobFinish::LeaseLost);
-    assert_eq!(store.finish_job(&b[0], "b", at(31_004), &approve).await.unwrap(), JobFinish::Decided);
-    assert_eq!(store.finish_job(&b[0], "b", at(31_005), &approve).await.unwrap(), JobFinish::LeaseLost);
-    assert_eq!(store.qualifications(c).await.unwrap()[0].vetting_status, VettingStatus::Approved);
-    let decisions = store.history(c, SettableQualification::Education).await.unwrap().into_iter().filter(|h| h.from.is_some()).count();
+    assert_eq!(
+        store
+            .finish_job(&a[0], "a", at(31_003), &approve)
+            .await
+            .unwrap(),
+        JobFinish::LeaseLost
+    );
+    assert_eq!(
+        store
+            .finish_job(&b[0], "b", at(31_004), &approve)
+            .await
+            .unwrap(),
+        JobFinish::Decided
+    );
+    assert_eq!(
+        store
+            .finish_job(&b[0], "b", at(31_005), &approve)
+            .await
+            .unwrap(),
+        JobFinish::LeaseLost
+    );
+    assert_eq!(
+        store.qualifications(c).await.unwrap()[0].vetting_status,
+        VettingStatus::Approved
+    );
+    let decisions = store
+        .history(c, SettableQualification::Education)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.from.is_some())
+        .count();
     assert_eq!(decisions, 1);
-    assert!(store.claim_jobs("c", at(100_000), lease, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_jobs("c", at(100_000), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.next_job_due().await.unwrap(), None);
 }
 
 async fn released_jobs_are_claimable_at_once(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
-    store.create_qualification(&ctx(at(0)), p, c, edu(), at(0)).await.unwrap();
-    assert_eq!(store.claim_jobs("a", at(1), Duration::from_secs(30), 10).await.unwrap().len(), 1);
+    store
+        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_jobs("a", at(1), Duration::from_secs(30), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(store.release_jobs("a").await.unwrap(), 1);
-    let b = store.claim_jobs("b", at(2), Duration::from_secs(30), 10).await.unwrap();
+    let b = store
+        .claim_jobs("b", at(2), Duration::from_secs(30), 10)
+        .await
+        .unwrap();
     assert_eq!(b.len(), 1);
     // A reviewer decides before the worker finishes: the worker changes nothing.
     let q = &b[0].qualification;
     store
-        .decide(&ctx(at(3)), c, SettableQualification::Education, &q.etag, &VettingDecision { status: DecisionStatus::Denied, reason: None })
+        .decide(
+            &ctx(at(3)),
+            c,
+            SettableQualification::Education,
+            &q.etag,
+            &VettingDecision {
+                status: DecisionStatus::Denied,
+                reason: None,
+            },
+        )
         .await
         .unwrap();
-    let approve = JobOutcome::Decide(VettingDecision { status: DecisionStatus::Approved, reason: None });
-    assert_eq!(store.finish_job(&b[0], "b", at(4), &approve).await.unwrap(), JobFinish::NoChange);
-    assert_eq!(store.qualifications(c).await.unwrap()[0].vetting_status, VettingStatus::Denied);
+    let approve = JobOutcome::Decide(VettingDecision {
+        status: DecisionStatus::Approved,
+        reason: None,
+    });
+    assert_eq!(
+        store.finish_job(&b[0], "b", at(4), &approve).await.unwrap(),
+        JobFinish::NoChange
+    );
+    assert_eq!(
+        store.qualifications(c).await.unwrap()[0].vetting_status,
+        VettingStatus::Denied
+    );
 }
 
 async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
-    store.create_qualification(&ctx(at(0)), p, c, edu(), at(5_000)).await.unwrap();
+    store
+        .create_qualification(&ctx(at(0)), p, c, edu(), at(5_000))
+        .await
+        .unwrap();
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(5_000)));
-    assert!(store.claim_jobs("w", at(4_999), Duration::from_secs(30), 10).await.unwrap().is_empty());
-    let jobs = store.claim_jobs("w", at(5_000), Duration::from_secs(30), 10).await.unwrap();
+    assert!(
+        store
+            .claim_jobs("w", at(4_999), Duration::from_secs(30), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let jobs = store
+        .claim_jobs("w", at(5_000), Duration::from_secs(30), 10)
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(store.finish_job(&jobs[0], "w", at(5_001), &JobOutcome::AwaitReviewer).await.unwrap(), JobFinish::LeftForReviewer);
-    assert_eq!(store.qualifications(c).await.unwrap()[0].vetting_status, VettingStatus::InReview);
-    assert_eq!(store.reviews(VettingStatus::InReview, 100).await.unwrap().iter().filter(|r| r.customer_id == c).count(), 1);
+    assert_eq!(
+        store
+            .finish_job(&jobs[0], "w", at(5_001), &JobOutcome::AwaitReviewer)
+            .await
+            .unwrap(),
+        JobFinish::LeftForReviewer
+    );
+    assert_eq!(
+        store.qualifications(c).await.unwrap()[0].vetting_status,
+        VettingStatus::InReview
+    );
+    assert_eq!(
+        store
+            .reviews(VettingStatus::InReview, 100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.customer_id == c)
+            .count(),
+        1
+    );
 }
 
 async fn validation_status_and_gdap_round_trip(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     assert_eq!(store.validation_status(c).await.unwrap(), None);
-    store.set_validation_status(&ctx(at(1)), c, AccountStatus::UnderReview).await.unwrap();
-    let s = store.set_validation_status(&ctx(at(2)), c, AccountStatus::NotReady).await.unwrap();
+    store
+        .set_validation_status(&ctx(at(1)), c, AccountStatus::UnderReview)
+        .await
+        .unwrap();
+    let s = store
+        .set_validation_status(&ctx(at(2)), c, AccountStatus::NotReady)
+        .await
+        .unwrap();
     assert_eq!(store.validation_status(c).await.unwrap(), Some(s));
-    assert_eq!(store.gdap_grant(p, c).await.unwrap().unwrap().roles, vec![GdapRole::DirectoryReader]);
-    let g = store.set_gdap_grant(&ctx(at(3)), p, c, &[GdapRole::UserAdministrator, GdapRole::DirectoryWriter, GdapRole::UserAdministrator]).await.unwrap();
-    assert_eq!(g.roles, vec![GdapRole::DirectoryWriter, GdapRole::UserAdministrator]);
+    assert_eq!(
+        store.gdap_grant(p, c).await.unwrap().unwrap().roles,
+        vec![GdapRole::DirectoryReader]
+    );
+    let g = store
+        .set_gdap_grant(
+            &ctx(at(3)),
+            p,
+            c,
+            &[
+                GdapRole::UserAdministrator,
+                GdapRole::DirectoryWriter,
+                GdapRole::UserAdministrator,
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        g.roles,
+        vec![GdapRole::DirectoryWriter, GdapRole::UserAdministrator]
+    );
     assert_eq!(store.gdap_grant(p, c).await.unwrap(), Some(g));
 }
 
 async fn old_idempotency_records_are_purged(store: &dyn Store) {
     let p = PartnerId::new_random();
-    store.create_customer(&keyed(at(0), p, "old", "f"), p, new_customer("a.com"), &[]).await.unwrap();
-    store.create_customer(&keyed(at(10_000), p, "new", "f"), p, new_customer("a.com"), &[]).await.unwrap();
+    store
+        .create_customer(&keyed(at(0), p, "old", "f"), p, new_customer("a.com"), &[])
+        .await
+        .unwrap();
+    store
+        .create_customer(
+            &keyed(at(10_000), p, "new", "f"),
+            p,
+            new_customer("a.com"),
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!(store.purge_idempotency(at(5_000)).await.unwrap(), 1);
     // The purged key is free again: the same request creates a second customer.
-    assert!(!store.create_customer(&keyed(at(20_000), p, "old", "f"), p, new_customer("a.com"), &[]).await.unwrap().replayed);
-    assert!(store.create_customer(&keyed(at(20_000), p, "new", "f"), p, new_customer("a.com"), &[]).await.unwrap().replayed);
+    assert!(
+        !store
+            .create_customer(
+                &keyed(at(20_000), p, "old", "f"),
+                p,
+                new_customer("a.com"),
+                &[]
+            )
+            .await
+            .unwrap()
+            .replayed
+    );
+    assert!(
+        store
+            .create_customer(
+                &keyed(at(20_000), p, "new", "f"),
+                p,
+                new_customer("a.com"),
+                &[]
+            )
+            .await
+            .unwrap()
+            .replayed
+    );
 }

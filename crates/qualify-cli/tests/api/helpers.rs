@@ -27,7 +27,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { vetting: "manual", delay: "0s", rate_limit: 0, extra: vec![] }
+        Self {
+            vetting: "manual",
+            delay: "0s",
+            rate_limit: 0,
+            extra: vec![],
+        }
     }
 }
 
@@ -45,7 +50,12 @@ fn spawn(database: &str, options: &Options, log: PathBuf) -> (Child, String) {
     let log = std::fs::File::create(log).expect("log file");
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .args(["--vetting", options.vetting, "--vetting-delay", options.delay])
+        .args([
+            "--vetting",
+            options.vetting,
+            "--vetting-delay",
+            options.delay,
+        ])
         .args(["--rate-limit-per-minute", &options.rate_limit.to_string()])
         .args(&options.extra)
         .env_remove("QUALIFY_CONFIG")
@@ -68,7 +78,9 @@ fn spawn(database: &str, options: &Options, log: PathBuf) -> (Child, String) {
             sink.clear();
         }
     });
-    let line = rx.recv_timeout(Duration::from_secs(30)).expect("qualify serve printed nothing within 30s");
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("qualify serve printed nothing within 30s");
     let base = line
         .trim()
         .strip_prefix("listening on ")
@@ -92,7 +104,10 @@ impl Server {
             dir,
             database,
             options,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
             starts: 1,
         };
         server.wait_ready().await;
@@ -101,10 +116,10 @@ impl Server {
 
     pub async fn wait_ready(&self) {
         for _ in 0..300 {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await
+                && r.status() == 200
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -122,14 +137,21 @@ impl Server {
     /// SIGTERM, then waits for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        Command::new("kill").args(["-TERM", &c.id().to_string()]).status().expect("kill -TERM");
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill -TERM");
         c.wait().expect("wait")
     }
 
     /// Starts a new process on the same database (after `kill9` or `terminate`).
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        let (child, base) = spawn(&self.database, &self.options, self.dir.path().join(format!("server-{}.log", self.starts)));
+        let (child, base) = spawn(
+            &self.database,
+            &self.options,
+            self.dir.path().join(format!("server-{}.log", self.starts)),
+        );
         self.starts += 1;
         self.child = Some(child);
         self.base = base;
@@ -138,13 +160,24 @@ impl Server {
 
     pub fn logs(&self) -> String {
         (0..self.starts)
-            .map(|i| std::fs::read_to_string(self.dir.path().join(format!("server-{i}.log"))).unwrap_or_default())
+            .map(|i| {
+                std::fs::read_to_string(self.dir.path().join(format!("server-{i}.log")))
+                    .unwrap_or_default()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
 
     pub fn req(&self, method: Method, path: &str) -> Req<'_> {
-        Req { server: self, method, path: path.to_owned(), token: None, body: None, raw: None, headers: vec![] }
+        Req {
+            server: self,
+            method,
+            path: path.to_owned(),
+            token: None,
+            body: None,
+            raw: None,
+            headers: vec![],
+        }
     }
 
     pub fn get(&self, path: &str) -> Req<'_> {
@@ -162,7 +195,11 @@ impl Server {
     /// A new partner tenant with its tokens.
     pub fn partner(&self) -> Partner {
         let id = PartnerId::new_random();
-        Partner { id, app_user: token(id, false, false), app_only: token(id, true, false) }
+        Partner {
+            id,
+            app_user: token(id, false, false),
+            app_only: token(id, true, false),
+        }
     }
 
     pub fn admin_token(&self) -> String {
@@ -170,11 +207,17 @@ impl Server {
     }
 
     pub async fn create_customer(&self, partner: &Partner) -> String {
-        self.create_customer_with_domain(partner, "contoso.onmicrosoft.com").await
+        self.create_customer_with_domain(partner, "contoso.onmicrosoft.com")
+            .await
     }
 
     pub async fn create_customer_with_domain(&self, partner: &Partner, domain: &str) -> String {
-        let r = self.post("/v1/customers").token(&partner.app_user).json(customer_body(domain)).send().await;
+        let r = self
+            .post("/v1/customers")
+            .token(&partner.app_user)
+            .json(customer_body(domain))
+            .send()
+            .await;
         assert_eq!(r.status, 201, "{}", r.text);
         r.body["id"].as_str().unwrap().to_owned()
     }
@@ -191,26 +234,40 @@ impl Server {
     }
 
     pub async fn qualifications(&self, partner: &Partner, customer: &str) -> Value {
-        let r = self.get(&format!("/v1/customers/{customer}/qualifications")).token(&partner.app_user).send().await;
+        let r = self
+            .get(&format!("/v1/customers/{customer}/qualifications"))
+            .token(&partner.app_user)
+            .send()
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.body
     }
 
     pub async fn codes(&self, partner: &Partner) -> Value {
-        let r = self.get("/v1/customers/all/validations").token(&partner.app_user).send().await;
+        let r = self
+            .get("/v1/customers/all/validations")
+            .token(&partner.app_user)
+            .send()
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.body
     }
 
     pub async fn reviews(&self) -> Value {
-        let r = self.get("/admin/v1/reviews?status=InReview").token(&self.admin_token()).send().await;
+        let r = self
+            .get("/admin/v1/reviews?status=InReview")
+            .token(&self.admin_token())
+            .send()
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.body
     }
 
     pub async fn history(&self, customer: &str, qualification: &str) -> Value {
         let r = self
-            .get(&format!("/admin/v1/customers/{customer}/qualifications/{qualification}/history"))
+            .get(&format!(
+                "/admin/v1/customers/{customer}/qualifications/{qualification}/history"
+            ))
             .token(&self.admin_token())
             .send()
             .await;
@@ -233,16 +290,24 @@ impl Server {
     }
 
     /// Polls until the customer's qualification has left InReview, or panics after `within`.
-    pub async fn wait_terminal(&self, partner: &Partner, customer: &str, within: Duration) -> Value {
+    pub async fn wait_terminal(
+        &self,
+        partner: &Partner,
+        customer: &str,
+        within: Duration,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let list = self.qualifications(partner, customer).await;
-            if let Some(last) = list.as_array().and_then(|a| a.last()) {
-                if last["vettingStatus"] != "InReview" {
-                    return last.clone();
-                }
+            if let Some(last) = list.as_array().and_then(|a| a.last())
+                && last["vettingStatus"] != "InReview"
+            {
+                return last.clone();
             }
-            assert!(tokio::time::Instant::now() < deadline, "still InReview after {within:?}: {list}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still InReview after {within:?}: {list}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -256,7 +321,14 @@ impl Drop for Server {
 
 pub fn token(tenant: PartnerId, app_only: bool, admin: bool) -> String {
     mint_dev_token(
-        &DevToken { tenant, app_only, admin, upn: Some("user@partner.example".into()), ttl: Duration::from_secs(3600), audience: DEFAULT_AUDIENCE.into() },
+        &DevToken {
+            tenant,
+            app_only,
+            admin,
+            upn: Some("user@partner.example".into()),
+            ttl: Duration::from_secs(3600),
+            audience: DEFAULT_AUDIENCE.into(),
+        },
         &Secret::new(DEFAULT_DEV_SECRET),
     )
 }
@@ -310,7 +382,10 @@ impl<'a> Req<'a> {
         self.header("MS-RequestId", id)
     }
     pub async fn send(self) -> Resp {
-        let mut r = self.server.http.request(self.method, format!("{}{}", self.server.base, self.path));
+        let mut r = self
+            .server
+            .http
+            .request(self.method, format!("{}{}", self.server.base, self.path));
         if let Some(t) = &self.token {
             r = r.bearer_auth(t);
         }
@@ -328,7 +403,12 @@ impl<'a> Req<'a> {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, body, text }
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 }
 
@@ -350,9 +430,21 @@ impl Resp {
     pub fn assert_error(&self, status: u16, code: u64) {
         assert_eq!(self.status, status, "{}", self.text);
         assert_eq!(self.body["code"].as_u64(), Some(code), "{}", self.text);
-        assert!(self.body["description"].as_str().is_some_and(|d| !d.is_empty() && d.len() <= 1024), "{}", self.text);
+        assert!(
+            self.body["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty() && d.len() <= 1024),
+            "{}",
+            self.text
+        );
         assert!(self.body["data"].is_array(), "{}", self.text);
-        assert!(self.header("content-type").unwrap_or("").starts_with("application/json"), "{:?}", self.headers);
+        assert!(
+            self.header("content-type")
+                .unwrap_or("")
+                .starts_with("application/json"),
+            "{:?}",
+            self.headers
+        );
         assert!(self.header("ms-requestid").is_some() && self.header("ms-correlationid").is_some());
     }
 }

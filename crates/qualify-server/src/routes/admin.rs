@@ -14,13 +14,20 @@ use crate::auth::Caller;
 use crate::body::{Json, JsonBody, ok};
 use crate::context::{RequestIds, if_match};
 use crate::dto::input::{DecisionIn, GdapIn, IssueCodeIn, ValidationStatusIn};
-use crate::dto::output::{AuditEventOut, GdapGrantOut, QualificationOut, ReviewOut, ValidationCodeOut, ValidationStatusOut};
+use crate::dto::output::{
+    AuditEventOut, GdapGrantOut, QualificationOut, ReviewOut, ValidationCodeOut,
+    ValidationStatusOut,
+};
 use crate::error::{ApiError, ApiResult};
 
 const REVIEW_PAGE: u32 = 1000;
 
 fn partner_id(raw: &str) -> ApiResult<PartnerId> {
-    raw.parse().map_err(|_| ApiError::invalid(format!("The partner tenant id {raw:?} is not a valid GUID.")))
+    raw.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "The partner tenant id {raw:?} is not a valid GUID."
+        ))
+    })
 }
 
 /// `POST /admin/v1/partners/{partnerTenantId}/validations`: 201, a new code.
@@ -34,24 +41,42 @@ pub async fn issue_code(
     let partner = partner_id(&partner)?;
     let (org, max) = body.value.validate()?;
     let ctx = write_context(&state, &caller, &ids, None);
-    let code = state.store.issue_validation_code(&ctx, partner, &org, max).await?;
+    let code = state
+        .store
+        .issue_validation_code(&ctx, partner, &org, max)
+        .await?;
     tracing::info!(%partner, validation_id = %code.validation_id, max_creates = max, "validation code issued");
     Ok(Json(StatusCode::CREATED, ValidationCodeOut::from(&code)).into_response())
 }
 
 /// `GET /admin/v1/partners/{partnerTenantId}/validations`: that partner's codes.
-pub async fn list_codes(State(state): State<AppState>, _caller: Caller, Path(partner): Path<String>) -> ApiResult<Response> {
+pub async fn list_codes(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(partner): Path<String>,
+) -> ApiResult<Response> {
     let partner = partner_id(&partner)?;
     let codes = state.store.validation_codes(partner).await?;
-    Ok(ok(codes.iter().map(ValidationCodeOut::from).collect::<Vec<_>>()).into_response())
+    Ok(ok(codes
+        .iter()
+        .map(ValidationCodeOut::from)
+        .collect::<Vec<_>>())
+    .into_response())
 }
 
 /// `GET /admin/v1/reviews?status=InReview`: oldest first.
-pub async fn reviews(State(state): State<AppState>, _caller: Caller, uri: Uri) -> ApiResult<Response> {
+pub async fn reviews(
+    State(state): State<AppState>,
+    _caller: Caller,
+    uri: Uri,
+) -> ApiResult<Response> {
     let status = match query_map(&uri)?.get("status") {
         None => VettingStatus::InReview,
-        Some(s) => VettingStatus::parse(s)
-            .ok_or_else(|| ApiError::invalid(format!("status {s:?} is not one of InReview, Approved, Denied.")))?,
+        Some(s) => VettingStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "status {s:?} is not one of InReview, Approved, Denied."
+            ))
+        })?,
     };
     let items = state.store.reviews(status, REVIEW_PAGE).await?;
     Ok(ok(items.iter().map(ReviewOut::from).collect::<Vec<_>>()).into_response())
@@ -70,11 +95,20 @@ pub async fn decide(
     let qualification = settable_qualification(&qualification)?;
     let decision = VettingDecision::try_from(body.value)?;
     let etag = if_match(&headers).ok_or_else(|| {
-        ApiError::new(ErrorKind::PreconditionRequired, "A decision requires If-Match with the qualification's etag (see /admin/v1/reviews).")
+        ApiError::new(
+            ErrorKind::PreconditionRequired,
+            "A decision requires If-Match with the qualification's etag (see /admin/v1/reviews).",
+        )
     })?;
     let ctx = write_context(&state, &caller, &ids, None);
-    let ctx = qualify_store::WriteContext { actor: format!("operator {}", ctx.actor), ..ctx };
-    let decided = state.store.decide(&ctx, customer.id, qualification, &etag, &decision).await?;
+    let ctx = qualify_store::WriteContext {
+        actor: format!("operator {}", ctx.actor),
+        ..ctx
+    };
+    let decided = state
+        .store
+        .decide(&ctx, customer.id, qualification, &etag, &decision)
+        .await?;
     tracing::info!(customer_id = %customer.id, %qualification, status = %decided.vetting_status, "qualification decided by operator");
     let mut response = ok(QualificationOut::from(&decided)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", decided.etag)) {
@@ -106,7 +140,10 @@ pub async fn set_validation_status(
     let customer = any_customer(&state, &customer).await?;
     let status = AccountStatus::try_from(body.value)?;
     let ctx = write_context(&state, &caller, &ids, None);
-    let saved = state.store.set_validation_status(&ctx, customer.id, status).await?;
+    let saved = state
+        .store
+        .set_validation_status(&ctx, customer.id, status)
+        .await?;
     Ok(ok(ValidationStatusOut::from(&saved)).into_response())
 }
 
@@ -121,18 +158,29 @@ pub async fn set_gdap(
     let customer = any_customer(&state, &customer).await?;
     let roles = Vec::<GdapRole>::try_from(body.value)?;
     let ctx = write_context(&state, &caller, &ids, None);
-    let grant = state.store.set_gdap_grant(&ctx, customer.partner_id, customer.id, &roles).await?;
+    let grant = state
+        .store
+        .set_gdap_grant(&ctx, customer.partner_id, customer.id, &roles)
+        .await?;
     Ok(ok(GdapGrantOut::from(&grant)).into_response())
 }
 
 /// `GET /admin/v1/customers/{id}/gdap`.
-pub async fn get_gdap(State(state): State<AppState>, _caller: Caller, Path(customer): Path<String>) -> ApiResult<Response> {
+pub async fn get_gdap(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(customer): Path<String>,
+) -> ApiResult<Response> {
     let customer = any_customer(&state, &customer).await?;
-    let grant = state.store.gdap_grant(customer.partner_id, customer.id).await?.unwrap_or(qualify_core::validation::GdapGrant {
-        partner_id: customer.partner_id,
-        customer_id: customer.id,
-        roles: vec![],
-        updated_at: customer.created_at,
-    });
+    let grant = state
+        .store
+        .gdap_grant(customer.partner_id, customer.id)
+        .await?
+        .unwrap_or(qualify_core::validation::GdapGrant {
+            partner_id: customer.partner_id,
+            customer_id: customer.id,
+            roles: vec![],
+            updated_at: customer.created_at,
+        });
     Ok(ok(GdapGrantOut::from(&grant)).into_response())
 }

@@ -20,10 +20,13 @@ pub async fn healthz() -> Response {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(e) = state.store.ping().await {
         tracing::warn!(error = %e, "not ready: database");
-        return ApiError::new(ErrorKind::Unavailable, "The database is not reachable.").into_response();
+        return ApiError::new(ErrorKind::Unavailable, "The database is not reachable.")
+            .into_response();
     }
     if !state.worker_running.load(Ordering::SeqCst) {
-        return ApiError::new(ErrorKind::Unavailable, "The vetting worker is not running.").into_response();
+        return ApiError::new(ErrorKind::Unavailable, "The vetting worker is not running.")
+            .into_response();
     }
-    ok(json!({"status": "ready", "database": "ok", "migrations": "applied", "worker": "running"})).into_response()
+    ok(json!({"status": "ready", "database": "ok", "migrations": "applied", "worker": "running"}))
+        .into_response()
 }

@@ -32,10 +32,19 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/v1/customers", get(customers::list).post(customers::create))
-        .route("/v1/customers/all/validations", get(validations::list_codes))
+        .route(
+            "/v1/customers",
+            get(customers::list).post(customers::create),
+        )
+        .route(
+            "/v1/customers/all/validations",
+            get(validations::list_codes),
+        )
         .route("/v1/customers/{customer_id}", get(customers::get))
-        .route("/v1/customers/{customer_id}/profiles/company", get(customers::company_profile))
+        .route(
+            "/v1/customers/{customer_id}/profiles/company",
+            get(customers::company_profile),
+        )
         .route(
             "/v1/customers/{customer_id}/profiles/billing",
             get(customers::billing_profile).put(customers::update_billing_profile),
@@ -48,17 +57,37 @@ pub fn router(state: AppState) -> Router {
             "/v1/customers/{customer_id}/qualification",
             get(qualifications::legacy_get).put(qualifications::legacy_put),
         )
-        .route("/v1/customers/{customer_id}/validationStatus", get(validations::account_status))
-        .route("/admin/v1/partners/{partner_id}/validations", post(admin::issue_code).get(admin::list_codes))
+        .route(
+            "/v1/customers/{customer_id}/validationStatus",
+            get(validations::account_status),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/validations",
+            post(admin::issue_code).get(admin::list_codes),
+        )
         .route("/admin/v1/reviews", get(admin::reviews))
-        .route("/admin/v1/customers/{customer_id}/qualifications/{qualification}/decision", post(admin::decide))
-        .route("/admin/v1/customers/{customer_id}/qualifications/{qualification}/history", get(admin::history))
-        .route("/admin/v1/customers/{customer_id}/validationStatus", put(admin::set_validation_status))
-        .route("/admin/v1/customers/{customer_id}/gdap", put(admin::set_gdap).get(admin::get_gdap))
+        .route(
+            "/admin/v1/customers/{customer_id}/qualifications/{qualification}/decision",
+            post(admin::decide),
+        )
+        .route(
+            "/admin/v1/customers/{customer_id}/qualifications/{qualification}/history",
+            get(admin::history),
+        )
+        .route(
+            "/admin/v1/customers/{customer_id}/validationStatus",
+            put(admin::set_validation_status),
+        )
+        .route(
+            "/admin/v1/customers/{customer_id}/gdap",
+            put(admin::set_gdap).get(admin::get_gdap),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(move |req, next| bounded(timeout, req, next)))
+        .layer(middleware::from_fn(move |req, next| {
+            bounded(timeout, req, next)
+        }))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             ApiError::of(ErrorKind::Internal).into_response()
@@ -68,11 +97,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(ErrorKind::NotFound, "The requested route or resource was not found.")
+    ApiError::new(
+        ErrorKind::NotFound,
+        "The requested route or resource was not found.",
+    )
 }
 
 async fn method_not_allowed(method: Method) -> ApiError {
-    ApiError::new(ErrorKind::MethodNotAllowed, format!("The method {method} is not allowed on this resource."))
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("The method {method} is not allowed on this resource."),
+    )
 }
 
 /// Every wait is bounded: a request that takes longer than the timeout is answered with 503.
@@ -81,7 +116,10 @@ async fn bounded(timeout: Duration, req: Request, next: Next) -> Response {
         Ok(r) => r,
         Err(_) => {
             tracing::warn!(?timeout, "request timed out");
-            let mut e = ApiError::new(ErrorKind::Unavailable, "The request took too long; retry it with the same MS-RequestId.");
+            let mut e = ApiError::new(
+                ErrorKind::Unavailable,
+                "The request took too long; retry it with the same MS-RequestId.",
+            );
             e.retry_after = Some(1);
             e.into_response()
         }
@@ -90,18 +128,34 @@ async fn bounded(timeout: Duration, req: Request, next: Next) -> Response {
 
 /// A customer id from a path: 400 900118 unless it is a GUID.
 pub fn customer_id(raw: &str) -> ApiResult<CustomerId> {
-    raw.parse().map_err(|_| ApiError::new(ErrorKind::InvalidCustomerId, format!("The customer id {raw:?} is not a valid GUID.")))
+    raw.parse().map_err(|_| {
+        ApiError::new(
+            ErrorKind::InvalidCustomerId,
+            format!("The customer id {raw:?} is not a valid GUID."),
+        )
+    })
 }
 
 /// The customer, if it exists and belongs to the caller: 404 when it exists nowhere, 403 20002
 /// when it belongs to another partner.
-pub async fn owned_customer(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<Customer> {
+pub async fn owned_customer(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> ApiResult<Customer> {
     let id = customer_id(raw_id)?;
-    let customer = state.store.customer(id).await?.ok_or_else(unknown_customer)?;
+    let customer = state
+        .store
+        .customer(id)
+        .await?
+        .ok_or_else(unknown_customer)?;
     if customer.partner_id != caller.partner {
         return Err(ApiError::new(
             ErrorKind::NoRelationship,
-            format!("The partner id {} has no commerce relationship with the customer id {}.", caller.partner, id),
+            format!(
+                "The partner id {} has no commerce relationship with the customer id {}.",
+                caller.partner, id
+            ),
         ));
     }
     Ok(customer)
@@ -120,7 +174,9 @@ fn unknown_customer() -> ApiError {
 /// A qualification named in a path (PascalCase, case-insensitive).
 pub fn settable_qualification(raw: &str) -> ApiResult<SettableQualification> {
     SettableQualification::parse(raw).ok_or_else(|| {
-        ApiError::invalid(format!("{raw:?} is not one of Education, GovernmentCommunityCloud, StateOwnedEntity."))
+        ApiError::invalid(format!(
+            "{raw:?} is not one of Education, GovernmentCommunityCloud, StateOwnedEntity."
+        ))
     })
 }
 
@@ -133,16 +189,26 @@ pub struct WriteRequest<'a> {
 
 /// The write context of a request. An idempotency key applies when the client chose the
 /// `MS-RequestId`.
-pub fn write_context(state: &AppState, caller: &Caller, ids: &RequestIds, request: Option<WriteRequest<'_>>) -> WriteContext {
-    let idempotency = request.filter(|_| ids.client_request_id).map(|r| IdempotencyKey {
-        partner: caller.partner,
-        request_id: ids.request_id.clone(),
-        fingerprint: fingerprint(
-            r.method.as_str(),
-            r.uri.path_and_query().map(|p| p.as_str()).unwrap_or(r.uri.path()),
-            r.canonical_body,
-        ),
-    });
+pub fn write_context(
+    state: &AppState,
+    caller: &Caller,
+    ids: &RequestIds,
+    request: Option<WriteRequest<'_>>,
+) -> WriteContext {
+    let idempotency = request
+        .filter(|_| ids.client_request_id)
+        .map(|r| IdempotencyKey {
+            partner: caller.partner,
+            request_id: ids.request_id.clone(),
+            fingerprint: fingerprint(
+                r.method.as_str(),
+                r.uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or(r.uri.path()),
+                r.canonical_body,
+            ),
+        });
     WriteContext {
         now: state.clock.now(),
         actor: caller.actor(),
@@ -159,7 +225,9 @@ pub fn query_map(uri: &axum::http::Uri) -> ApiResult<HashMap<String, String>> {
     for (k, v) in form_urlencoded::parse(q.as_bytes()) {
         let key = k.to_ascii_lowercase();
         if out.insert(key.clone(), v.into_owned()).is_some() {
-            return Err(ApiError::invalid(format!("The query parameter {key:?} is given more than once.")));
+            return Err(ApiError::invalid(format!(
+                "The query parameter {key:?} is given more than once."
+            )));
         }
     }
     Ok(out)

@@ -31,7 +31,10 @@ async fn record(
     let request = request()?;
     let ctx = write_context(state, caller, ids, Some(write));
     let vet_at = ctx.now + state.config.policy.delay;
-    let created = state.store.create_qualification(&ctx, caller.partner, customer.id, request, vet_at).await?;
+    let created = state
+        .store
+        .create_qualification(&ctx, caller.partner, customer.id, request, vet_at)
+        .await?;
     if !created.replayed {
         state.jobs_enqueued.notify_one();
     }
@@ -49,13 +52,27 @@ pub async fn create(
     body: JsonBody<QualificationIn>,
 ) -> ApiResult<Response> {
     let code = query_map(&uri)?.remove("code");
-    let write = WriteRequest { method: &method, uri: &uri, canonical_body: &body.canonical };
-    let created = record(&state, &caller, &ids, write, &id, || body.value.into_request(code)).await?;
-    Ok(replayed(Json(StatusCode::CREATED, QualificationOut::from(&created.value)).into_response(), created.replayed))
+    let write = WriteRequest {
+        method: &method,
+        uri: &uri,
+        canonical_body: &body.canonical,
+    };
+    let created = record(&state, &caller, &ids, write, &id, || {
+        body.value.into_request(code)
+    })
+    .await?;
+    Ok(replayed(
+        Json(StatusCode::CREATED, QualificationOut::from(&created.value)).into_response(),
+        created.replayed,
+    ))
 }
 
 /// `GET /v1/customers/{id}/qualifications`: a bare array, oldest first.
-pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let customer = owned_customer(&state, &caller, &id).await?;
     let all = state.store.qualifications(customer.id).await?;
     Ok(ok(all.iter().map(QualificationOut::from).collect::<Vec<_>>()).into_response())
@@ -63,10 +80,15 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<
 
 /// `GET /v1/customers/{id}/qualification`: the latest InReview or Approved value as a bare
 /// lower snake-case string, else `"none"`.
-pub async fn legacy_get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn legacy_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let customer = owned_customer(&state, &caller, &id).await?;
     let all = state.store.qualifications(customer.id).await?;
-    let value = legacy_current(&all).map_or("none", |q| q.qualification.qualification().legacy_name());
+    let value =
+        legacy_current(&all).map_or("none", |q| q.qualification.qualification().legacy_name());
     Ok(ok(value).into_response())
 }
 
@@ -81,8 +103,15 @@ pub async fn legacy_put(
     body: JsonBody<LegacyQualificationIn>,
 ) -> ApiResult<Response> {
     let code = query_map(&uri)?.remove("code");
-    let write = WriteRequest { method: &method, uri: &uri, canonical_body: &body.canonical };
-    let created = record(&state, &caller, &ids, write, &id, || body.value.into_request(code)).await?;
+    let write = WriteRequest {
+        method: &method,
+        uri: &uri,
+        canonical_body: &body.canonical,
+    };
+    let created = record(&state, &caller, &ids, write, &id, || {
+        body.value.into_request(code)
+    })
+    .await?;
     let value = created.value.qualification.qualification().legacy_name();
     Ok(replayed(ok(value).into_response(), created.replayed))
 }

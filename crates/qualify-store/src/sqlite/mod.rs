@@ -8,21 +8,26 @@ use std::time::Duration;
 use async_trait::async_trait;
 use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
 use qualify_core::qualification::{
-    EducationSegment, QualificationRecord, SettableQualification, Transition, VettingDecision, VettingStatus, transition,
+    EducationSegment, QualificationRecord, SettableQualification, Transition, VettingDecision,
+    VettingStatus, transition,
 };
 use qualify_core::rules::{QualificationRequest, check_against_existing, check_validation_code};
 use qualify_core::time_fmt::{from_millis, to_millis};
-use qualify_core::validation::{AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus};
+use qualify_core::validation::{
+    AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
+};
 use qualify_core::{CustomerId, DomainError, ErrorKind, PartnerId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
 use crate::{
-    AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError, StoreResult,
-    WriteContext, new_etag, new_validation_id,
+    AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
+    StoreResult, WriteContext, new_etag, new_validation_id,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,7 +53,11 @@ impl SqliteStore {
         };
         let options = base
             .create_if_missing(true)
-            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
@@ -114,14 +123,23 @@ fn qualification_row(r: &SqliteRow) -> StoreResult<QualificationRecord> {
     let seg: Option<String> = r.try_get("education_segment")?;
     Ok(QualificationRecord {
         id: r.try_get("id")?,
-        customer_id: CustomerId(parse_uuid("customer id", &r.try_get::<String, _>("customer_id")?)?),
-        partner_id: PartnerId(parse_uuid("partner id", &r.try_get::<String, _>("partner_id")?)?),
-        qualification: SettableQualification::parse(&q).ok_or_else(|| corrupt("qualification", &q))?,
+        customer_id: CustomerId(parse_uuid(
+            "customer id",
+            &r.try_get::<String, _>("customer_id")?,
+        )?),
+        partner_id: PartnerId(parse_uuid(
+            "partner id",
+            &r.try_get::<String, _>("partner_id")?,
+        )?),
+        qualification: SettableQualification::parse(&q)
+            .ok_or_else(|| corrupt("qualification", &q))?,
         vetting_status: VettingStatus::parse(&s).ok_or_else(|| corrupt("vetting status", &s))?,
         vetting_reason: r.try_get("vetting_reason")?,
         vetting_create_date: from_millis(r.try_get("vetting_create_date")?),
         education_segment: match seg {
-            Some(s) => Some(EducationSegment::parse(&s).ok_or_else(|| corrupt("education segment", &s))?),
+            Some(s) => {
+                Some(EducationSegment::parse(&s).ok_or_else(|| corrupt("education segment", &s))?)
+            }
             None => None,
         },
         website: r.try_get("website")?,
@@ -139,10 +157,19 @@ macro_rules! customer_columns {
 fn customer_row(r: &SqliteRow) -> StoreResult<Customer> {
     Ok(Customer {
         id: CustomerId(parse_uuid("customer id", &r.try_get::<String, _>("id")?)?),
-        partner_id: PartnerId(parse_uuid("partner id", &r.try_get::<String, _>("partner_id")?)?),
-        company_profile: from_json("company profile", &r.try_get::<String, _>("company_profile")?)?,
+        partner_id: PartnerId(parse_uuid(
+            "partner id",
+            &r.try_get::<String, _>("partner_id")?,
+        )?),
+        company_profile: from_json(
+            "company profile",
+            &r.try_get::<String, _>("company_profile")?,
+        )?,
         company_etag: r.try_get("company_etag")?,
-        billing_profile: from_json("billing profile", &r.try_get::<String, _>("billing_profile")?)?,
+        billing_profile: from_json(
+            "billing profile",
+            &r.try_get::<String, _>("billing_profile")?,
+        )?,
         billing_etag: r.try_get("billing_etag")?,
         created_at: from_millis(r.try_get("created_at")?),
     })
@@ -150,7 +177,10 @@ fn customer_row(r: &SqliteRow) -> StoreResult<Customer> {
 
 fn validation_code_row(r: &SqliteRow) -> StoreResult<ValidationCode> {
     Ok(ValidationCode {
-        partner_id: PartnerId(parse_uuid("partner id", &r.try_get::<String, _>("partner_id")?)?),
+        partner_id: PartnerId(parse_uuid(
+            "partner id",
+            &r.try_get::<String, _>("partner_id")?,
+        )?),
         organization_name: r.try_get("organization_name")?,
         validation_id: r.try_get("validation_id")?,
         max_creates: r.try_get("max_creates")?,
@@ -162,9 +192,18 @@ fn validation_code_row(r: &SqliteRow) -> StoreResult<ValidationCode> {
 fn gdap_row(r: &SqliteRow) -> StoreResult<GdapGrant> {
     let roles: Vec<String> = from_json("gdap roles", &r.try_get::<String, _>("roles")?)?;
     Ok(GdapGrant {
-        partner_id: PartnerId(parse_uuid("partner id", &r.try_get::<String, _>("partner_id")?)?),
-        customer_id: CustomerId(parse_uuid("customer id", &r.try_get::<String, _>("customer_id")?)?),
-        roles: roles.iter().map(|s| GdapRole::parse(s).ok_or_else(|| corrupt("gdap role", s))).collect::<StoreResult<_>>()?,
+        partner_id: PartnerId(parse_uuid(
+            "partner id",
+            &r.try_get::<String, _>("partner_id")?,
+        )?),
+        customer_id: CustomerId(parse_uuid(
+            "customer id",
+            &r.try_get::<String, _>("customer_id")?,
+        )?),
+        roles: roles
+            .iter()
+            .map(|s| GdapRole::parse(s).ok_or_else(|| corrupt("gdap role", s)))
+            .collect::<StoreResult<_>>()?,
         updated_at: from_millis(r.try_get("updated_at")?),
     })
 }
@@ -177,8 +216,13 @@ fn status_name(s: &str) -> StoreResult<VettingStatus> {
 
 /// The stored result of an earlier request with the same key, or 409 when the key was used for
 /// a different request.
-async fn replay<T: DeserializeOwned>(conn: &mut SqliteConnection, ctx: &WriteContext) -> StoreResult<Option<T>> {
-    let Some(key) = &ctx.idempotency else { return Ok(None) };
+async fn replay<T: DeserializeOwned>(
+    conn: &mut SqliteConnection,
+    ctx: &WriteContext,
+) -> StoreResult<Option<T>> {
+    let Some(key) = &ctx.idempotency else {
+        return Ok(None);
+    };
     let row = sqlx::query("SELECT fingerprint, response FROM idempotency_records WHERE partner_id = ? AND request_id = ?")
         .bind(key.partner.to_string())
         .bind(&key.request_id)
@@ -189,11 +233,20 @@ async fn replay<T: DeserializeOwned>(conn: &mut SqliteConnection, ctx: &WriteCon
     if fingerprint != key.fingerprint {
         return Err(DomainError::of(ErrorKind::IdempotencyKeyReused).into());
     }
-    Ok(Some(from_json("idempotent response", &row.try_get::<String, _>("response")?)?))
+    Ok(Some(from_json(
+        "idempotent response",
+        &row.try_get::<String, _>("response")?,
+    )?))
 }
 
-async fn remember<T: Serialize>(conn: &mut SqliteConnection, ctx: &WriteContext, value: &T) -> StoreResult<()> {
-    let Some(key) = &ctx.idempotency else { return Ok(()) };
+async fn remember<T: Serialize>(
+    conn: &mut SqliteConnection,
+    ctx: &WriteContext,
+    value: &T,
+) -> StoreResult<()> {
+    let Some(key) = &ctx.idempotency else {
+        return Ok(());
+    };
     sqlx::query("INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(key.partner.to_string())
         .bind(&key.request_id)
@@ -205,11 +258,18 @@ async fn remember<T: Serialize>(conn: &mut SqliteConnection, ctx: &WriteContext,
     Ok(())
 }
 
-async fn load_qualifications(conn: &mut SqliteConnection, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>> {
-    let rows = sqlx::query(concat!("SELECT ", qualification_columns!(), " FROM qualifications WHERE customer_id = ? ORDER BY id"))
-        .bind(customer.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+async fn load_qualifications(
+    conn: &mut SqliteConnection,
+    customer: CustomerId,
+) -> StoreResult<Vec<QualificationRecord>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        qualification_columns!(),
+        " FROM qualifications WHERE customer_id = ? ORDER BY id"
+    ))
+    .bind(customer.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(qualification_row).collect()
 }
 
@@ -246,11 +306,16 @@ async fn insert_audit(
     Ok(())
 }
 
-async fn company_etag(conn: &mut SqliteConnection, customer: CustomerId) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = ?")
-        .bind(customer.to_string())
-        .fetch_optional(&mut *conn)
-        .await?)
+async fn company_etag(
+    conn: &mut SqliteConnection,
+    customer: CustomerId,
+) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = ?")
+            .bind(customer.to_string())
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 /// Applies a decision to a qualification, with its audit event. Returns the updated record, or
@@ -282,8 +347,24 @@ async fn apply_decision(
         return Err(DomainError::of(ErrorKind::AlreadyDecided).into());
     }
     let profile = company_etag(conn, q.customer_id).await?;
-    insert_audit(conn, q, at, actor, Some(from), to, decision.reason.as_deref(), ids, profile.as_deref()).await?;
-    Ok(Some(QualificationRecord { vetting_status: to, vetting_reason: decision.reason.clone(), etag, ..q.clone() }))
+    insert_audit(
+        conn,
+        q,
+        at,
+        actor,
+        Some(from),
+        to,
+        decision.reason.as_deref(),
+        ids,
+        profile.as_deref(),
+    )
+    .await?;
+    Ok(Some(QualificationRecord {
+        vetting_status: to,
+        vetting_reason: decision.reason.clone(),
+        etag,
+        ..q.clone()
+    }))
 }
 
 // ---- the Store ----------------------------------------------------------------------------------
@@ -304,7 +385,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Idempotent<Customer>> {
         let mut tx = self.writer.begin().await?;
         if let Some(value) = replay(&mut tx, ctx).await? {
-            return Ok(Idempotent { value, replayed: true });
+            return Ok(Idempotent {
+                value,
+                replayed: true,
+            });
         }
         let customer = Customer {
             id: CustomerId::new_random(),
@@ -340,20 +424,34 @@ impl Store for SqliteStore {
         }
         remember(&mut tx, ctx, &customer).await?;
         tx.commit().await?;
-        Ok(Idempotent { value: customer, replayed: false })
+        Ok(Idempotent {
+            value: customer,
+            replayed: false,
+        })
     }
 
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(customer_row).transpose()
     }
 
-    async fn list_customers(&self, partner: PartnerId, after: Option<i64>, limit: u32) -> StoreResult<CustomerPage> {
+    async fn list_customers(
+        &self,
+        partner: PartnerId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<CustomerPage> {
         let rows = sqlx::query(concat!(
-            "SELECT ", customer_columns!(), " FROM customers WHERE partner_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE partner_id = ? AND seq > ? ORDER BY seq LIMIT ?"
         ))
         .bind(partner.to_string())
         .bind(after.unwrap_or(0))
@@ -362,8 +460,17 @@ impl Store for SqliteStore {
         .await?;
         let more = rows.len() > limit as usize;
         let rows = &rows[..rows.len().min(limit as usize)];
-        let next = if more { rows.last().map(|r| r.try_get::<i64, _>("seq")).transpose()? } else { None };
-        Ok(CustomerPage { items: rows.iter().map(customer_row).collect::<StoreResult<_>>()?, next })
+        let next = if more {
+            rows.last()
+                .map(|r| r.try_get::<i64, _>("seq"))
+                .transpose()?
+        } else {
+            None
+        };
+        Ok(CustomerPage {
+            items: rows.iter().map(customer_row).collect::<StoreResult<_>>()?,
+            next,
+        })
     }
 
     async fn update_billing_profile(
@@ -375,17 +482,32 @@ impl Store for SqliteStore {
     ) -> StoreResult<Idempotent<Customer>> {
         let mut tx = self.writer.begin().await?;
         if let Some(value) = replay(&mut tx, ctx).await? {
-            return Ok(Idempotent { value, replayed: true });
+            return Ok(Idempotent {
+                value,
+                replayed: true,
+            });
         }
-        let row = sqlx::query(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = ?"))
-            .bind(customer.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let current = row.as_ref().map(customer_row).transpose()?.ok_or(ErrorKind::NotFound)?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE id = ?"
+        ))
+        .bind(customer.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = row
+            .as_ref()
+            .map(customer_row)
+            .transpose()?
+            .ok_or(ErrorKind::NotFound)?;
         if current.billing_etag != if_match {
             return Err(ErrorKind::PreconditionFailed.into());
         }
-        let updated = Customer { billing_profile: profile, billing_etag: new_etag(), ..current };
+        let updated = Customer {
+            billing_profile: profile,
+            billing_etag: new_etag(),
+            ..current
+        };
         sqlx::query("UPDATE customers SET billing_profile = ?, billing_etag = ? WHERE id = ?")
             .bind(json(&updated.billing_profile)?)
             .bind(&updated.billing_etag)
@@ -394,7 +516,10 @@ impl Store for SqliteStore {
             .await?;
         remember(&mut tx, ctx, &updated).await?;
         tx.commit().await?;
-        Ok(Idempotent { value: updated, replayed: false })
+        Ok(Idempotent {
+            value: updated,
+            replayed: false,
+        })
     }
 
     async fn qualifications(&self, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>> {
@@ -412,7 +537,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Idempotent<QualificationRecord>> {
         let mut tx = self.writer.begin().await?;
         if let Some(value) = replay(&mut tx, ctx).await? {
-            return Ok(Idempotent { value, replayed: true });
+            return Ok(Idempotent {
+                value,
+                replayed: true,
+            });
         }
         if request.qualification == SettableQualification::GovernmentCommunityCloud {
             let grant = sqlx::query("SELECT partner_id, customer_id, roles, updated_at FROM gdap_grants WHERE partner_id = ? AND customer_id = ?")
@@ -420,7 +548,11 @@ impl Store for SqliteStore {
                 .bind(customer.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
-            let allowed = grant.as_ref().map(gdap_row).transpose()?.is_some_and(|g| g.allows_gcc());
+            let allowed = grant
+                .as_ref()
+                .map(gdap_row)
+                .transpose()?
+                .is_some_and(|g| g.allows_gcc());
             if !allowed {
                 return Err(DomainError::new(
                     ErrorKind::Forbidden,
@@ -476,18 +608,34 @@ impl Store for SqliteStore {
             validation_code: request.validation_code,
             etag,
         };
-        sqlx::query("INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)")
-            .bind(id)
-            .bind(partner.to_string())
-            .bind(to_millis(vet_at))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(partner.to_string())
+        .bind(to_millis(vet_at))
+        .execute(&mut *tx)
+        .await?;
         let profile = company_etag(&mut tx, customer).await?;
         let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-        insert_audit(&mut tx, &record, ctx.now, &ctx.actor, None, VettingStatus::InReview, None, Some(ids), profile.as_deref()).await?;
+        insert_audit(
+            &mut tx,
+            &record,
+            ctx.now,
+            &ctx.actor,
+            None,
+            VettingStatus::InReview,
+            None,
+            Some(ids),
+            profile.as_deref(),
+        )
+        .await?;
         remember(&mut tx, ctx, &record).await?;
         tx.commit().await?;
-        Ok(Idempotent { value: record, replayed: false })
+        Ok(Idempotent {
+            value: record,
+            replayed: false,
+        })
     }
 
     async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>> {
@@ -535,16 +683,22 @@ impl Store for SqliteStore {
                 break;
             }
         }
-        let code = code.ok_or_else(|| StoreError::Backend("could not find a free validation id".into()))?;
+        let code =
+            code.ok_or_else(|| StoreError::Backend("could not find a free validation id".into()))?;
         tx.commit().await?;
         Ok(code)
     }
 
-    async fn validation_status(&self, customer: CustomerId) -> StoreResult<Option<ValidationStatus>> {
-        let row = sqlx::query("SELECT status, last_update FROM validation_statuses WHERE customer_id = ?")
-            .bind(customer.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
+    async fn validation_status(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Option<ValidationStatus>> {
+        let row = sqlx::query(
+            "SELECT status, last_update FROM validation_statuses WHERE customer_id = ?",
+        )
+        .bind(customer.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
         row.map(|r| {
             let s: String = r.try_get("status")?;
             Ok(ValidationStatus {
@@ -571,10 +725,18 @@ impl Store for SqliteStore {
         .bind(to_millis(ctx.now))
         .execute(&self.writer)
         .await?;
-        Ok(ValidationStatus { customer_id: customer, status, last_update: ctx.now })
+        Ok(ValidationStatus {
+            customer_id: customer,
+            status,
+            last_update: ctx.now,
+        })
     }
 
-    async fn gdap_grant(&self, partner: PartnerId, customer: CustomerId) -> StoreResult<Option<GdapGrant>> {
+    async fn gdap_grant(
+        &self,
+        partner: PartnerId,
+        customer: CustomerId,
+    ) -> StoreResult<Option<GdapGrant>> {
         let row = sqlx::query("SELECT partner_id, customer_id, roles, updated_at FROM gdap_grants WHERE partner_id = ? AND customer_id = ?")
             .bind(partner.to_string())
             .bind(customer.to_string())
@@ -604,12 +766,23 @@ impl Store for SqliteStore {
         .bind(to_millis(ctx.now))
         .execute(&self.writer)
         .await?;
-        Ok(GdapGrant { partner_id: partner, customer_id: customer, roles, updated_at: ctx.now })
+        Ok(GdapGrant {
+            partner_id: partner,
+            customer_id: customer,
+            roles,
+            updated_at: ctx.now,
+        })
     }
 
-    async fn reviews(&self, status: VettingStatus, limit: u32) -> StoreResult<Vec<QualificationRecord>> {
+    async fn reviews(
+        &self,
+        status: VettingStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<QualificationRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", qualification_columns!(), " FROM qualifications WHERE vetting_status = ? ORDER BY vetting_create_date, id LIMIT ?"
+            "SELECT ",
+            qualification_columns!(),
+            " FROM qualifications WHERE vetting_status = ? ORDER BY vetting_create_date, id LIMIT ?"
         ))
         .bind(status.name())
         .bind(i64::from(limit))
@@ -634,9 +807,16 @@ impl Store for SqliteStore {
         .bind(qualification.name())
         .fetch_optional(&mut *tx)
         .await?;
-        let current = row.as_ref().map(qualification_row).transpose()?.ok_or_else(|| {
-            DomainError::new(ErrorKind::NotFound, format!("The customer has no {qualification} qualification request."))
-        })?;
+        let current = row
+            .as_ref()
+            .map(qualification_row)
+            .transpose()?
+            .ok_or_else(|| {
+                DomainError::new(
+                    ErrorKind::NotFound,
+                    format!("The customer has no {qualification} qualification request."),
+                )
+            })?;
         if current.vetting_status.is_terminal() {
             return Err(DomainError::new(
                 ErrorKind::AlreadyDecided,
@@ -655,7 +835,11 @@ impl Store for SqliteStore {
         Ok(updated)
     }
 
-    async fn history(&self, customer: CustomerId, qualification: SettableQualification) -> StoreResult<Vec<AuditEvent>> {
+    async fn history(
+        &self,
+        customer: CustomerId,
+        qualification: SettableQualification,
+    ) -> StoreResult<Vec<AuditEvent>> {
         let rows = sqlx::query(
             "SELECT at, actor, from_status, to_status, reason, request_id, correlation_id, profile_etag FROM audit_events \
              WHERE customer_id = ? AND qualification = ? ORDER BY id",
@@ -669,7 +853,11 @@ impl Store for SqliteStore {
                 Ok(AuditEvent {
                     at: from_millis(r.try_get("at")?),
                     actor: r.try_get("actor")?,
-                    from: r.try_get::<Option<String>, _>("from_status")?.as_deref().map(status_name).transpose()?,
+                    from: r
+                        .try_get::<Option<String>, _>("from_status")?
+                        .as_deref()
+                        .map(status_name)
+                        .transpose()?,
                     to: status_name(&r.try_get::<String, _>("to_status")?)?,
                     reason: r.try_get("reason")?,
                     request_id: r.try_get("request_id")?,
@@ -680,7 +868,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn claim_jobs(&self, owner: &str, now: OffsetDateTime, lease: Duration, limit: u32) -> StoreResult<Vec<ClaimedJob>> {
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>> {
         let now_ms = to_millis(now);
         let until = now_ms + lease.as_millis() as i64;
         let mut tx = self.writer.begin().await?;
@@ -699,10 +893,14 @@ impl Store for SqliteStore {
         let mut jobs = Vec::with_capacity(claimed.len());
         for row in &claimed {
             let qid: i64 = row.try_get("qualification_id")?;
-            let q = sqlx::query(concat!("SELECT ", qualification_columns!(), " FROM qualifications WHERE id = ?"))
-                .bind(qid)
-                .fetch_one(&mut *tx)
-                .await?;
+            let q = sqlx::query(concat!(
+                "SELECT ",
+                qualification_columns!(),
+                " FROM qualifications WHERE id = ?"
+            ))
+            .bind(qid)
+            .fetch_one(&mut *tx)
+            .await?;
             let qualification = qualification_row(&q)?;
             let c = sqlx::query("SELECT company_profile, company_etag FROM customers WHERE id = ?")
                 .bind(qualification.customer_id.to_string())
@@ -711,7 +909,10 @@ impl Store for SqliteStore {
             jobs.push(ClaimedJob {
                 id: row.try_get("id")?,
                 attempts: row.try_get("attempts")?,
-                company: from_json::<CompanyProfile>("company profile", &c.try_get::<String, _>("company_profile")?)?,
+                company: from_json::<CompanyProfile>(
+                    "company profile",
+                    &c.try_get::<String, _>("company_profile")?,
+                )?,
                 company_etag: c.try_get("company_etag")?,
                 qualification,
             });
@@ -720,30 +921,51 @@ impl Store for SqliteStore {
         Ok(jobs)
     }
 
-    async fn finish_job(&self, job: &ClaimedJob, owner: &str, now: OffsetDateTime, outcome: &JobOutcome) -> StoreResult<JobFinish> {
+    async fn finish_job(
+        &self,
+        job: &ClaimedJob,
+        owner: &str,
+        now: OffsetDateTime,
+        outcome: &JobOutcome,
+    ) -> StoreResult<JobFinish> {
         let mut tx = self.writer.begin().await?;
-        let held: Option<i64> = sqlx::query_scalar("SELECT id FROM jobs WHERE id = ? AND lease_owner = ? AND done_at IS NULL")
-            .bind(job.id)
-            .bind(owner)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
+        )
+        .bind(job.id)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
         if held.is_none() {
             return Ok(JobFinish::LeaseLost);
         }
         let (finish, label) = match outcome {
-            JobOutcome::AwaitReviewer => (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned()),
+            JobOutcome::AwaitReviewer => {
+                (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned())
+            }
             JobOutcome::Decide(decision) => {
                 // Re-read inside the transaction: a reviewer may have decided meanwhile.
-                let row = sqlx::query(concat!("SELECT ", qualification_columns!(), " FROM qualifications WHERE id = ?"))
-                    .bind(job.qualification.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    qualification_columns!(),
+                    " FROM qualifications WHERE id = ?"
+                ))
+                .bind(job.qualification.id)
+                .fetch_one(&mut *tx)
+                .await?;
                 let current = qualification_row(&row)?;
                 if current.vetting_status.is_terminal() {
-                    (JobFinish::NoChange, format!("already-{}", current.vetting_status))
+                    (
+                        JobFinish::NoChange,
+                        format!("already-{}", current.vetting_status),
+                    )
                 } else {
-                    apply_decision(&mut tx, &current, decision, now, "vetting-policy", None).await?;
-                    (JobFinish::Decided, decision.status.vetting_status().name().to_owned())
+                    apply_decision(&mut tx, &current, decision, now, "vetting-policy", None)
+                        .await?;
+                    (
+                        JobFinish::Decided,
+                        decision.status.vetting_status().name().to_owned(),
+                    )
                 }
             }
         };
@@ -766,9 +988,11 @@ impl Store for SqliteStore {
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
-        let at: Option<i64> = sqlx::query_scalar("SELECT MIN(MAX(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL")
-            .fetch_one(&self.reader)
-            .await?;
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(MAX(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL",
+        )
+        .fetch_one(&self.reader)
+        .await?;
         Ok(at.map(from_millis))
     }
 
