@@ -18,6 +18,7 @@ use qualify_core::{CustomerId, DomainError, PartnerId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+mod rows;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;

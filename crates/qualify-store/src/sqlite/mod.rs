@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
+use crate::rows;
 use crate::{
     AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
     StoreResult, WriteContext, new_etag, new_validation_id,
@@ -92,23 +93,7 @@ impl SqliteStore {
     }
 }
 
-// ---- row mapping ------------------------------------------------------------------------------
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Backend(format!("stored {what} is not valid: {value:?}"))
-}
-
-fn parse_uuid(what: &str, s: &str) -> StoreResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(s).map_err(|_| corrupt(what, s))
-}
-
-fn json<T: Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("serialising: {e}")))
-}
-
-fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
-    serde_json::from_str(s).map_err(|_| corrupt(what, s))
-}
+// ---- columns -----------------------------------------------------------------------------------
 
 macro_rules! qualification_columns {
     () => {
@@ -117,100 +102,13 @@ macro_rules! qualification_columns {
     };
 }
 
-fn qualification_row(r: &SqliteRow) -> StoreResult<QualificationRecord> {
-    let q: String = r.try_get("qualification")?;
-    let s: String = r.try_get("vetting_status")?;
-    let seg: Option<String> = r.try_get("education_segment")?;
-    Ok(QualificationRecord {
-        id: r.try_get("id")?,
-        customer_id: CustomerId(parse_uuid(
-            "customer id",
-            &r.try_get::<String, _>("customer_id")?,
-        )?),
-        partner_id: PartnerId(parse_uuid(
-            "partner id",
-            &r.try_get::<String, _>("partner_id")?,
-        )?),
-        qualification: SettableQualification::parse(&q)
-            .ok_or_else(|| corrupt("qualification", &q))?,
-        vetting_status: VettingStatus::parse(&s).ok_or_else(|| corrupt("vetting status", &s))?,
-        vetting_reason: r.try_get("vetting_reason")?,
-        vetting_create_date: from_millis(r.try_get("vetting_create_date")?),
-        education_segment: match seg {
-            Some(s) => {
-                Some(EducationSegment::parse(&s).ok_or_else(|| corrupt("education segment", &s))?)
-            }
-            None => None,
-        },
-        website: r.try_get("website")?,
-        validation_code: r.try_get("validation_code")?,
-        etag: r.try_get("etag")?,
-    })
-}
-
 macro_rules! customer_columns {
     () => {
         "seq, id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at"
     };
 }
 
-fn customer_row(r: &SqliteRow) -> StoreResult<Customer> {
-    Ok(Customer {
-        id: CustomerId(parse_uuid("customer id", &r.try_get::<String, _>("id")?)?),
-        partner_id: PartnerId(parse_uuid(
-            "partner id",
-            &r.try_get::<String, _>("partner_id")?,
-        )?),
-        company_profile: from_json(
-            "company profile",
-            &r.try_get::<String, _>("company_profile")?,
-        )?,
-        company_etag: r.try_get("company_etag")?,
-        billing_profile: from_json(
-            "billing profile",
-            &r.try_get::<String, _>("billing_profile")?,
-        )?,
-        billing_etag: r.try_get("billing_etag")?,
-        created_at: from_millis(r.try_get("created_at")?),
-    })
-}
-
-fn validation_code_row(r: &SqliteRow) -> StoreResult<ValidationCode> {
-    Ok(ValidationCode {
-        partner_id: PartnerId(parse_uuid(
-            "partner id",
-            &r.try_get::<String, _>("partner_id")?,
-        )?),
-        organization_name: r.try_get("organization_name")?,
-        validation_id: r.try_get("validation_id")?,
-        max_creates: r.try_get("max_creates")?,
-        remaining_creates: r.try_get("remaining_creates")?,
-        etag: r.try_get("etag")?,
-    })
-}
-
-fn gdap_row(r: &SqliteRow) -> StoreResult<GdapGrant> {
-    let roles: Vec<String> = from_json("gdap roles", &r.try_get::<String, _>("roles")?)?;
-    Ok(GdapGrant {
-        partner_id: PartnerId(parse_uuid(
-            "partner id",
-            &r.try_get::<String, _>("partner_id")?,
-        )?),
-        customer_id: CustomerId(parse_uuid(
-            "customer id",
-            &r.try_get::<String, _>("customer_id")?,
-        )?),
-        roles: roles
-            .iter()
-            .map(|s| GdapRole::parse(s).ok_or_else(|| corrupt("gdap role", s)))
-            .collect::<StoreResult<_>>()?,
-        updated_at: from_millis(r.try_get("updated_at")?),
-    })
-}
-
-fn status_name(s: &str) -> StoreResult<VettingStatus> {
-    VettingStatus::parse(s).ok_or_else(|| corrupt("vetting status", s))
-}
+crate::rows::impl_cells!(SqliteRow);
 
 // ---- transaction helpers ----------------------------------------------------------------------
 
@@ -233,7 +131,7 @@ async fn replay<T: DeserializeOwned>(
     if fingerprint != key.fingerprint {
         return Err(DomainError::of(ErrorKind::IdempotencyKeyReused).into());
     }
-    Ok(Some(from_json(
+    Ok(Some(rows::from_json(
         "idempotent response",
         &row.try_get::<String, _>("response")?,
     )?))
@@ -251,7 +149,7 @@ async fn remember<T: Serialize>(
         .bind(key.partner.to_string())
         .bind(&key.request_id)
         .bind(&key.fingerprint)
-        .bind(json(value)?)
+        .bind(rows::json(value)?)
         .bind(to_millis(ctx.now))
         .execute(&mut *conn)
         .await?;
@@ -270,7 +168,7 @@ async fn load_qualifications(
     .bind(customer.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(qualification_row).collect()
+    rows.iter().map(rows::qualification).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -405,19 +303,18 @@ impl Store for SqliteStore {
         )
         .bind(customer.id.to_string())
         .bind(partner.to_string())
-        .bind(json(&customer.company_profile)?)
+        .bind(rows::json(&customer.company_profile)?)
         .bind(&customer.company_etag)
-        .bind(json(&customer.billing_profile)?)
+        .bind(rows::json(&customer.billing_profile)?)
         .bind(&customer.billing_etag)
         .bind(to_millis(ctx.now))
         .execute(&mut *tx)
         .await?;
         if !default_gdap_roles.is_empty() {
-            let roles: Vec<&str> = default_gdap_roles.iter().map(|r| r.name()).collect();
             sqlx::query("INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?)")
                 .bind(partner.to_string())
                 .bind(customer.id.to_string())
-                .bind(json(&roles)?)
+                .bind(rows::gdap_roles_json(default_gdap_roles)?)
                 .bind(to_millis(ctx.now))
                 .execute(&mut *tx)
                 .await?;
@@ -439,7 +336,7 @@ impl Store for SqliteStore {
         .bind(id.to_string())
         .fetch_optional(&self.reader)
         .await?;
-        row.as_ref().map(customer_row).transpose()
+        row.as_ref().map(rows::customer).transpose()
     }
 
     async fn list_customers(
@@ -468,7 +365,10 @@ impl Store for SqliteStore {
             None
         };
         Ok(CustomerPage {
-            items: rows.iter().map(customer_row).collect::<StoreResult<_>>()?,
+            items: rows
+                .iter()
+                .map(rows::customer)
+                .collect::<StoreResult<_>>()?,
             next,
         })
     }
@@ -497,7 +397,7 @@ impl Store for SqliteStore {
         .await?;
         let current = row
             .as_ref()
-            .map(customer_row)
+            .map(rows::customer)
             .transpose()?
             .ok_or(ErrorKind::NotFound)?;
         if current.billing_etag != if_match {
@@ -509,7 +409,7 @@ impl Store for SqliteStore {
             ..current
         };
         sqlx::query("UPDATE customers SET billing_profile = ?, billing_etag = ? WHERE id = ?")
-            .bind(json(&updated.billing_profile)?)
+            .bind(rows::json(&updated.billing_profile)?)
             .bind(&updated.billing_etag)
             .bind(customer.to_string())
             .execute(&mut *tx)
@@ -550,7 +450,7 @@ impl Store for SqliteStore {
                 .await?;
             let allowed = grant
                 .as_ref()
-                .map(gdap_row)
+                .map(rows::gdap)
                 .transpose()?
                 .is_some_and(|g| g.allows_gcc());
             if !allowed {
@@ -569,7 +469,7 @@ impl Store for SqliteStore {
                 .bind(code)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let found = row.as_ref().map(validation_code_row).transpose()?;
+            let found = row.as_ref().map(rows::validation_code).transpose()?;
             check_validation_code(partner, found.as_ref())?;
             sqlx::query(
                 "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = ? \
@@ -643,7 +543,7 @@ impl Store for SqliteStore {
             .bind(partner.to_string())
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(validation_code_row).collect()
+        rows.iter().map(rows::validation_code).collect()
     }
 
     async fn issue_validation_code(
@@ -699,15 +599,8 @@ impl Store for SqliteStore {
         .bind(customer.to_string())
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|r| {
-            let s: String = r.try_get("status")?;
-            Ok(ValidationStatus {
-                customer_id: customer,
-                status: AccountStatus::parse(&s).ok_or_else(|| corrupt("account status", &s))?,
-                last_update: from_millis(r.try_get("last_update")?),
-            })
-        })
-        .transpose()
+        row.map(|r| rows::validation_status(&r, customer))
+            .transpose()
     }
 
     async fn set_validation_status(
@@ -742,7 +635,7 @@ impl Store for SqliteStore {
             .bind(customer.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        row.as_ref().map(gdap_row).transpose()
+        row.as_ref().map(rows::gdap).transpose()
     }
 
     async fn set_gdap_grant(
@@ -755,14 +648,13 @@ impl Store for SqliteStore {
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
         sqlx::query(
             "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
         )
         .bind(partner.to_string())
         .bind(customer.to_string())
-        .bind(json(&names)?)
+        .bind(rows::gdap_roles_json(&roles)?)
         .bind(to_millis(ctx.now))
         .execute(&self.writer)
         .await?;
@@ -788,7 +680,7 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(qualification_row).collect()
+        rows.iter().map(rows::qualification).collect()
     }
 
     async fn decide(
@@ -809,7 +701,7 @@ impl Store for SqliteStore {
         .await?;
         let current = row
             .as_ref()
-            .map(qualification_row)
+            .map(rows::qualification)
             .transpose()?
             .ok_or_else(|| {
                 DomainError::new(
@@ -848,24 +740,7 @@ impl Store for SqliteStore {
         .bind(qualification.name())
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    at: from_millis(r.try_get("at")?),
-                    actor: r.try_get("actor")?,
-                    from: r
-                        .try_get::<Option<String>, _>("from_status")?
-                        .as_deref()
-                        .map(status_name)
-                        .transpose()?,
-                    to: status_name(&r.try_get::<String, _>("to_status")?)?,
-                    reason: r.try_get("reason")?,
-                    request_id: r.try_get("request_id")?,
-                    correlation_id: r.try_get("correlation_id")?,
-                    profile_etag: r.try_get("profile_etag")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::audit_event).collect()
     }
 
     async fn claim_jobs(
@@ -901,7 +776,7 @@ impl Store for SqliteStore {
             .bind(qid)
             .fetch_one(&mut *tx)
             .await?;
-            let qualification = qualification_row(&q)?;
+            let qualification = rows::qualification(&q)?;
             let c = sqlx::query("SELECT company_profile, company_etag FROM customers WHERE id = ?")
                 .bind(qualification.customer_id.to_string())
                 .fetch_one(&mut *tx)
@@ -909,7 +784,7 @@ impl Store for SqliteStore {
             jobs.push(ClaimedJob {
                 id: row.try_get("id")?,
                 attempts: row.try_get("attempts")?,
-                company: from_json::<CompanyProfile>(
+                company: rows::from_json::<CompanyProfile>(
                     "company profile",
                     &c.try_get::<String, _>("company_profile")?,
                 )?,
@@ -953,7 +828,7 @@ impl Store for SqliteStore {
                 .bind(job.qualification.id)
                 .fetch_one(&mut *tx)
                 .await?;
-                let current = qualification_row(&row)?;
+                let current = rows::qualification(&row)?;
                 if current.vetting_status.is_terminal() {
                     (
                         JobFinish::NoChange,

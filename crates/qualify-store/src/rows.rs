@@ -1,0 +1,152 @@
+//! Row decoding shared by the backends. Each backend selects the same logical columns (ids and
+//! JSON as text, times as Unix milliseconds) and implements `Cells` for its row type; the
+//! mapping to domain types lives here once.
+
+use qualify_core::customer::Customer;
+use qualify_core::qualification::{
+    EducationSegment, QualificationRecord, SettableQualification, VettingStatus,
+};
+use qualify_core::time_fmt::from_millis;
+use qualify_core::validation::{
+    AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
+};
+use qualify_core::{CustomerId, PartnerId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{AuditEvent, StoreError, StoreResult};
+
+/// Typed access to a row's columns by name.
+pub(crate) trait Cells {
+    fn text(&self, column: &str) -> StoreResult<String>;
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
+    fn int(&self, column: &str) -> StoreResult<i64>;
+}
+
+macro_rules! impl_cells {
+    ($row:ty) => {
+        impl $crate::rows::Cells for $row {
+            fn text(&self, column: &str) -> $crate::StoreResult<String> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_text(&self, column: &str) -> $crate::StoreResult<Option<String>> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn int(&self, column: &str) -> $crate::StoreResult<i64> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+        }
+    };
+}
+pub(crate) use impl_cells;
+
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} is not valid: {value:?}"))
+}
+
+pub(crate) fn json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("serialising: {e}")))
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|_| corrupt(what, s))
+}
+
+fn uuid(r: &impl Cells, column: &str) -> StoreResult<uuid::Uuid> {
+    let s = r.text(column)?;
+    uuid::Uuid::parse_str(&s).map_err(|_| corrupt(column, &s))
+}
+
+pub(crate) fn status(s: &str) -> StoreResult<VettingStatus> {
+    VettingStatus::parse(s).ok_or_else(|| corrupt("vetting status", s))
+}
+
+pub(crate) fn qualification(r: &impl Cells) -> StoreResult<QualificationRecord> {
+    let q = r.text("qualification")?;
+    let segment = r.opt_text("education_segment")?;
+    Ok(QualificationRecord {
+        id: r.int("id")?,
+        customer_id: CustomerId(uuid(r, "customer_id")?),
+        partner_id: PartnerId(uuid(r, "partner_id")?),
+        qualification: SettableQualification::parse(&q)
+            .ok_or_else(|| corrupt("qualification", &q))?,
+        vetting_status: status(&r.text("vetting_status")?)?,
+        vetting_reason: r.opt_text("vetting_reason")?,
+        vetting_create_date: from_millis(r.int("vetting_create_date")?),
+        education_segment: segment
+            .map(|s| EducationSegment::parse(&s).ok_or_else(|| corrupt("education segment", &s)))
+            .transpose()?,
+        website: r.opt_text("website")?,
+        validation_code: r.opt_text("validation_code")?,
+        etag: r.text("etag")?,
+    })
+}
+
+pub(crate) fn customer(r: &impl Cells) -> StoreResult<Customer> {
+    Ok(Customer {
+        id: CustomerId(uuid(r, "id")?),
+        partner_id: PartnerId(uuid(r, "partner_id")?),
+        company_profile: from_json("company profile", &r.text("company_profile")?)?,
+        company_etag: r.text("company_etag")?,
+        billing_profile: from_json("billing profile", &r.text("billing_profile")?)?,
+        billing_etag: r.text("billing_etag")?,
+        created_at: from_millis(r.int("created_at")?),
+    })
+}
+
+pub(crate) fn validation_code(r: &impl Cells) -> StoreResult<ValidationCode> {
+    Ok(ValidationCode {
+        partner_id: PartnerId(uuid(r, "partner_id")?),
+        organization_name: r.text("organization_name")?,
+        validation_id: r.text("validation_id")?,
+        max_creates: r.int("max_creates")?,
+        remaining_creates: r.int("remaining_creates")?,
+        etag: r.text("etag")?,
+    })
+}
+
+pub(crate) fn gdap(r: &impl Cells) -> StoreResult<GdapGrant> {
+    let roles: Vec<String> = from_json("gdap roles", &r.text("roles")?)?;
+    Ok(GdapGrant {
+        partner_id: PartnerId(uuid(r, "partner_id")?),
+        customer_id: CustomerId(uuid(r, "customer_id")?),
+        roles: roles
+            .iter()
+            .map(|s| GdapRole::parse(s).ok_or_else(|| corrupt("gdap role", s)))
+            .collect::<StoreResult<_>>()?,
+        updated_at: from_millis(r.int("updated_at")?),
+    })
+}
+
+pub(crate) fn gdap_roles_json(roles: &[GdapRole]) -> StoreResult<String> {
+    json(&roles.iter().map(|r| r.name()).collect::<Vec<_>>())
+}
+
+pub(crate) fn validation_status(
+    r: &impl Cells,
+    customer_id: CustomerId,
+) -> StoreResult<ValidationStatus> {
+    let s = r.text("status")?;
+    Ok(ValidationStatus {
+        customer_id,
+        status: AccountStatus::parse(&s).ok_or_else(|| corrupt("account status", &s))?,
+        last_update: from_millis(r.int("last_update")?),
+    })
+}
+
+pub(crate) fn audit_event(r: &impl Cells) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        at: from_millis(r.int("at")?),
+        actor: r.text("actor")?,
+        from: r
+            .opt_text("from_status")?
+            .as_deref()
+            .map(status)
+            .transpose()?,
+        to: status(&r.text("to_status")?)?,
+        reason: r.opt_text("reason")?,
+        request_id: r.opt_text("request_id")?,
+        correlation_id: r.opt_text("correlation_id")?,
+        profile_etag: r.opt_text("profile_etag")?,
+    })
+}
