@@ -18,9 +18,12 @@ use qualify_core::{CustomerId, DomainError, PartnerId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub mod postgres;
 mod rows;
 pub mod sqlite;
+pub mod testing;
 
+pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Why a store call failed: a domain rule (a 4xx for the client) or the backend (a 5xx).
@@ -137,6 +140,12 @@ pub enum JobFinish {
 pub trait Store: Send + Sync + 'static {
     /// Database reachable and answering.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Notified when another process enqueued a job (PostgreSQL LISTEN/NOTIFY); `None` when the
+    /// backend has no such signal and workers rely on their own wake-ups and polling.
+    fn jobs_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 
     // Customers and profiles.
     async fn create_customer(

@@ -12,8 +12,10 @@ use qualify_core::rules::{Contract, QualificationRequest};
 use qualify_core::time_fmt::from_millis;
 use qualify_core::validation::{AccountStatus, GdapRole};
 use qualify_core::{CustomerId, ErrorKind, PartnerId};
+use qualify_store::testing::fresh_postgres_database;
 use qualify_store::{
-    IdempotencyKey, JobFinish, JobOutcome, SqliteStore, Store, StoreError, WriteContext,
+    IdempotencyKey, JobFinish, JobOutcome, PgSettings, PgStore, SqliteStore, Store, StoreError,
+    WriteContext,
 };
 use time::OffsetDateTime;
 
@@ -112,6 +114,13 @@ async fn sqlite() -> Arc<dyn Store> {
     Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap())
 }
 
+async fn postgres() -> Option<Arc<dyn Store>> {
+    let url = fresh_postgres_database().await?;
+    Some(Arc::new(
+        PgStore::open(&url, &PgSettings::default()).await.unwrap(),
+    ))
+}
+
 macro_rules! backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
@@ -119,6 +128,15 @@ macro_rules! backends {
                 #[tokio::test]
                 async fn $name() {
                     let store = super::sqlite().await;
+                    super::$name(store.as_ref()).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(store) = super::postgres().await else { return };
                     super::$name(store.as_ref()).await;
                 }
             )*

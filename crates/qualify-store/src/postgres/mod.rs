@@ -1,0 +1,939 @@
+//! The PostgreSQL backend: the scale-out engine. Several qualify instances share one database
+//! and keep no state of their own that correctness depends on:
+//!
+//! - stateful rules are checked under row locks (`SELECT ... FOR UPDATE` on the customer, the
+//!   validation code, the qualification), so concurrent requests on any instances serialise;
+//! - an idempotency key is claimed by inserting its record first in the transaction: a second
+//!   request with the same key blocks on the unique index until the first commits, then replays;
+//! - jobs are claimed with `FOR UPDATE SKIP LOCKED` and a lease; `LISTEN/NOTIFY` wakes the
+//!   workers of every instance when a job is enqueued;
+//! - migrations run under sqlx's advisory lock: one instance applies them, the others wait.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
+use qualify_core::qualification::{
+    EducationSegment, QualificationRecord, SettableQualification, Transition, VettingDecision,
+    VettingStatus, transition,
+};
+use qualify_core::rules::{QualificationRequest, check_against_existing, check_validation_code};
+use qualify_core::time_fmt::{from_millis, to_millis};
+use qualify_core::validation::{
+    AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
+};
+use qualify_core::{CustomerId, DomainError, ErrorKind, PartnerId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, PgPool, Row};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::rows;
+use crate::{
+    AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
+    StoreResult, WriteContext, new_etag, new_validation_id,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const NOTIFY_CHANNEL: &str = "qualify_jobs";
+
+/// Connection settings of the PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    pub max_connections: u32,
+    /// Server-side bound on one statement (`statement_timeout`).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    jobs_signal: Arc<Notify>,
+}
+
+crate::rows::impl_cells!(PgRow);
+
+macro_rules! qualification_columns {
+    () => {
+        "id, customer_id::text AS customer_id, partner_id::text AS partner_id, qualification, vetting_status, \
+         vetting_reason, vetting_create_date, education_segment, website, validation_code, etag"
+    };
+}
+
+macro_rules! customer_columns {
+    () => {
+        "seq, id::text AS id, partner_id::text AS partner_id, company_profile::text AS company_profile, company_etag, \
+         billing_profile::text AS billing_profile, billing_etag, created_at"
+    };
+}
+
+macro_rules! code_columns {
+    () => {
+        "validation_id, partner_id::text AS partner_id, organization_name, max_creates, remaining_creates, etag"
+    };
+}
+
+macro_rules! gdap_columns {
+    () => {
+        "partner_id::text AS partner_id, customer_id::text AS customer_id, roles::text AS roles, updated_at"
+    };
+}
+
+impl PgStore {
+    /// Connects, applies the migrations (under an advisory lock) and starts listening for job
+    /// notifications.
+    pub async fn open(url: &str, settings: &PgSettings) -> StoreResult<Self> {
+        let timeout_ms = settings.statement_timeout.as_millis().to_string();
+        let options =
+            PgConnectOptions::from_str(url)?.options([("statement_timeout", timeout_ms.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migrations failed: {e}")))?;
+        let jobs_signal = Arc::new(Notify::new());
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        let signal = jobs_signal.clone();
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection; a notification may be
+                // missed then, which the worker's polling covers.
+                match listener.recv().await {
+                    Ok(_) => signal.notify_one(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job notification listener failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Self { pool, jobs_signal })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+// ---- transaction helpers ----------------------------------------------------------------------
+
+/// Claims the idempotency key for this transaction, or returns the stored result of an earlier
+/// request with the same key (409 when it was another request). A concurrent request with the
+/// same key waits here until the first one commits or rolls back.
+async fn replay<T: DeserializeOwned>(
+    conn: &mut PgConnection,
+    ctx: &WriteContext,
+) -> StoreResult<Option<T>> {
+    let Some(key) = &ctx.idempotency else {
+        return Ok(None);
+    };
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) \
+         VALUES ($1::uuid, $2, $3, NULL, $4) ON CONFLICT (partner_id, request_id) DO NOTHING",
+    )
+    .bind(key.partner.to_string())
+    .bind(&key.request_id)
+    .bind(&key.fingerprint)
+    .bind(to_millis(ctx.now))
+    .execute(&mut *conn)
+    .await?;
+    if claimed.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT fingerprint, response FROM idempotency_records WHERE partner_id = $1::uuid AND request_id = $2")
+        .bind(key.partner.to_string())
+        .bind(&key.request_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let fingerprint: String = row.try_get("fingerprint")?;
+    if fingerprint != key.fingerprint {
+        return Err(DomainError::of(ErrorKind::IdempotencyKeyReused).into());
+    }
+    let response: Option<String> = row.try_get("response")?;
+    let response = response
+        .ok_or_else(|| StoreError::Backend("idempotency record without a response".into()))?;
+    Ok(Some(rows::from_json("idempotent response", &response)?))
+}
+
+async fn remember<T: Serialize>(
+    conn: &mut PgConnection,
+    ctx: &WriteContext,
+    value: &T,
+) -> StoreResult<()> {
+    let Some(key) = &ctx.idempotency else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE idempotency_records SET response = $3 WHERE partner_id = $1::uuid AND request_id = $2")
+        .bind(key.partner.to_string())
+        .bind(&key.request_id)
+        .bind(rows::json(value)?)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn load_qualifications(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+) -> StoreResult<Vec<QualificationRecord>> {
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        qualification_columns!(),
+        " FROM qualifications WHERE customer_id = $1::uuid ORDER BY id"
+    ))
+    .bind(customer.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    found.iter().map(rows::qualification).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_audit(
+    conn: &mut PgConnection,
+    q: &QualificationRecord,
+    at: OffsetDateTime,
+    actor: &str,
+    from: Option<VettingStatus>,
+    to: VettingStatus,
+    reason: Option<&str>,
+    ids: Option<(&str, &str)>,
+    profile_etag: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, from_status, \
+         to_status, reason, request_id, correlation_id, profile_etag) \
+         VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(q.id)
+    .bind(q.customer_id.to_string())
+    .bind(q.partner_id.to_string())
+    .bind(q.qualification.name())
+    .bind(to_millis(at))
+    .bind(actor)
+    .bind(from.map(VettingStatus::name))
+    .bind(to.name())
+    .bind(reason)
+    .bind(ids.map(|i| i.0))
+    .bind(ids.map(|i| i.1))
+    .bind(profile_etag)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn company_etag(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid")
+            .bind(customer.to_string())
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Applies a decision to a qualification the caller has locked, with its audit event.
+async fn apply_decision(
+    conn: &mut PgConnection,
+    q: &QualificationRecord,
+    decision: &VettingDecision,
+    at: OffsetDateTime,
+    actor: &str,
+    ids: Option<(&str, &str)>,
+) -> StoreResult<Option<QualificationRecord>> {
+    let Transition::Decide { from, to } = transition(q.vetting_status, decision)? else {
+        return Ok(None);
+    };
+    let etag = new_etag();
+    let done = sqlx::query(
+        "UPDATE qualifications SET vetting_status = $1, vetting_reason = $2, etag = $3, decided_at = $4 \
+         WHERE id = $5 AND vetting_status = 'InReview'",
+    )
+    .bind(to.name())
+    .bind(decision.reason.as_deref())
+    .bind(&etag)
+    .bind(to_millis(at))
+    .bind(q.id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(DomainError::of(ErrorKind::AlreadyDecided).into());
+    }
+    let profile = company_etag(conn, q.customer_id).await?;
+    insert_audit(
+        conn,
+        q,
+        at,
+        actor,
+        Some(from),
+        to,
+        decision.reason.as_deref(),
+        ids,
+        profile.as_deref(),
+    )
+    .await?;
+    Ok(Some(QualificationRecord {
+        vetting_status: to,
+        vetting_reason: decision.reason.clone(),
+        etag,
+        ..q.clone()
+    }))
+}
+
+async fn qualification_for_update(
+    conn: &mut PgConnection,
+    id: i64,
+) -> StoreResult<QualificationRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        qualification_columns!(),
+        " FROM qualifications WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    rows::qualification(&row)
+}
+
+// ---- the Store ----------------------------------------------------------------------------------
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn jobs_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.jobs_signal.clone())
+    }
+
+    async fn create_customer(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        new: NewCustomer,
+        default_gdap_roles: &[GdapRole],
+    ) -> StoreResult<Idempotent<Customer>> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(value) = replay(&mut tx, ctx).await? {
+            return Ok(Idempotent {
+                value,
+                replayed: true,
+            });
+        }
+        let customer = Customer {
+            id: CustomerId::new_random(),
+            partner_id: partner,
+            company_profile: new.company_profile,
+            company_etag: new_etag(),
+            billing_profile: new.billing_profile,
+            billing_etag: new_etag(),
+            created_at: ctx.now,
+        };
+        sqlx::query(
+            "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
+             VALUES ($1::uuid, $2::uuid, $3::jsonb, $4, $5::jsonb, $6, $7)",
+        )
+        .bind(customer.id.to_string())
+        .bind(partner.to_string())
+        .bind(rows::json(&customer.company_profile)?)
+        .bind(&customer.company_etag)
+        .bind(rows::json(&customer.billing_profile)?)
+        .bind(&customer.billing_etag)
+        .bind(to_millis(ctx.now))
+        .execute(&mut *tx)
+        .await?;
+        if !default_gdap_roles.is_empty() {
+            sqlx::query("INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES ($1::uuid, $2::uuid, $3::jsonb, $4)")
+                .bind(partner.to_string())
+                .bind(customer.id.to_string())
+                .bind(rows::gdap_roles_json(default_gdap_roles)?)
+                .bind(to_millis(ctx.now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        remember(&mut tx, ctx, &customer).await?;
+        tx.commit().await?;
+        Ok(Idempotent {
+            value: customer,
+            replayed: false,
+        })
+    }
+
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE id = $1::uuid"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::customer).transpose()
+    }
+
+    async fn list_customers(
+        &self,
+        partner: PartnerId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<CustomerPage> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE partner_id = $1::uuid AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(partner.to_string())
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = found.len() > limit as usize;
+        let page = &found[..found.len().min(limit as usize)];
+        let next = if more {
+            page.last()
+                .map(|r| r.try_get::<i64, _>("seq"))
+                .transpose()?
+        } else {
+            None
+        };
+        Ok(CustomerPage {
+            items: page
+                .iter()
+                .map(rows::customer)
+                .collect::<StoreResult<_>>()?,
+            next,
+        })
+    }
+
+    async fn update_billing_profile(
+        &self,
+        ctx: &WriteContext,
+        customer: CustomerId,
+        if_match: &str,
+        profile: BillingProfile,
+    ) -> StoreResult<Idempotent<Customer>> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(value) = replay(&mut tx, ctx).await? {
+            return Ok(Idempotent {
+                value,
+                replayed: true,
+            });
+        }
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE id = $1::uuid FOR UPDATE"
+        ))
+        .bind(customer.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = row
+            .as_ref()
+            .map(rows::customer)
+            .transpose()?
+            .ok_or(ErrorKind::NotFound)?;
+        if current.billing_etag != if_match {
+            return Err(ErrorKind::PreconditionFailed.into());
+        }
+        let updated = Customer {
+            billing_profile: profile,
+            billing_etag: new_etag(),
+            ..current
+        };
+        sqlx::query("UPDATE customers SET billing_profile = $1::jsonb, billing_etag = $2 WHERE id = $3::uuid")
+            .bind(rows::json(&updated.billing_profile)?)
+            .bind(&updated.billing_etag)
+            .bind(customer.to_string())
+            .execute(&mut *tx)
+            .await?;
+        remember(&mut tx, ctx, &updated).await?;
+        tx.commit().await?;
+        Ok(Idempotent {
+            value: updated,
+            replayed: false,
+        })
+    }
+
+    async fn qualifications(&self, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        load_qualifications(&mut conn, customer).await
+    }
+
+    async fn create_qualification(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        customer: CustomerId,
+        request: QualificationRequest,
+        vet_at: OffsetDateTime,
+    ) -> StoreResult<Idempotent<QualificationRecord>> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(value) = replay(&mut tx, ctx).await? {
+            return Ok(Idempotent {
+                value,
+                replayed: true,
+            });
+        }
+        // Serialises every request on this customer, whatever instance it reached.
+        let profile: Option<String> =
+            sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid FOR UPDATE")
+                .bind(customer.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let profile = profile.ok_or(ErrorKind::NotFound)?;
+        if request.qualification == SettableQualification::GovernmentCommunityCloud {
+            let grant = sqlx::query(concat!(
+                "SELECT ",
+                gdap_columns!(),
+                " FROM gdap_grants WHERE partner_id = $1::uuid AND customer_id = $2::uuid"
+            ))
+            .bind(partner.to_string())
+            .bind(customer.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let allowed = grant
+                .as_ref()
+                .map(rows::gdap)
+                .transpose()?
+                .is_some_and(|g| g.allows_gcc());
+            if !allowed {
+                return Err(DomainError::new(
+                    ErrorKind::Forbidden,
+                    "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
+                     License Administrator or User Administrator over this customer.",
+                )
+                .into());
+            }
+        }
+        let existing = load_qualifications(&mut tx, customer).await?;
+        check_against_existing(&request, &existing)?;
+        if let Some(code) = &request.validation_code {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                code_columns!(),
+                " FROM validation_codes WHERE validation_id = $1 FOR UPDATE"
+            ))
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let found = row.as_ref().map(rows::validation_code).transpose()?;
+            check_validation_code(partner, found.as_ref())?;
+            sqlx::query(
+                "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = $1 \
+                 WHERE validation_id = $2 AND remaining_creates > 0",
+            )
+            .bind(new_etag())
+            .bind(code)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let etag = new_etag();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
+             education_segment, website, validation_code, etag) \
+             VALUES ($1::uuid, $2::uuid, $3, 'InReview', $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(customer.to_string())
+        .bind(partner.to_string())
+        .bind(request.qualification.name())
+        .bind(to_millis(ctx.now))
+        .bind(request.education_segment.map(EducationSegment::name))
+        .bind(request.website.as_deref())
+        .bind(request.validation_code.as_deref())
+        .bind(&etag)
+        .fetch_one(&mut *tx)
+        .await?;
+        let record = QualificationRecord {
+            id,
+            customer_id: customer,
+            partner_id: partner,
+            qualification: request.qualification,
+            vetting_status: VettingStatus::InReview,
+            vetting_reason: None,
+            vetting_create_date: ctx.now,
+            education_segment: request.education_segment,
+            website: request.website,
+            validation_code: request.validation_code,
+            etag,
+        };
+        sqlx::query("INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', $1, $2::uuid, $3)")
+            .bind(id)
+            .bind(partner.to_string())
+            .bind(to_millis(vet_at))
+            .execute(&mut *tx)
+            .await?;
+        let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
+        insert_audit(
+            &mut tx,
+            &record,
+            ctx.now,
+            &ctx.actor,
+            None,
+            VettingStatus::InReview,
+            None,
+            Some(ids),
+            Some(&profile),
+        )
+        .await?;
+        remember(&mut tx, ctx, &record).await?;
+        tx.commit().await?;
+        Ok(Idempotent {
+            value: record,
+            replayed: false,
+        })
+    }
+
+    async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            code_columns!(),
+            " FROM validation_codes WHERE partner_id = $1::uuid ORDER BY created_at, validation_id"
+        ))
+        .bind(partner.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::validation_code).collect()
+    }
+
+    async fn issue_validation_code(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        organization_name: &str,
+        max_creates: i64,
+    ) -> StoreResult<ValidationCode> {
+        for _ in 0..8 {
+            let candidate = ValidationCode {
+                partner_id: partner,
+                organization_name: organization_name.to_owned(),
+                validation_id: new_validation_id(),
+                max_creates,
+                remaining_creates: max_creates,
+                etag: new_etag(),
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO validation_codes (validation_id, partner_id, organization_name, max_creates, remaining_creates, etag, created_at) \
+                 VALUES ($1, $2::uuid, $3, $4, $5, $6, $7) ON CONFLICT (validation_id) DO NOTHING",
+            )
+            .bind(&candidate.validation_id)
+            .bind(partner.to_string())
+            .bind(organization_name)
+            .bind(max_creates)
+            .bind(max_creates)
+            .bind(&candidate.etag)
+            .bind(to_millis(ctx.now))
+            .execute(&self.pool)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                return Ok(candidate);
+            }
+        }
+        Err(StoreError::Backend(
+            "could not find a free validation id".into(),
+        ))
+    }
+
+    async fn validation_status(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Option<ValidationStatus>> {
+        let row = sqlx::query(
+            "SELECT status, last_update FROM validation_statuses WHERE customer_id = $1::uuid",
+        )
+        .bind(customer.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| rows::validation_status(&r, customer))
+            .transpose()
+    }
+
+    async fn set_validation_status(
+        &self,
+        ctx: &WriteContext,
+        customer: CustomerId,
+        status: AccountStatus,
+    ) -> StoreResult<ValidationStatus> {
+        sqlx::query(
+            "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES ($1::uuid, $2, $3) \
+             ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
+        )
+        .bind(customer.to_string())
+        .bind(status.name())
+        .bind(to_millis(ctx.now))
+        .execute(&self.pool)
+        .await?;
+        Ok(ValidationStatus {
+            customer_id: customer,
+            status,
+            last_update: ctx.now,
+        })
+    }
+
+    async fn gdap_grant(
+        &self,
+        partner: PartnerId,
+        customer: CustomerId,
+    ) -> StoreResult<Option<GdapGrant>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            gdap_columns!(),
+            " FROM gdap_grants WHERE partner_id = $1::uuid AND customer_id = $2::uuid"
+        ))
+        .bind(partner.to_string())
+        .bind(customer.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::gdap).transpose()
+    }
+
+    async fn set_gdap_grant(
+        &self,
+        ctx: &WriteContext,
+        partner: PartnerId,
+        customer: CustomerId,
+        roles: &[GdapRole],
+    ) -> StoreResult<GdapGrant> {
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        sqlx::query(
+            "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES ($1::uuid, $2::uuid, $3::jsonb, $4) \
+             ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
+        )
+        .bind(partner.to_string())
+        .bind(customer.to_string())
+        .bind(rows::gdap_roles_json(&roles)?)
+        .bind(to_millis(ctx.now))
+        .execute(&self.pool)
+        .await?;
+        Ok(GdapGrant {
+            partner_id: partner,
+            customer_id: customer,
+            roles,
+            updated_at: ctx.now,
+        })
+    }
+
+    async fn reviews(
+        &self,
+        status: VettingStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<QualificationRecord>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            qualification_columns!(),
+            " FROM qualifications WHERE vetting_status = $1 ORDER BY vetting_create_date, id LIMIT $2"
+        ))
+        .bind(status.name())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::qualification).collect()
+    }
+
+    async fn decide(
+        &self,
+        ctx: &WriteContext,
+        customer: CustomerId,
+        qualification: SettableQualification,
+        if_match: &str,
+        decision: &VettingDecision,
+    ) -> StoreResult<QualificationRecord> {
+        let mut tx = self.pool.begin().await?;
+        let latest: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM qualifications WHERE customer_id = $1::uuid AND qualification = $2 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(customer.to_string())
+        .bind(qualification.name())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id = latest.ok_or_else(|| {
+            DomainError::new(
+                ErrorKind::NotFound,
+                format!("The customer has no {qualification} qualification request."),
+            )
+        })?;
+        // Two reviewers on two instances: the second waits here and then sees the decision.
+        let current = qualification_for_update(&mut tx, id).await?;
+        if current.vetting_status.is_terminal() {
+            return Err(DomainError::new(
+                ErrorKind::AlreadyDecided,
+                format!("The {qualification} qualification is already {}; terminal states never change.", current.vetting_status),
+            )
+            .into());
+        }
+        if current.etag != if_match {
+            return Err(ErrorKind::PreconditionFailed.into());
+        }
+        let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
+        let updated = apply_decision(&mut tx, &current, decision, ctx.now, &ctx.actor, Some(ids))
+            .await?
+            .ok_or(ErrorKind::AlreadyDecided)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn history(
+        &self,
+        customer: CustomerId,
+        qualification: SettableQualification,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let found = sqlx::query(
+            "SELECT at, actor, from_status, to_status, reason, request_id, correlation_id, profile_etag FROM audit_events \
+             WHERE customer_id = $1::uuid AND qualification = $2 ORDER BY id",
+        )
+        .bind(customer.to_string())
+        .bind(qualification.name())
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::audit_event).collect()
+    }
+
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>> {
+        let now_ms = to_millis(now);
+        let until = now_ms + lease.as_millis() as i64;
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+              ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, qualification_id, attempts",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut jobs = Vec::with_capacity(claimed.len());
+        for row in &claimed {
+            let qid: i64 = row.try_get("qualification_id")?;
+            let q = sqlx::query(concat!(
+                "SELECT ",
+                qualification_columns!(),
+                " FROM qualifications WHERE id = $1"
+            ))
+            .bind(qid)
+            .fetch_one(&mut *tx)
+            .await?;
+            let qualification = rows::qualification(&q)?;
+            let c = sqlx::query("SELECT company_profile::text AS company_profile, company_etag FROM customers WHERE id = $1::uuid")
+                .bind(qualification.customer_id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            jobs.push(ClaimedJob {
+                id: row.try_get("id")?,
+                attempts: row.try_get("attempts")?,
+                company: rows::from_json::<CompanyProfile>(
+                    "company profile",
+                    &c.try_get::<String, _>("company_profile")?,
+                )?,
+                company_etag: c.try_get("company_etag")?,
+                qualification,
+            });
+        }
+        tx.commit().await?;
+        Ok(jobs)
+    }
+
+    async fn finish_job(
+        &self,
+        job: &ClaimedJob,
+        owner: &str,
+        now: OffsetDateTime,
+        outcome: &JobOutcome,
+    ) -> StoreResult<JobFinish> {
+        let mut tx = self.pool.begin().await?;
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE id = $1 AND lease_owner = $2 AND done_at IS NULL FOR UPDATE",
+        )
+        .bind(job.id)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            return Ok(JobFinish::LeaseLost);
+        }
+        let (finish, label) = match outcome {
+            JobOutcome::AwaitReviewer => {
+                (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned())
+            }
+            JobOutcome::Decide(decision) => {
+                let current = qualification_for_update(&mut tx, job.qualification.id).await?;
+                if current.vetting_status.is_terminal() {
+                    (
+                        JobFinish::NoChange,
+                        format!("already-{}", current.vetting_status),
+                    )
+                } else {
+                    apply_decision(&mut tx, &current, decision, now, "vetting-policy", None)
+                        .await?;
+                    (
+                        JobFinish::Decided,
+                        decision.status.vetting_status().name().to_owned(),
+                    )
+                }
+            }
+        };
+        sqlx::query("UPDATE jobs SET done_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3")
+            .bind(to_millis(now))
+            .bind(label)
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(finish)
+    }
+
+    async fn release_jobs(&self, owner: &str) -> StoreResult<u64> {
+        let r = sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND done_at IS NULL")
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(GREATEST(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(at.map(from_millis))
+    }
+
+    async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
+            .bind(to_millis(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+}
