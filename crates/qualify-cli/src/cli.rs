@@ -36,7 +36,7 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8080]
     #[arg(long, env = "QUALIFY_LISTEN")]
     pub listen: Option<String>,
-    /// Database URL: sqlite://qualify.db (default), sqlite::memory:, or a file path
+    /// Database URL: sqlite://qualify.db (default), sqlite::memory:, a file path, or postgres://...
     #[arg(long, env = "QUALIFY_DATABASE_URL")]
     pub database: Option<String>,
     /// TOML config file (keys as the long flags, with underscores)
@@ -76,6 +76,12 @@ pub struct ServeArgs {
     /// Allow dev auth on a non-loopback address (anyone who knows the dev secret gets in)
     #[arg(long, env = "QUALIFY_ALLOW_DEV_AUTH_ON_NETWORK")]
     pub allow_dev_auth_on_network: Option<bool>,
+    /// PostgreSQL: connections per instance [default: 16]
+    #[arg(long, env = "QUALIFY_PG_MAX_CONNECTIONS")]
+    pub pg_max_connections: Option<u32>,
+    /// PostgreSQL: server-side bound on one statement, e.g. 30s [default: 30s]
+    #[arg(long, env = "QUALIFY_PG_STATEMENT_TIMEOUT")]
+    pub pg_statement_timeout: Option<String>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "QUALIFY_LOG_FORMAT", value_parser = ["text", "json"])]
     pub log_format: Option<String>,

@@ -12,6 +12,7 @@ use qualify_core::policy::{DEFAULT_ACADEMIC_SUFFIXES, VettingMode, VettingPolicy
 use qualify_core::validation::GdapRole;
 use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
 use qualify_server::{AuthConfig, Secret, ServerConfig};
+use qualify_store::PgSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ServeArgs, parse_duration};
@@ -34,6 +35,8 @@ pub struct Settings {
     pub default_gdap_roles: Option<Vec<String>>,
     pub allow_dev_auth_on_network: Option<bool>,
     pub log_format: Option<String>,
+    pub pg_max_connections: Option<u32>,
+    pub pg_statement_timeout: Option<String>,
 }
 
 impl From<&ServeArgs> for Settings {
@@ -53,6 +56,8 @@ impl From<&ServeArgs> for Settings {
             default_gdap_roles: a.default_gdap_roles.clone(),
             allow_dev_auth_on_network: a.allow_dev_auth_on_network,
             log_format: a.log_format.clone(),
+            pg_max_connections: a.pg_max_connections,
+            pg_statement_timeout: a.pg_statement_timeout.clone(),
         }
     }
 }
@@ -64,6 +69,7 @@ pub struct Resolved {
     pub database: String,
     pub allow_dev_auth_on_network: bool,
     pub json_logs: bool,
+    pub postgres: PgSettings,
     pub server: ServerConfig,
 }
 
@@ -156,7 +162,16 @@ fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
         Some("json") => true,
         Some(other) => bail!("--log-format {other:?} is not text or json"),
     };
+    let defaults = PgSettings::default();
+    let postgres = PgSettings {
+        max_connections: s.pg_max_connections.unwrap_or(defaults.max_connections),
+        statement_timeout: match s.pg_statement_timeout.as_deref() {
+            None => defaults.statement_timeout,
+            Some(t) => parse_duration("--pg-statement-timeout", t)?,
+        },
+    };
     Ok(Resolved {
+        postgres,
         listen: s.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
         database: s.database.unwrap_or_else(|| DEFAULT_DATABASE.into()),
         allow_dev_auth_on_network: s.allow_dev_auth_on_network.unwrap_or(false),

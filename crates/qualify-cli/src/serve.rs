@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use qualify_server::{AppState, AuthConfig};
-use qualify_store::{SqliteStore, Store};
+use qualify_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -28,10 +28,13 @@ fn init_logging(json: bool) {
     }
 }
 
-/// Opens the store named by a database URL.
-pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store named by a database URL: `postgres://` / `postgresql://` or SQLite.
+pub async fn open_store(url: &str, pg: &PgSettings) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("PostgreSQL is not supported by this build yet; use a sqlite:// URL");
+        let store = PgStore::open(url, pg)
+            .await
+            .with_context(|| format!("opening the database {}", redact(url)))?;
+        return Ok(Arc::new(store));
     }
     let store = SqliteStore::open(url)
         .await
@@ -80,7 +83,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "AUTH MODE dev: tokens signed with the development secret are accepted. Never expose this server."
         );
     }
-    let store = open_store(&config.database).await?;
+    let store = open_store(&config.database, &config.postgres).await?;
     let state = AppState::new(store, config.server.clone())
         .await
         .map_err(anyhow::Error::msg)?;

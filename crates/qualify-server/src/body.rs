@@ -57,6 +57,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiError>
     }
     let value: Value = serde_json::from_str(text)
         .map_err(|e| ApiError::invalid(format!("The request body is not valid JSON: {e}")))?;
+    // No request body is an array; serde would fill a struct from one by position.
+    if value.is_array() {
+        return Err(ApiError::invalid(
+            "The request body must be a JSON object, not an array.",
+        ));
+    }
     let folded = fold_keys(value);
     let canonical = folded.to_string();
     let value = T::deserialize(&folded)

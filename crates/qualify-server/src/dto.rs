@@ -14,7 +14,20 @@ pub mod input {
     use qualify_core::rules::{Contract, QualificationRequest};
     use qualify_core::validation::{AccountStatus, GdapRole, MAX_CREATES_LIMIT};
     use qualify_core::{DomainError, ErrorKind};
-    use serde::Deserialize;
+    use serde::de::{DeserializeOwned, Error as _};
+    use serde::{Deserialize, Deserializer};
+
+    /// An optional nested object. Serde would also fill a struct from a JSON array (fields by
+    /// position); the contract only has objects, so anything but an object or null is invalid.
+    fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+        match Option::<serde_json::Value>::deserialize(d)? {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v @ serde_json::Value::Object(_)) => {
+                T::deserialize(v).map(Some).map_err(D::Error::custom)
+            }
+            Some(_) => Err(D::Error::custom("expected a JSON object")),
+        }
+    }
 
     /// A string field that also accepts a number (GCC codes are documented as `int`).
     #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +155,7 @@ pub mod input {
         pub domain: Option<String>,
         pub companyname: Option<String>,
         pub email: Option<String>,
+        #[serde(default, deserialize_with = "object")]
         pub address: Option<AddressIn>,
         pub organizationregistrationnumber: Option<String>,
     }
@@ -171,8 +185,10 @@ pub mod input {
         pub culture: Option<String>,
         pub language: Option<String>,
         pub companyname: Option<String>,
+        #[serde(default, deserialize_with = "object")]
         pub defaultaddress: Option<AddressIn>,
         /// Clients that read the profile send it back whole, `attributes.etag` included.
+        #[serde(default, deserialize_with = "object")]
         pub attributes: Option<AttributesIn>,
     }
 
@@ -199,7 +215,9 @@ pub mod input {
     /// `POST /v1/customers`.
     #[derive(Debug, Deserialize)]
     pub struct CustomerIn {
+        #[serde(default, deserialize_with = "object")]
         pub companyprofile: Option<CompanyProfileIn>,
+        #[serde(default, deserialize_with = "object")]
         pub billingprofile: Option<BillingProfileIn>,
     }
 

@@ -67,6 +67,11 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let owner = format!("worker-{}", uuid::Uuid::new_v4());
     state.worker_running.store(true, Ordering::SeqCst);
     tracing::info!(%owner, mode = ?state.config.policy.mode, delay = ?state.config.policy.delay, "vetting worker started");
+    // Enqueues by other instances (PostgreSQL NOTIFY); without it, polling covers them.
+    let remote = state
+        .store
+        .jobs_signal()
+        .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
     loop {
         if *stop.borrow() {
             break;
@@ -81,6 +86,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = state.jobs_enqueued.notified() => {}
+            _ = remote.notified() => {}
             _ = stop.changed() => {}
         }
     }
