@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// Allow dev auth on a non-loopback address (anyone who knows the dev secret gets in)
     #[arg(long, env = "QUALIFY_ALLOW_DEV_AUTH_ON_NETWORK")]
     pub allow_dev_auth_on_network: Option<bool>,
+    /// How long a worker holds a claimed vetting job before another may take it [default: 30s]
+    #[arg(long, env = "QUALIFY_JOB_LEASE")]
+    pub job_lease: Option<String>,
     /// PostgreSQL: connections per instance [default: 16]
     #[arg(long, env = "QUALIFY_PG_MAX_CONNECTIONS")]
     pub pg_max_connections: Option<u32>,

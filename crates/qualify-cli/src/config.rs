@@ -37,6 +37,7 @@ pub struct Settings {
     pub log_format: Option<String>,
     pub pg_max_connections: Option<u32>,
     pub pg_statement_timeout: Option<String>,
+    pub job_lease: Option<String>,
 }
 
 impl From<&ServeArgs> for Settings {
@@ -58,6 +59,7 @@ impl From<&ServeArgs> for Settings {
             log_format: a.log_format.clone(),
             pg_max_connections: a.pg_max_connections,
             pg_statement_timeout: a.pg_statement_timeout.clone(),
+            job_lease: a.job_lease.clone(),
         }
     }
 }
@@ -185,6 +187,15 @@ fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
             },
             rate_limit_per_minute: s.rate_limit_per_minute.unwrap_or(500),
             default_gdap_roles,
+            job_lease: match s.job_lease.as_deref() {
+                None => ServerConfig::default().job_lease,
+                Some(l) => parse_duration("--job-lease", l).and_then(|d| {
+                    if d < std::time::Duration::from_millis(100) {
+                        bail!("--job-lease must be at least 100ms")
+                    }
+                    Ok(d)
+                })?,
+            },
             ..ServerConfig::default()
         },
     })

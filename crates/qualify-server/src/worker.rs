@@ -15,6 +15,17 @@ const BATCH: u32 = 64;
 const POLL: Duration = Duration::from_millis(500);
 const BACKOFF_ON_ERROR: Duration = Duration::from_secs(1);
 
+/// Fault injection for failover tests: hold claimed jobs this long (milliseconds) before
+/// finishing them, so a test can kill the process while it holds a lease. Never set in production.
+const FAULT_HOLD_VAR: &str = "QUALIFY_FAULT_HOLD_CLAIMED_JOBS";
+
+fn fault_hold() -> Option<Duration> {
+    std::env::var(FAULT_HOLD_VAR)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
+}
+
 /// Runs one pass: claims and finishes every due job. Returns how many jobs it finished.
 pub async fn drain(state: &AppState, owner: &str) -> Result<usize, qualify_store::StoreError> {
     let mut finished = 0;
@@ -25,6 +36,14 @@ pub async fn drain(state: &AppState, owner: &str) -> Result<usize, qualify_store
             .claim_jobs(owner, now, state.config.job_lease, BATCH)
             .await?;
         let claimed = jobs.len();
+        if let (Some(hold), true) = (fault_hold(), claimed > 0) {
+            tracing::warn!(
+                claimed,
+                ?hold,
+                "{FAULT_HOLD_VAR} is set: holding claimed jobs"
+            );
+            tokio::time::sleep(hold).await;
+        }
         for job in jobs {
             let outcome = match state
                 .config
