@@ -46,7 +46,16 @@ pub struct Server {
     starts: usize,
 }
 
-fn spawn(database: &str, options: &Options, log: PathBuf) -> (Child, String) {
+pub fn spawn(database: &str, options: &Options, log: PathBuf) -> (Child, String) {
+    spawn_with_env(database, options, log, &[])
+}
+
+pub fn spawn_with_env(
+    database: &str,
+    options: &Options,
+    log: PathBuf,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let log = std::fs::File::create(log).expect("log file");
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
@@ -60,6 +69,7 @@ fn spawn(database: &str, options: &Options, log: PathBuf) -> (Child, String) {
         .args(&options.extra)
         .env_remove("QUALIFY_CONFIG")
         .env("QUALIFY_LOG", "info,sqlx=warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
@@ -96,8 +106,43 @@ impl Server {
 
     pub async fn start_with(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database = format!("sqlite://{}", dir.path().join("qualify.db").display());
-        let (child, base) = spawn(&database, &options, dir.path().join("server-0.log"));
+        let database = test_database(&dir).await;
+        Self::start_in(dir, database, options).await
+    }
+
+    /// Another instance on an existing database (several instances on one PostgreSQL).
+    pub async fn start_on(database: &str, options: Options) -> Self {
+        Self::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            database.to_owned(),
+            options,
+        )
+        .await
+    }
+
+    /// Like `start_on`, with extra environment for the process (fault injection).
+    pub async fn start_on_with_env(database: &str, options: Options, env: &[(&str, &str)]) -> Self {
+        Self::start_in_env(
+            tempfile::tempdir().expect("temp dir"),
+            database.to_owned(),
+            options,
+            env,
+        )
+        .await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, database: String, options: Options) -> Self {
+        Self::start_in_env(dir, database, options, &[]).await
+    }
+
+    async fn start_in_env(
+        dir: tempfile::TempDir,
+        database: String,
+        options: Options,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let (child, base) =
+            spawn_with_env(&database, &options, dir.path().join("server-0.log"), env);
         let server = Self {
             child: Some(child),
             base,
@@ -316,6 +361,23 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// The database of a test server: a fresh SQLite file, or a fresh PostgreSQL database when
+/// `QUALIFY_TEST_BACKEND=postgres` (the same suite, run a second time by `.ci/run`).
+pub async fn test_database(dir: &tempfile::TempDir) -> String {
+    match std::env::var("QUALIFY_TEST_BACKEND").as_deref() {
+        Ok("postgres") => qualify_store::testing::fresh_postgres_database()
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "QUALIFY_TEST_BACKEND=postgres needs {}",
+                    qualify_store::testing::POSTGRES_URL_VAR
+                )
+            }),
+        Ok("sqlite") | Err(_) => format!("sqlite://{}", dir.path().join("qualify.db").display()),
+        Ok(other) => panic!("QUALIFY_TEST_BACKEND={other:?} is not sqlite or postgres"),
     }
 }
 

@@ -2,4 +2,11 @@
 
 mod helpers;
 
+mod auth;
+mod cluster;
+mod customers;
+mod errors;
+mod oidc;
+mod qualifications;
 mod smoke;
+mod vetting;

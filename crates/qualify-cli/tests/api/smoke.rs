@@ -16,12 +16,17 @@ async fn education_request_is_in_review_then_decided_by_an_operator() {
     assert_eq!(r.body["vettingStatus"], "InReview");
     let etag = s.review_etag(&c, "Education").await;
     let d = s
-        .post(&format!("/admin/v1/customers/{c}/qualifications/Education/decision"))
+        .post(&format!(
+            "/admin/v1/customers/{c}/qualifications/Education/decision"
+        ))
         .token(&s.admin_token())
         .header("If-Match", &etag)
         .json(json!({"vettingStatus": "Approved"}))
         .send()
         .await;
     assert_eq!(d.status, 200, "{}", d.text);
-    assert_eq!(s.qualifications(&p, &c).await[0]["vettingStatus"], "Approved");
+    assert_eq!(
+        s.qualifications(&p, &c).await[0]["vettingStatus"],
+        "Approved"
+    );
 }
