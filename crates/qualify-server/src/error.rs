@@ -13,6 +13,8 @@ pub struct ApiError {
     pub error: DomainError,
     /// Seconds for `Retry-After` (429 always has one).
     pub retry_after: Option<u64>,
+    /// The stored answer of an earlier request with the same `MS-RequestId`.
+    pub replayed: bool,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
         Self {
             error: DomainError::new(kind, description),
             retry_after: None,
+            replayed: false,
         }
     }
 
@@ -27,6 +30,7 @@ impl ApiError {
         Self {
             error: DomainError::of(kind),
             retry_after: None,
+            replayed: false,
         }
     }
 
@@ -38,6 +42,7 @@ impl ApiError {
         Self {
             error: DomainError::of(ErrorKind::Throttled),
             retry_after: Some(retry_after.max(1)),
+            replayed: false,
         }
     }
 
@@ -51,6 +56,7 @@ impl From<DomainError> for ApiError {
         Self {
             error,
             retry_after: None,
+            replayed: false,
         }
     }
 }
@@ -65,6 +71,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Domain(d) => d.into(),
+            StoreError::Replayed(d) => ApiError {
+                replayed: true,
+                ..d.into()
+            },
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "database unavailable");
                 let mut e = ApiError::of(ErrorKind::Unavailable);
@@ -116,6 +126,12 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
+        if self.replayed {
+            response.headers_mut().insert(
+                crate::context::IDEMPOTENT_REPLAYED,
+                HeaderValue::from_static("true"),
+            );
+        }
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

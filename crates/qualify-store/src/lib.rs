@@ -31,6 +31,9 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// An earlier request with the same idempotency key was rejected with this error.
+    #[error("replayed: {0}")]
+    Replayed(DomainError),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]

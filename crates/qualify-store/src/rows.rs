@@ -14,6 +14,9 @@ use qualify_core::{CustomerId, PartnerId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use qualify_core::{DomainError, ErrorKind};
+use serde::Deserialize;
+
 use crate::{AuditEvent, StoreError, StoreResult};
 
 /// Typed access to a row's columns by name.
@@ -149,4 +152,48 @@ pub(crate) fn audit_event(r: &impl Cells) -> StoreResult<AuditEvent> {
         correlation_id: r.opt_text("correlation_id")?,
         profile_etag: r.opt_text("profile_etag")?,
     })
+}
+
+/// What an idempotency record keeps: the result of the first completed request, success or
+/// rejection, so that a retry gets the same answer.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Stored<T> {
+    Ok(T),
+    Err { code: u32, description: String },
+}
+
+pub(crate) fn stored_ok<T: Serialize>(v: &T) -> StoreResult<String> {
+    json(&Stored::Ok(v))
+}
+
+pub(crate) fn stored_err(e: &DomainError) -> StoreResult<String> {
+    json(&Stored::<()>::Err {
+        code: e.kind.code(),
+        description: e.description.clone(),
+    })
+}
+
+/// The stored result of an earlier request: its value, or `StoreError::Replayed` with its error.
+pub(crate) fn replayed<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+    match from_json::<Stored<T>>("idempotent response", s)? {
+        Stored::Ok(v) => Ok(v),
+        Stored::Err { code, description } => {
+            let kind = ErrorKind::ALL
+                .iter()
+                .copied()
+                .find(|k| k.code() == code)
+                .ok_or_else(|| corrupt("error code", &code.to_string()))?;
+            Err(StoreError::Replayed(DomainError::new(kind, description)))
+        }
+    }
+}
+
+/// Whether a rejection is the request's own outcome, to be replayed to its retries. The key
+/// reuse error is about the key, not the request, and is never stored.
+pub(crate) fn is_storable(e: &StoreError) -> Option<&DomainError> {
+    match e {
+        StoreError::Domain(d) if d.kind != ErrorKind::IdempotencyKeyReused => Some(d),
+        _ => None,
+    }
 }

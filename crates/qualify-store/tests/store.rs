@@ -157,6 +157,7 @@ backends!(
     delayed_jobs_wait_for_their_time,
     validation_status_and_gdap_round_trip,
     old_idempotency_records_are_purged,
+    rejections_are_replayed_to_retries,
 );
 
 async fn customers_are_created_listed_and_replayed(store: &dyn Store) {
@@ -748,4 +749,50 @@ async fn old_idempotency_records_are_purged(store: &dyn Store) {
             .unwrap()
             .replayed
     );
+}
+
+async fn rejections_are_replayed_to_retries(store: &dyn Store) {
+    let p = PartnerId::new_random();
+    let c = customer(store, p).await;
+    store
+        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .await
+        .unwrap();
+    // Rejected: Education is already in review.
+    let first = store
+        .create_qualification(&keyed(at(1), p, "k", "fp"), p, c, edu(), at(1))
+        .await
+        .unwrap_err();
+    assert_eq!(kind(first), ErrorKind::QualificationExists);
+    // The state changes so that the request would now succeed...
+    let q = &store.qualifications(c).await.unwrap()[0];
+    let deny = VettingDecision {
+        status: DecisionStatus::Denied,
+        reason: None,
+    };
+    store
+        .decide(
+            &ctx(at(2)),
+            c,
+            SettableQualification::Education,
+            &q.etag,
+            &deny,
+        )
+        .await
+        .unwrap();
+    // ...but the retry gets the first answer, marked as replayed, and creates nothing.
+    match store
+        .create_qualification(&keyed(at(3), p, "k", "fp"), p, c, edu(), at(3))
+        .await
+    {
+        Err(StoreError::Replayed(d)) => assert_eq!(d.kind, ErrorKind::QualificationExists),
+        other => panic!("expected the replayed rejection, got {other:?}"),
+    }
+    assert_eq!(store.qualifications(c).await.unwrap().len(), 1);
+    // The key stays bound to that request.
+    let e = store
+        .create_qualification(&keyed(at(4), p, "k", "other"), p, c, edu(), at(4))
+        .await
+        .unwrap_err();
+    assert_eq!(kind(e), ErrorKind::IdempotencyKeyReused);
 }

@@ -1126,7 +1126,7 @@ async fn ten_customers_race_for_a_three_use_code() {
 }
 
 #[tokio::test]
-#[ignore = "product bug: 4xx responses are not stored under the MS-RequestId, so a retry after a 409 executes (api.md 1)"]
+
 async fn an_error_response_is_replayed_too() {
     // api.md 1: "the first completed response (status and body)" is what a retry gets; a 409
     // must not turn into a 201 (a second effect) because the state changed in between.

@@ -130,6 +130,31 @@ impl PgStore {
         Ok(Self { pool, jobs_signal })
     }
 
+    /// Stores a rejection under the request's idempotency key (in its own transaction, the
+    /// request's having rolled back), so that a retry gets the same answer.
+    async fn settle<T>(
+        &self,
+        ctx: &WriteContext,
+        result: StoreResult<Idempotent<T>>,
+    ) -> StoreResult<Idempotent<T>> {
+        if let (Err(e), Some(key)) = (&result, &ctx.idempotency)
+            && let Some(rejection) = rows::is_storable(e)
+        {
+            sqlx::query(
+                "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) \
+                 VALUES ($1::uuid, $2, $3, $4, $5) ON CONFLICT (partner_id, request_id) DO NOTHING",
+            )
+            .bind(key.partner.to_string())
+            .bind(&key.request_id)
+            .bind(&key.fingerprint)
+            .bind(rows::stored_err(rejection)?)
+            .bind(to_millis(ctx.now))
+            .execute(&self.pool)
+            .await?;
+        }
+        result
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -172,7 +197,7 @@ async fn replay<T: DeserializeOwned>(
     let response: Option<String> = row.try_get("response")?;
     let response = response
         .ok_or_else(|| StoreError::Backend("idempotency record without a response".into()))?;
-    Ok(Some(rows::from_json("idempotent response", &response)?))
+    Ok(Some(rows::replayed(&response)?))
 }
 
 async fn remember<T: Serialize>(
@@ -186,7 +211,7 @@ async fn remember<T: Serialize>(
     sqlx::query("UPDATE idempotency_records SET response = $3 WHERE partner_id = $1::uuid AND request_id = $2")
         .bind(key.partner.to_string())
         .bind(&key.request_id)
-        .bind(rows::json(value)?)
+        .bind(rows::stored_ok(value)?)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -336,50 +361,54 @@ impl Store for PgStore {
         new: NewCustomer,
         default_gdap_roles: &[GdapRole],
     ) -> StoreResult<Idempotent<Customer>> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(value) = replay(&mut tx, ctx).await? {
-            return Ok(Idempotent {
-                value,
-                replayed: true,
-            });
+        let result: StoreResult<Idempotent<Customer>> = async {
+            let mut tx = self.pool.begin().await?;
+            if let Some(value) = replay(&mut tx, ctx).await? {
+                return Ok(Idempotent {
+                    value,
+                    replayed: true,
+                });
+            }
+            let customer = Customer {
+                id: CustomerId::new_random(),
+                partner_id: partner,
+                company_profile: new.company_profile,
+                company_etag: new_etag(),
+                billing_profile: new.billing_profile,
+                billing_etag: new_etag(),
+                created_at: ctx.now,
+            };
+            sqlx::query(
+                "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
+                 VALUES ($1::uuid, $2::uuid, $3::jsonb, $4, $5::jsonb, $6, $7)",
+            )
+            .bind(customer.id.to_string())
+            .bind(partner.to_string())
+            .bind(rows::json(&customer.company_profile)?)
+            .bind(&customer.company_etag)
+            .bind(rows::json(&customer.billing_profile)?)
+            .bind(&customer.billing_etag)
+            .bind(to_millis(ctx.now))
+            .execute(&mut *tx)
+            .await?;
+            if !default_gdap_roles.is_empty() {
+                sqlx::query("INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES ($1::uuid, $2::uuid, $3::jsonb, $4)")
+                    .bind(partner.to_string())
+                    .bind(customer.id.to_string())
+                    .bind(rows::gdap_roles_json(default_gdap_roles)?)
+                    .bind(to_millis(ctx.now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            remember(&mut tx, ctx, &customer).await?;
+            tx.commit().await?;
+            Ok(Idempotent {
+                value: customer,
+                replayed: false,
+            })
         }
-        let customer = Customer {
-            id: CustomerId::new_random(),
-            partner_id: partner,
-            company_profile: new.company_profile,
-            company_etag: new_etag(),
-            billing_profile: new.billing_profile,
-            billing_etag: new_etag(),
-            created_at: ctx.now,
-        };
-        sqlx::query(
-            "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
-             VALUES ($1::uuid, $2::uuid, $3::jsonb, $4, $5::jsonb, $6, $7)",
-        )
-        .bind(customer.id.to_string())
-        .bind(partner.to_string())
-        .bind(rows::json(&customer.company_profile)?)
-        .bind(&customer.company_etag)
-        .bind(rows::json(&customer.billing_profile)?)
-        .bind(&customer.billing_etag)
-        .bind(to_millis(ctx.now))
-        .execute(&mut *tx)
-        .await?;
-        if !default_gdap_roles.is_empty() {
-            sqlx::query("INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES ($1::uuid, $2::uuid, $3::jsonb, $4)")
-                .bind(partner.to_string())
-                .bind(customer.id.to_string())
-                .bind(rows::gdap_roles_json(default_gdap_roles)?)
-                .bind(to_millis(ctx.now))
-                .execute(&mut *tx)
-                .await?;
-        }
-        remember(&mut tx, ctx, &customer).await?;
-        tx.commit().await?;
-        Ok(Idempotent {
-            value: customer,
-            replayed: false,
-        })
+        .await;
+        self.settle(ctx, result).await
     }
 
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
@@ -435,46 +464,50 @@ impl Store for PgStore {
         if_match: &str,
         profile: BillingProfile,
     ) -> StoreResult<Idempotent<Customer>> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(value) = replay(&mut tx, ctx).await? {
-            return Ok(Idempotent {
-                value,
-                replayed: true,
-            });
-        }
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            customer_columns!(),
-            " FROM customers WHERE id = $1::uuid FOR UPDATE"
-        ))
-        .bind(customer.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let current = row
-            .as_ref()
-            .map(rows::customer)
-            .transpose()?
-            .ok_or(ErrorKind::NotFound)?;
-        if current.billing_etag != if_match {
-            return Err(ErrorKind::PreconditionFailed.into());
-        }
-        let updated = Customer {
-            billing_profile: profile,
-            billing_etag: new_etag(),
-            ..current
-        };
-        sqlx::query("UPDATE customers SET billing_profile = $1::jsonb, billing_etag = $2 WHERE id = $3::uuid")
-            .bind(rows::json(&updated.billing_profile)?)
-            .bind(&updated.billing_etag)
+        let result: StoreResult<Idempotent<Customer>> = async {
+            let mut tx = self.pool.begin().await?;
+            if let Some(value) = replay(&mut tx, ctx).await? {
+                return Ok(Idempotent {
+                    value,
+                    replayed: true,
+                });
+            }
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                customer_columns!(),
+                " FROM customers WHERE id = $1::uuid FOR UPDATE"
+            ))
             .bind(customer.to_string())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-        remember(&mut tx, ctx, &updated).await?;
-        tx.commit().await?;
-        Ok(Idempotent {
-            value: updated,
-            replayed: false,
-        })
+            let current = row
+                .as_ref()
+                .map(rows::customer)
+                .transpose()?
+                .ok_or(ErrorKind::NotFound)?;
+            if current.billing_etag != if_match {
+                return Err(ErrorKind::PreconditionFailed.into());
+            }
+            let updated = Customer {
+                billing_profile: profile,
+                billing_etag: new_etag(),
+                ..current
+            };
+            sqlx::query("UPDATE customers SET billing_profile = $1::jsonb, billing_etag = $2 WHERE id = $3::uuid")
+                .bind(rows::json(&updated.billing_profile)?)
+                .bind(&updated.billing_etag)
+                .bind(customer.to_string())
+                .execute(&mut *tx)
+                .await?;
+            remember(&mut tx, ctx, &updated).await?;
+            tx.commit().await?;
+            Ok(Idempotent {
+                value: updated,
+                replayed: false,
+            })
+        }
+        .await;
+        self.settle(ctx, result).await
     }
 
     async fn qualifications(&self, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>> {
@@ -490,120 +523,124 @@ impl Store for PgStore {
         request: QualificationRequest,
         vet_at: OffsetDateTime,
     ) -> StoreResult<Idempotent<QualificationRecord>> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(value) = replay(&mut tx, ctx).await? {
-            return Ok(Idempotent {
-                value,
-                replayed: true,
-            });
-        }
-        // Serialises every request on this customer, whatever instance it reached.
-        let profile: Option<String> =
-            sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid FOR UPDATE")
+        let result: StoreResult<Idempotent<QualificationRecord>> = async {
+            let mut tx = self.pool.begin().await?;
+            if let Some(value) = replay(&mut tx, ctx).await? {
+                return Ok(Idempotent {
+                    value,
+                    replayed: true,
+                });
+            }
+            // Serialises every request on this customer, whatever instance it reached.
+            let profile: Option<String> =
+                sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid FOR UPDATE")
+                    .bind(customer.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let profile = profile.ok_or(ErrorKind::NotFound)?;
+            if request.qualification == SettableQualification::GovernmentCommunityCloud {
+                let grant = sqlx::query(concat!(
+                    "SELECT ",
+                    gdap_columns!(),
+                    " FROM gdap_grants WHERE partner_id = $1::uuid AND customer_id = $2::uuid"
+                ))
+                .bind(partner.to_string())
                 .bind(customer.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let profile = profile.ok_or(ErrorKind::NotFound)?;
-        if request.qualification == SettableQualification::GovernmentCommunityCloud {
-            let grant = sqlx::query(concat!(
-                "SELECT ",
-                gdap_columns!(),
-                " FROM gdap_grants WHERE partner_id = $1::uuid AND customer_id = $2::uuid"
-            ))
-            .bind(partner.to_string())
-            .bind(customer.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let allowed = grant
-                .as_ref()
-                .map(rows::gdap)
-                .transpose()?
-                .is_some_and(|g| g.allows_gcc());
-            if !allowed {
-                return Err(DomainError::new(
-                    ErrorKind::Forbidden,
-                    "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
-                     License Administrator or User Administrator over this customer.",
-                )
-                .into());
+                let allowed = grant
+                    .as_ref()
+                    .map(rows::gdap)
+                    .transpose()?
+                    .is_some_and(|g| g.allows_gcc());
+                if !allowed {
+                    return Err(DomainError::new(
+                        ErrorKind::Forbidden,
+                        "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
+                         License Administrator or User Administrator over this customer.",
+                    )
+                    .into());
+                }
             }
-        }
-        let existing = load_qualifications(&mut tx, customer).await?;
-        check_against_existing(&request, &existing)?;
-        if let Some(code) = &request.validation_code {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                code_columns!(),
-                " FROM validation_codes WHERE validation_id = $1 FOR UPDATE"
-            ))
-            .bind(code)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let found = row.as_ref().map(rows::validation_code).transpose()?;
-            check_validation_code(partner, found.as_ref())?;
-            sqlx::query(
-                "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = $1 \
-                 WHERE validation_id = $2 AND remaining_creates > 0",
+            let existing = load_qualifications(&mut tx, customer).await?;
+            check_against_existing(&request, &existing)?;
+            if let Some(code) = &request.validation_code {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    code_columns!(),
+                    " FROM validation_codes WHERE validation_id = $1 FOR UPDATE"
+                ))
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let found = row.as_ref().map(rows::validation_code).transpose()?;
+                check_validation_code(partner, found.as_ref())?;
+                sqlx::query(
+                    "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = $1 \
+                     WHERE validation_id = $2 AND remaining_creates > 0",
+                )
+                .bind(new_etag())
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let etag = new_etag();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
+                 education_segment, website, validation_code, etag) \
+                 VALUES ($1::uuid, $2::uuid, $3, 'InReview', $4, $5, $6, $7, $8) RETURNING id",
             )
-            .bind(new_etag())
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let etag = new_etag();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
-             education_segment, website, validation_code, etag) \
-             VALUES ($1::uuid, $2::uuid, $3, 'InReview', $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(customer.to_string())
-        .bind(partner.to_string())
-        .bind(request.qualification.name())
-        .bind(to_millis(ctx.now))
-        .bind(request.education_segment.map(EducationSegment::name))
-        .bind(request.website.as_deref())
-        .bind(request.validation_code.as_deref())
-        .bind(&etag)
-        .fetch_one(&mut *tx)
-        .await?;
-        let record = QualificationRecord {
-            id,
-            customer_id: customer,
-            partner_id: partner,
-            qualification: request.qualification,
-            vetting_status: VettingStatus::InReview,
-            vetting_reason: None,
-            vetting_create_date: ctx.now,
-            education_segment: request.education_segment,
-            website: request.website,
-            validation_code: request.validation_code,
-            etag,
-        };
-        sqlx::query("INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', $1, $2::uuid, $3)")
-            .bind(id)
+            .bind(customer.to_string())
             .bind(partner.to_string())
-            .bind(to_millis(vet_at))
-            .execute(&mut *tx)
+            .bind(request.qualification.name())
+            .bind(to_millis(ctx.now))
+            .bind(request.education_segment.map(EducationSegment::name))
+            .bind(request.website.as_deref())
+            .bind(request.validation_code.as_deref())
+            .bind(&etag)
+            .fetch_one(&mut *tx)
             .await?;
-        let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-        insert_audit(
-            &mut tx,
-            &record,
-            ctx.now,
-            &ctx.actor,
-            None,
-            VettingStatus::InReview,
-            None,
-            Some(ids),
-            Some(&profile),
-        )
-        .await?;
-        remember(&mut tx, ctx, &record).await?;
-        tx.commit().await?;
-        Ok(Idempotent {
-            value: record,
-            replayed: false,
-        })
+            let record = QualificationRecord {
+                id,
+                customer_id: customer,
+                partner_id: partner,
+                qualification: request.qualification,
+                vetting_status: VettingStatus::InReview,
+                vetting_reason: None,
+                vetting_create_date: ctx.now,
+                education_segment: request.education_segment,
+                website: request.website,
+                validation_code: request.validation_code,
+                etag,
+            };
+            sqlx::query("INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', $1, $2::uuid, $3)")
+                .bind(id)
+                .bind(partner.to_string())
+                .bind(to_millis(vet_at))
+                .execute(&mut *tx)
+                .await?;
+            let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
+            insert_audit(
+                &mut tx,
+                &record,
+                ctx.now,
+                &ctx.actor,
+                None,
+                VettingStatus::InReview,
+                None,
+                Some(ids),
+                Some(&profile),
+            )
+            .await?;
+            remember(&mut tx, ctx, &record).await?;
+            tx.commit().await?;
+            Ok(Idempotent {
+                value: record,
+                replayed: false,
+            })
+        }
+        .await;
+        self.settle(ctx, result).await
     }
 
     async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>> {
