@@ -87,6 +87,26 @@ pub enum AdminCommand {
         #[arg(long)]
         qualification: String,
     },
+    /// Write a consistent copy of the database while the server keeps running (opens the
+    /// database directly; PostgreSQL needs pg_dump on the PATH)
+    Backup {
+        /// The server's database URL: sqlite://FILE or postgres://...
+        #[arg(long, env = "QUALIFY_DATABASE_URL")]
+        database: String,
+        /// The backup file to write; it must not exist
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore a backup into a new database (a SQLite file that does not exist yet, or an empty
+    /// PostgreSQL database; PostgreSQL needs pg_restore on the PATH)
+    Restore {
+        /// The backup file
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The new database's URL (never read from the environment)
+        #[arg(long)]
+        database: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +179,14 @@ fn print(result: Result<Value, Value>) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    // Backup and restore work on the database itself, not through the server.
+    match &args.command {
+        AdminCommand::Backup { database, to } => return crate::backup::backup(database, to).await,
+        AdminCommand::Restore { from, database } => {
+            return crate::backup::restore(from, database).await;
+        }
+        _ => {}
+    }
     let token = match args.token {
         Some(t) => t,
         None => mint_dev_token(
@@ -261,6 +289,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             let path =
                 format!("/admin/v1/customers/{customer}/qualifications/{qualification}/history");
             client.call(Method::GET, &path, None, None).await?
+        }
+        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => {
+            unreachable!("handled above")
         }
     };
     print(result)

@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the serve flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server and its vetting worker.
@@ -27,6 +29,14 @@ pub enum Command {
     Token(TokenArgs),
     /// Operator commands against a running server (/admin/v1).
     Admin(crate::admin::AdminArgs),
+    /// Client: the partner's customers (through the Rust SDK)
+    Customers(crate::client::CustomersArgs),
+    /// Client: a customer's qualification requests; `wait` for vetting
+    Qualifications(crate::client::QualificationsArgs),
+    /// Client: the partner's GCC validation codes
+    Validations(crate::client::ValidationsArgs),
+    /// Client: a customer's account validation status
+    ValidationStatus(crate::client::ValidationStatusArgs),
 }
 
 /// Every flag also reads from the environment and from the config file; precedence is
@@ -85,6 +95,30 @@ pub struct ServeArgs {
     /// PostgreSQL: server-side bound on one statement, e.g. 30s [default: 30s]
     #[arg(long, env = "QUALIFY_PG_STATEMENT_TIMEOUT")]
     pub pg_statement_timeout: Option<String>,
+    /// Fetch the OIDC JWKS again when the cached copy is this old, so that a key removed from it
+    /// stops being accepted [default: 1h]
+    #[arg(long, env = "QUALIFY_OIDC_JWKS_REFRESH")]
+    pub oidc_jwks_refresh: Option<String>,
+    /// A request that takes longer is answered 503 with Retry-After [default: 30s]
+    #[arg(long, env = "QUALIFY_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Time a client has to send a request's headers; also how long an idle keep-alive
+    /// connection is kept [default: 15s]
+    #[arg(long, env = "QUALIFY_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
+    /// Time a client has to send a request's whole body; 408 after that [default: 20s]
+    #[arg(long, env = "QUALIFY_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<String>,
+    /// Largest request head (request line and headers) in bytes, at least 8192; larger heads
+    /// get 431 [default: 65536]
+    #[arg(long, env = "QUALIFY_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Connections served at once; more wait in the listen backlog [default: 1024]
+    #[arg(long, env = "QUALIFY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Requests handled at once; more get 503 with Retry-After [default: 512]
+    #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "QUALIFY_LOG_FORMAT", value_parser = ["text", "json"])]
     pub log_format: Option<String>,

@@ -4,6 +4,7 @@
 //! message.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use figment::Figment;
@@ -38,6 +39,13 @@ pub struct Settings {
     pub pg_max_connections: Option<u32>,
     pub pg_statement_timeout: Option<String>,
     pub job_lease: Option<String>,
+    pub oidc_jwks_refresh: Option<String>,
+    pub request_timeout: Option<String>,
+    pub header_read_timeout: Option<String>,
+    pub body_read_timeout: Option<String>,
+    pub max_header_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_in_flight: Option<usize>,
 }
 
 impl From<&ServeArgs> for Settings {
@@ -60,6 +68,13 @@ impl From<&ServeArgs> for Settings {
             pg_max_connections: a.pg_max_connections,
             pg_statement_timeout: a.pg_statement_timeout.clone(),
             job_lease: a.job_lease.clone(),
+            oidc_jwks_refresh: a.oidc_jwks_refresh.clone(),
+            request_timeout: a.request_timeout.clone(),
+            header_read_timeout: a.header_read_timeout.clone(),
+            body_read_timeout: a.body_read_timeout.clone(),
+            max_header_bytes: a.max_header_bytes,
+            max_connections: a.max_connections,
+            max_in_flight: a.max_in_flight,
         }
     }
 }
@@ -119,6 +134,10 @@ fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
                 .oidc_issuer
                 .context("--oidc-issuer is required with --auth oidc")?,
             audience,
+            jwks_refresh: match s.oidc_jwks_refresh.as_deref() {
+                None => qualify_server::auth::DEFAULT_JWKS_REFRESH,
+                Some(d) => at_least("--oidc-jwks-refresh", d, Duration::from_secs(1))?,
+            },
         },
         other => bail!("--auth {other:?} is not dev or oidc"),
     };
@@ -164,6 +183,35 @@ fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
         Some("json") => true,
         Some(other) => bail!("--log-format {other:?} is not text or json"),
     };
+    let transport = ServerConfig::default();
+    let duration_or = |flag: &str, value: Option<&str>, default: Duration| match value {
+        None => Ok(default),
+        Some(d) => at_least(flag, d, Duration::from_millis(100)),
+    };
+    let request_timeout = duration_or(
+        "--request-timeout",
+        s.request_timeout.as_deref(),
+        transport.request_timeout,
+    )?;
+    let header_read_timeout = duration_or(
+        "--header-read-timeout",
+        s.header_read_timeout.as_deref(),
+        transport.header_read_timeout,
+    )?;
+    let body_read_timeout = duration_or(
+        "--body-read-timeout",
+        s.body_read_timeout.as_deref(),
+        transport.body_read_timeout,
+    )?;
+    let max_header_bytes = s.max_header_bytes.unwrap_or(transport.max_header_bytes);
+    if max_header_bytes < 8192 {
+        bail!("--max-header-bytes must be at least 8192");
+    }
+    let max_connections = s.max_connections.unwrap_or(transport.max_connections);
+    let max_in_flight = s.max_in_flight.unwrap_or(transport.max_in_flight);
+    if max_connections == 0 || max_in_flight == 0 {
+        bail!("--max-connections and --max-in-flight must be at least 1");
+    }
     let defaults = PgSettings::default();
     let postgres = PgSettings {
         max_connections: s.pg_max_connections.unwrap_or(defaults.max_connections),
@@ -196,9 +244,27 @@ fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
                     Ok(d)
                 })?,
             },
+            request_timeout,
+            header_read_timeout,
+            body_read_timeout,
+            max_header_bytes,
+            max_connections,
+            max_in_flight,
             ..ServerConfig::default()
         },
     })
+}
+
+/// A duration flag with a floor (a zero timeout would refuse everything).
+fn at_least(flag: &str, value: &str, min: Duration) -> anyhow::Result<Duration> {
+    let d = parse_duration(flag, value)?;
+    if d < min {
+        bail!(
+            "{flag} must be at least {}",
+            humantime::format_duration(min)
+        );
+    }
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -233,6 +299,43 @@ mod tests {
         assert_eq!(r.listen, "127.0.0.1:9999");
         assert_eq!(r.server.policy.mode, VettingMode::Auto);
         assert_eq!(r.server.rate_limit_per_minute, 9);
+    }
+
+    #[test]
+    fn transport_limits_are_read_and_checked() {
+        let r = resolve(&ServeArgs {
+            request_timeout: Some("5s".into()),
+            header_read_timeout: Some("2s".into()),
+            max_connections: Some(7),
+            oidc_jwks_refresh: Some("10m".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(r.server.request_timeout, Duration::from_secs(5));
+        assert_eq!(r.server.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(r.server.max_connections, 7);
+        let bad = |a: ServeArgs| resolve(&a).unwrap_err().to_string();
+        assert!(
+            bad(ServeArgs {
+                max_header_bytes: Some(100),
+                ..Default::default()
+            })
+            .contains("--max-header-bytes")
+        );
+        assert!(
+            bad(ServeArgs {
+                header_read_timeout: Some("0s".into()),
+                ..Default::default()
+            })
+            .contains("--header-read-timeout")
+        );
+        assert!(
+            bad(ServeArgs {
+                max_in_flight: Some(0),
+                ..Default::default()
+            })
+            .contains("--max-in-flight")
+        );
     }
 
     #[test]

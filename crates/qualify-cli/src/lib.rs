@@ -1,7 +1,9 @@
-//! The `qualify` command line: `serve`, `token` and `admin`.
+//! The `qualify` command line: `serve`, `token`, `admin` and the client commands.
 
 pub mod admin;
+pub mod backup;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod serve;
 
@@ -28,6 +30,10 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Token(args) => cli::token(args),
             Command::Admin(args) => admin::run(args).await,
+            Command::Customers(args) => Ok(client::customers(args).await),
+            Command::Qualifications(args) => Ok(client::qualifications(args).await),
+            Command::Validations(args) => Ok(client::validations(args).await),
+            Command::ValidationStatus(args) => Ok(client::validation_status(args).await),
         }
     });
     match result {

@@ -68,6 +68,8 @@ catalogue! {
     IdempotencyKeyReused = (900310, 409, "The MS-RequestId was already used for a different request."),
     /// `If-Match` does not match the current ETag.
     PreconditionFailed = (900312, 412, "The If-Match ETag does not match the current version of the resource."),
+    /// The request body did not arrive within the body read timeout.
+    RequestTimeout = (900408, 408, "The request body was not received in time."),
     /// The body is larger than the limit (1 MiB).
     PayloadTooLarge = (900413, 413, "The request body is too large."),
     /// A body that is not `application/json`.

@@ -28,8 +28,12 @@ pub const ADMIN_ROLE: &str = "Qualify.Admin";
 /// Clock skew tolerated on `exp`/`nbf`, and the furthest in the future `iat` may lie.
 const LEEWAY_SECS: u64 = 30;
 const MAX_IAT_SKEW_SECS: i64 = 300;
-/// An unknown `kid` triggers a JWKS refresh at most this often.
+/// An unknown `kid` triggers a JWKS refresh at most this often (or at most once per
+/// `jwks_refresh`, when that is shorter).
 const JWKS_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
+/// The default of `--oidc-jwks-refresh`: how old the cached JWKS may grow before it is fetched
+/// again, so that a key removed from it (rotated out, or compromised) stops being accepted.
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(3600);
 
 /// A secret whose `Debug` prints nothing.
 #[derive(Clone, PartialEq, Eq)]
@@ -60,6 +64,8 @@ pub enum AuthConfig {
         jwks: String,
         issuer: String,
         audience: String,
+        /// The JWKS is fetched again when the cached copy is older than this.
+        jwks_refresh: Duration,
     },
 }
 
@@ -123,7 +129,12 @@ enum Mode {
         source: String,
         issuer: String,
         keys: RwLock<Vec<Key>>,
+        /// When the JWKS was last fetched (or a fetch last failed).
         last_refresh: std::sync::Mutex<Instant>,
+        /// The cached keys are fetched again once they are this old.
+        max_age: Duration,
+        /// One fetch at a time; the others wait for its result.
+        fetching: tokio::sync::Mutex<()>,
     },
 }
 
@@ -149,6 +160,7 @@ impl Authenticator {
                 jwks,
                 issuer,
                 audience,
+                jwks_refresh,
             } => {
                 if issuer.trim().is_empty() {
                     return Err("--oidc-issuer is required in oidc mode".into());
@@ -165,6 +177,8 @@ impl Authenticator {
                         issuer: issuer.clone(),
                         keys: RwLock::new(keys),
                         last_refresh: std::sync::Mutex::new(Instant::now()),
+                        max_age: (*jwks_refresh).max(Duration::from_millis(100)),
+                        fetching: tokio::sync::Mutex::new(()),
                     },
                     audience: audience.clone(),
                 }
@@ -198,14 +212,17 @@ impl Authenticator {
                 self.decode(token, key, Algorithm::HS256)?
             }
             Mode::Oidc {
-                source,
                 issuer,
                 keys,
-                last_refresh,
+                max_age,
+                ..
             } => {
                 if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
                     return Err(failed("The token algorithm is not accepted."));
                 }
+                // Keys older than the refresh interval are fetched again first: a key removed
+                // from the JWKS stops being accepted within that interval.
+                self.refresh_jwks(*max_age).await;
                 let mut attempt = 0;
                 let claims = loop {
                     let found = {
@@ -228,11 +245,13 @@ impl Authenticator {
                     };
                     match found {
                         Some(result) => break result?,
-                        None if attempt == 0 && refresh_due(last_refresh) => {
+                        // An unknown kid may be a key published since the last fetch.
+                        None if attempt == 0
+                            && self
+                                .refresh_jwks(JWKS_REFRESH_MIN_INTERVAL.min(*max_age))
+                                .await =>
+                        {
                             attempt += 1;
-                            if let Ok(fresh) = load_jwks(source).await {
-                                *keys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
-                            }
                         }
                         None => return Err(failed("The token's signing key is not known.")),
                     }
@@ -266,6 +285,49 @@ impl Authenticator {
         })
     }
 
+    /// Fetches the JWKS again when the last fetch is at least `older_than` ago; returns whether
+    /// a fetch was attempted. A failed fetch keeps the keys that were there (the identity
+    /// provider being briefly unreachable must not lock everyone out) and is retried after
+    /// `older_than` again.
+    async fn refresh_jwks(&self, older_than: Duration) -> bool {
+        let Mode::Oidc {
+            source,
+            keys,
+            last_refresh,
+            fetching,
+            ..
+        } = &self.mode
+        else {
+            return false;
+        };
+        let due = || {
+            last_refresh
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed()
+                >= older_than
+        };
+        if !due() {
+            return false;
+        }
+        let _one_at_a_time = fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        if !due() {
+            return true;
+        }
+        match load_jwks(source).await {
+            Ok(fresh) => {
+                tracing::info!(keys = fresh.len(), "JWKS fetched");
+                *keys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fetching the JWKS failed; keeping the keys cached")
+            }
+        }
+        *last_refresh.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        true
+    }
+
     fn decode(&self, token: &str, key: &DecodingKey, alg: Algorithm) -> Result<Claims, ApiError> {
         let mut v = Validation::new(alg);
         v.leeway = LEEWAY_SECS;
@@ -288,16 +350,6 @@ impl Authenticator {
                     _ => "The token is invalid.",
                 })
             })
-    }
-}
-
-fn refresh_due(last: &std::sync::Mutex<Instant>) -> bool {
-    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-    if last.elapsed() >= JWKS_REFRESH_MIN_INTERVAL {
-        *last = Instant::now();
-        true
-    } else {
-        false
     }
 }
 

@@ -47,6 +47,18 @@ fn is_json(content_type: &str) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
+/// Whether reading the body failed because the body read deadline (`transport`) passed.
+fn timed_out(rejection: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(rejection);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Parses bytes as JSON with folded keys into `T`.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiError> {
     let text = std::str::from_utf8(bytes)
@@ -87,6 +99,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::new(
                     ErrorKind::PayloadTooLarge,
                     format!("The request body is larger than {BODY_LIMIT} bytes."),
+                )
+            } else if timed_out(&rejection) {
+                ApiError::new(
+                    ErrorKind::RequestTimeout,
+                    "The request body was not received within the body read timeout.",
                 )
             } else {
                 ApiError::invalid(format!("The request body could not be read: {rejection}"))

@@ -28,7 +28,7 @@ pub struct RequestIds {
 }
 
 /// An id header is accepted when it is 1..=128 visible ASCII characters (GUIDs in practice).
-fn id_header(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, String> {
+pub(crate) fn id_header(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, String> {
     let Some(v) = headers.get(name) else {
         return Ok(None);
     };

@@ -16,6 +16,12 @@ pub mod input {
     use qualify_core::{DomainError, ErrorKind};
     use serde::de::{DeserializeOwned, Error as _};
     use serde::{Deserialize, Deserializer};
+    use utoipa::ToSchema;
+
+    use crate::openapi::{
+        AccountStatusSchema, DecisionStatusSchema, EducationSegmentSchema, GdapRoleSchema,
+        LegacySettableQualificationSchema, QualificationSchema,
+    };
 
     /// An optional nested object. Serde would also fill a struct from a JSON array (fields by
     /// position); the contract only has objects, so anything but an object or null is invalid.
@@ -30,10 +36,11 @@ pub mod input {
     }
 
     /// A string field that also accepts a number (GCC codes are documented as `int`).
-    #[derive(Debug, Clone, Deserialize)]
+    #[derive(Debug, Clone, Deserialize, ToSchema)]
     #[serde(untagged)]
     pub enum StringOrNumber {
         S(String),
+        #[schema(value_type = i64)]
         N(serde_json::Number),
     }
 
@@ -47,11 +54,19 @@ pub mod input {
     }
 
     /// `POST /v1/customers/{id}/qualifications`.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[schema(as = QualificationRequest)]
     pub struct QualificationIn {
+        #[schema(value_type = QualificationSchema, required = true)]
         pub qualification: Option<String>,
+        /// Required with Education.
+        #[schema(rename = "educationSegment", value_type = Option<EducationSegmentSchema>)]
         pub educationsegment: Option<String>,
+        /// Education only: the institution's website or host name.
+        #[schema(max_length = 2048)]
         pub website: Option<String>,
+        /// GovernmentCommunityCloud: one of the partner's validation codes (`validationId`).
+        #[schema(rename = "validationCode")]
         pub validationcode: Option<StringOrNumber>,
     }
 
@@ -87,11 +102,16 @@ pub mod input {
     }
 
     /// The legacy `PUT /qualification` body: a bare string, or an object with `qualification`.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, ToSchema)]
     #[serde(untagged)]
+    #[schema(as = LegacyQualificationRequest)]
     pub enum LegacyQualificationIn {
+        #[schema(value_type = LegacySettableQualificationSchema)]
         Bare(String),
-        Object { qualification: String },
+        Object {
+            #[schema(value_type = LegacySettableQualificationSchema)]
+            qualification: String,
+        },
     }
 
     impl LegacyQualificationIn {
@@ -110,21 +130,43 @@ pub mod input {
         }
     }
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    #[schema(as = AddressInput)]
     pub struct AddressIn {
+        /// ISO 3166-1 alpha-2.
+        #[schema(required = true, nullable = false, pattern = "^[A-Za-z]{2}$")]
         pub country: Option<String>,
+        #[schema(max_length = 100)]
         pub region: Option<String>,
+        #[schema(max_length = 100)]
         pub city: Option<String>,
+        #[schema(max_length = 100)]
         pub state: Option<String>,
+        #[schema(max_length = 100)]
         pub district: Option<String>,
+        #[schema(
+            rename = "addressLine1",
+            required = true,
+            nullable = false,
+            min_length = 1,
+            max_length = 200
+        )]
         pub addressline1: Option<String>,
+        #[schema(rename = "addressLine2", max_length = 200)]
         pub addressline2: Option<String>,
+        #[schema(rename = "addressLine3", max_length = 200)]
         pub addressline3: Option<String>,
+        #[schema(rename = "postalCode", max_length = 20)]
         pub postalcode: Option<String>,
+        #[schema(rename = "firstName", max_length = 50)]
         pub firstname: Option<String>,
+        #[schema(rename = "middleName", max_length = 50)]
         pub middlename: Option<String>,
+        #[schema(rename = "lastName", max_length = 50)]
         pub lastname: Option<String>,
+        #[schema(rename = "emailAddress", format = Email, max_length = 254)]
         pub emailaddress: Option<String>,
+        #[schema(rename = "phoneNumber", max_length = 50)]
         pub phonenumber: Option<String>,
     }
 
@@ -150,13 +192,19 @@ pub mod input {
         }
     }
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    #[schema(as = CompanyProfileInput)]
     pub struct CompanyProfileIn {
+        /// A DNS domain name (what Education vetting looks at).
+        #[schema(max_length = 253, example = "contoso.onmicrosoft.com")]
         pub domain: Option<String>,
+        #[schema(rename = "companyName", max_length = 256)]
         pub companyname: Option<String>,
+        #[schema(format = Email, max_length = 254)]
         pub email: Option<String>,
         #[serde(default, deserialize_with = "object")]
         pub address: Option<AddressIn>,
+        #[schema(rename = "organizationRegistrationNumber", max_length = 100)]
         pub organizationregistrationnumber: Option<String>,
     }
 
@@ -177,23 +225,33 @@ pub mod input {
         }
     }
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    #[schema(as = BillingProfileInput)]
     pub struct BillingProfileIn {
+        #[schema(rename = "firstName", max_length = 50)]
         pub firstname: Option<String>,
+        #[schema(rename = "lastName", max_length = 50)]
         pub lastname: Option<String>,
+        #[schema(format = Email, max_length = 254)]
         pub email: Option<String>,
+        #[schema(max_length = 20, example = "en-US")]
         pub culture: Option<String>,
+        #[schema(max_length = 20, example = "en")]
         pub language: Option<String>,
+        #[schema(rename = "companyName", max_length = 256)]
         pub companyname: Option<String>,
         #[serde(default, deserialize_with = "object")]
+        #[schema(rename = "defaultAddress")]
         pub defaultaddress: Option<AddressIn>,
         /// Clients that read the profile send it back whole, `attributes.etag` included.
         #[serde(default, deserialize_with = "object")]
         pub attributes: Option<AttributesIn>,
     }
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    #[schema(as = AttributesInput)]
     pub struct AttributesIn {
+        /// The etag read with the profile; used when If-Match is absent.
         pub etag: Option<String>,
     }
 
@@ -213,11 +271,14 @@ pub mod input {
     }
 
     /// `POST /v1/customers`.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[schema(as = CustomerInput)]
     pub struct CustomerIn {
         #[serde(default, deserialize_with = "object")]
+        #[schema(rename = "companyProfile")]
         pub companyprofile: Option<CompanyProfileIn>,
         #[serde(default, deserialize_with = "object")]
+        #[schema(rename = "billingProfile")]
         pub billingprofile: Option<BillingProfileIn>,
     }
 
@@ -241,9 +302,19 @@ pub mod input {
     }
 
     /// `POST /admin/v1/partners/{id}/validations`.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[schema(as = IssueValidationCodeRequest)]
     pub struct IssueCodeIn {
+        #[schema(
+            rename = "organizationName",
+            required = true,
+            nullable = false,
+            min_length = 1,
+            max_length = 256
+        )]
         pub organizationname: Option<String>,
+        /// How many qualifications the code may create (default 1).
+        #[schema(rename = "maxCreates", value_type = Option<i64>, minimum = 1, maximum = 1_000_000)]
         pub maxcreates: Option<serde_json::Value>,
     }
 
@@ -267,9 +338,16 @@ pub mod input {
     }
 
     /// `POST /admin/v1/customers/{id}/qualifications/{q}/decision`.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[schema(as = VettingDecisionRequest)]
     pub struct DecisionIn {
+        #[schema(rename = "vettingStatus", value_type = DecisionStatusSchema, required = true)]
         pub vettingstatus: Option<String>,
+        #[schema(
+            rename = "vettingReason",
+            max_length = 1024,
+            example = "Not an Education Customer"
+        )]
         pub vettingreason: Option<String>,
     }
 
@@ -290,8 +368,10 @@ pub mod input {
     }
 
     /// `PUT /admin/v1/customers/{id}/validationStatus`.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[schema(as = ValidationStatusRequest)]
     pub struct ValidationStatusIn {
+        #[schema(value_type = AccountStatusSchema, required = true)]
         pub status: Option<String>,
     }
 
@@ -308,8 +388,11 @@ pub mod input {
     }
 
     /// `PUT /admin/v1/customers/{id}/gdap`.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[schema(as = GdapGrantRequest)]
     pub struct GdapIn {
+        /// The complete set of roles (possibly empty).
+        #[schema(value_type = Vec<GdapRoleSchema>, required = true)]
         pub roles: Option<Vec<String>>,
     }
 
@@ -341,22 +424,31 @@ pub mod output {
     use qualify_core::validation::{GdapGrant, ValidationCode, ValidationStatus};
     use qualify_store::AuditEvent;
     use serde::Serialize;
+    use utoipa::ToSchema;
 
-    #[derive(Debug, Serialize)]
+    use crate::openapi::{
+        AccountStatusSchema, EducationSegmentSchema, GdapRoleSchema, QualificationSchema,
+        VettingStatusSchema,
+    };
+
+    /// `objectType` names the resource type; `etag` is its version where it has one.
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct Attributes {
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub etag: Option<String>,
         pub object_type: &'static str,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
+    #[schema(as = LinkHeader)]
     pub struct Header {
         pub key: &'static str,
         pub value: String,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     pub struct Link {
         pub uri: String,
         pub method: &'static str,
@@ -373,22 +465,28 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     pub struct Links {
         #[serde(rename = "self")]
         pub self_: Link,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub next: Option<Link>,
     }
 
     /// The 4.2 shape: one qualification request.
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = CustomerQualification)]
     pub struct QualificationOut {
+        #[schema(value_type = QualificationSchema)]
         pub qualification: &'static str,
+        #[schema(value_type = VettingStatusSchema)]
         pub vetting_status: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub vetting_reason: Option<String>,
+        #[schema(format = DateTime)]
         pub vetting_create_date: String,
     }
 
@@ -404,20 +502,30 @@ pub mod output {
     }
 
     /// An item of the operator's review queue.
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = Review)]
     pub struct ReviewOut {
+        #[schema(format = Uuid)]
         pub customer_id: String,
+        #[schema(format = Uuid)]
         pub partner_id: String,
+        #[schema(value_type = QualificationSchema)]
         pub qualification: &'static str,
+        #[schema(value_type = VettingStatusSchema)]
         pub vetting_status: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub vetting_reason: Option<String>,
+        #[schema(format = DateTime)]
         pub vetting_create_date: String,
+        /// The If-Match of a decision.
         pub etag: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false, value_type = Option<EducationSegmentSchema>)]
         pub education_segment: Option<&'static str>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub website: Option<String>,
     }
 
@@ -437,34 +545,47 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = Address)]
     pub struct AddressOut {
         pub country: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub region: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub city: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub state: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub district: Option<String>,
         pub address_line1: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub address_line2: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub address_line3: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub postal_code: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub first_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub middle_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub last_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub email_address: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub phone_number: Option<String>,
     }
 
@@ -490,19 +611,26 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = CustomerCompanyProfile)]
     pub struct CompanyProfileOut {
+        #[schema(format = Uuid)]
         pub tenant_id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub domain: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub company_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub email: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub address: Option<AddressOut>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub organization_registration_number: Option<String>,
         pub links: Links,
         pub attributes: Attributes,
@@ -530,23 +658,31 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = CustomerBillingProfile)]
     pub struct BillingProfileOut {
         pub id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub first_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub last_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub email: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub culture: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub language: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub company_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub default_address: Option<AddressOut>,
         pub links: Links,
         pub attributes: Attributes,
@@ -576,12 +712,16 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = Customer)]
     pub struct CustomerOut {
+        /// The customer's tenant id.
+        #[schema(format = Uuid)]
         pub id: String,
         pub company_profile: CompanyProfileOut,
         pub billing_profile: BillingProfileOut,
+        #[schema(example = "reseller")]
         pub relationship_to_partner: &'static str,
         pub links: Links,
         pub attributes: Attributes,
@@ -607,22 +747,27 @@ pub mod output {
     }
 
     /// A Partner Center collection (customers).
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = Collection)]
     pub struct CollectionOut<T> {
         pub total_count: usize,
         pub items: Vec<T>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub continuation_token: Option<String>,
         pub links: Links,
         pub attributes: Attributes,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = ValidationCode)]
     pub struct ValidationCodeOut {
+        #[schema(format = Uuid)]
         pub partner_id: String,
         pub organization_name: String,
+        /// What a partner sends as `validationCode`.
         pub validation_id: String,
         pub max_creates: i64,
         pub remaining_creates: i64,
@@ -642,12 +787,16 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = ValidationStatus)]
     pub struct ValidationStatusOut {
         #[serde(rename = "type")]
+        #[schema(pattern = "^account$")]
         pub kind: &'static str,
+        #[schema(value_type = AccountStatusSchema)]
         pub status: &'static str,
+        #[schema(format = DateTime)]
         pub last_update_date_time: String,
     }
 
@@ -661,12 +810,17 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = GdapGrant)]
     pub struct GdapGrantOut {
+        #[schema(format = Uuid)]
         pub partner_id: String,
+        #[schema(format = Uuid)]
         pub customer_id: String,
+        #[schema(value_type = Vec<GdapRoleSchema>)]
         pub roles: Vec<&'static str>,
+        #[schema(format = DateTime)]
         pub updated_at: String,
     }
 
@@ -681,21 +835,29 @@ pub mod output {
         }
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = AuditEvent)]
     pub struct AuditEventOut {
+        #[schema(format = DateTime)]
         pub at: String,
         pub actor: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false, value_type = Option<VettingStatusSchema>)]
         pub from: Option<&'static str>,
+        #[schema(value_type = VettingStatusSchema)]
         pub to: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub reason: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub request_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub correlation_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         pub profile_etag: Option<String>,
     }
 

@@ -89,11 +89,46 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// A description as it may be logged: the quoted parts, which are values the client sent (echoed
+/// back to it in the body), are left out, so that no request input reaches the log (a client
+/// may put anything, a token even, into any field).
+fn loggable(description: &str) -> String {
+    let mut out = String::with_capacity(description.len());
+    let mut chars = description.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            // Skip to the closing quote; `{:?}` escapes quotes inside with a backslash.
+            while let Some(q) = chars.next() {
+                match q {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => break,
+                    _ => {}
+                }
+            }
+            out.push_str("…\"");
+        }
+    }
+    out
+}
+
+/// The Partner Center error body, the same for every error status.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"code": 800002, "description": "qualification is required.", "data": [], "source": "PartnerFD"}))]
+pub struct ErrorBody<'a> {
+    /// The numeric error code (see docs/errors.md); always a JSON number.
+    #[schema(minimum = 0)]
     code: u32,
+    /// Human-readable description, at most 1024 characters.
+    #[schema(max_length = 1024)]
     description: &'a str,
+    /// Always an empty array.
+    #[schema(value_type = Vec<serde_json::Value>, max_items = 0)]
     data: [(); 0],
+    /// Always `PartnerFD`.
+    #[schema(value_type = String, pattern = "^PartnerFD$")]
     source: &'static str,
 }
 
@@ -113,7 +148,7 @@ impl IntoResponse for ApiError {
                 "request failed"
             );
         } else {
-            tracing::info!(code = kind.code(), status = status.as_u16(), description = %self.error.description, "request rejected");
+            tracing::info!(code = kind.code(), status = status.as_u16(), description = %loggable(&self.error.description), "request rejected");
         }
         let body = serde_json::to_vec(&ErrorBody {
             code: kind.code(),
@@ -142,3 +177,22 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod loggable_tests {
+    use super::loggable;
+
+    #[test]
+    fn logged_descriptions_leave_out_what_the_client_sent() {
+        assert_eq!(
+            loggable(r#"qualification "eyJ.x\"y" is not a value."#),
+            r#"qualification "…" is not a value."#
+        );
+        assert_eq!(
+            loggable("invalid type: string \"secret\", expected u32"),
+            "invalid type: string \"…\", expected u32"
+        );
+        assert_eq!(loggable("no quotes here"), "no quotes here");
+        assert_eq!(loggable("unterminated \"abc"), "unterminated \"…\"");
+    }
+}

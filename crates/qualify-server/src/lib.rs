@@ -6,11 +6,12 @@ pub mod body;
 pub mod context;
 pub mod dto;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod throttle;
+pub mod transport;
 pub mod worker;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -39,6 +40,17 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// How long graceful shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers (and how long an idle keep-alive
+    /// connection stays open) before the connection is closed.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's whole body (408 after that).
+    pub body_read_timeout: Duration,
+    /// The largest request head (request line and headers) accepted, in bytes (at least 8 KiB).
+    pub max_header_bytes: usize,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Requests handled at once; further ones get 503 with `Retry-After`.
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +66,11 @@ impl Default for ServerConfig {
             job_lease: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),
+            header_read_timeout: Duration::from_secs(15),
+            body_read_timeout: Duration::from_secs(20),
+            max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            max_in_flight: 512,
         }
     }
 }
@@ -96,22 +113,8 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(worker::run(state.clone(), stop_rx.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stop_rx.clone()));
-    let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let grace = state.config.shutdown_grace;
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let graceful = async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = signalled_tx.send(());
-    };
-    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
-    let result = tokio::select! {
-        r = server => r,
-        _ = async { let _ = signalled_rx.await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
-            Ok(())
-        }
-    };
+    let app = routes::router(state.clone());
+    let result = transport::run(listener, app, &state.config, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = housekeeping.await;

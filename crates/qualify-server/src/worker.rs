@@ -44,7 +44,9 @@ pub async fn drain(state: &AppState, owner: &str) -> Result<usize, qualify_store
             );
             tokio::time::sleep(hold).await;
         }
-        for job in jobs {
+        // Finish the claimed jobs together: their writes share commits (group commit on
+        // SQLite, concurrent transactions on PostgreSQL).
+        let finishes = jobs.iter().map(|job| async move {
             let outcome = match state
                 .config
                 .policy
@@ -55,8 +57,12 @@ pub async fn drain(state: &AppState, owner: &str) -> Result<usize, qualify_store
             };
             let result = state
                 .store
-                .finish_job(&job, owner, state.clock.now(), &outcome)
-                .await?;
+                .finish_job(job, owner, state.clock.now(), &outcome)
+                .await;
+            (job, outcome, result)
+        });
+        for (job, outcome, result) in futures::future::join_all(finishes).await {
+            let result = result?;
             tracing::info!(
                 job = job.id,
                 customer_id = %job.qualification.customer_id,

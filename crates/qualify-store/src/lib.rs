@@ -18,6 +18,7 @@ use qualify_core::{CustomerId, DomainError, PartnerId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub mod backup;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -27,7 +28,7 @@ pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Why a store call failed: a domain rule (a 4xx for the client) or the backend (a 5xx).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]
     Domain(#[from] DomainError),

@@ -158,6 +158,7 @@ backends!(
     validation_status_and_gdap_round_trip,
     old_idempotency_records_are_purged,
     rejections_are_replayed_to_retries,
+    concurrent_writes_fail_and_succeed_independently,
 );
 
 async fn customers_are_created_listed_and_replayed(store: &dyn Store) {
@@ -795,4 +796,49 @@ async fn rejections_are_replayed_to_retries(store: &dyn Store) {
         .await
         .unwrap_err();
     assert_eq!(kind(e), ErrorKind::IdempotencyKeyReused);
+}
+
+/// Concurrent writes share transactions (group commit on SQLite): a rejected one must neither
+/// fail nor change the others.
+async fn concurrent_writes_fail_and_succeed_independently(store: &dyn Store) {
+    let p = PartnerId::new_random();
+    let mut customers = vec![];
+    for _ in 0..40 {
+        customers.push(customer(store, p).await);
+    }
+    // Every even customer already has Education in review: its second request is rejected.
+    for c in customers.iter().step_by(2) {
+        store
+            .create_qualification(&ctx(at(0)), p, *c, edu(), at(0))
+            .await
+            .unwrap();
+    }
+    let code = store
+        .issue_validation_code(&ctx(at(0)), p, "Gov", 10)
+        .await
+        .unwrap();
+    let write = ctx(at(1));
+    let writes = customers.iter().enumerate().map(|(i, c)| {
+        let request = if i % 4 == 1 {
+            gcc(&code.validation_id)
+        } else {
+            edu()
+        };
+        store.create_qualification(&write, p, *c, request, at(1))
+    });
+    let results = futures::future::join_all(writes).await;
+    for (i, (c, r)) in customers.iter().zip(results).enumerate() {
+        let stored = store.qualifications(*c).await.unwrap();
+        if i % 2 == 0 {
+            assert_eq!(kind(r.unwrap_err()), ErrorKind::QualificationExists);
+            assert_eq!(stored.len(), 1, "customer {i} changed by a rejected write");
+        } else {
+            let q = r.unwrap().value;
+            assert_eq!(stored, vec![q], "customer {i}");
+        }
+    }
+    assert_eq!(
+        store.validation_codes(p).await.unwrap()[0].remaining_creates,
+        0
+    );
 }

@@ -171,6 +171,15 @@ impl Server {
         panic!("server never became ready");
     }
 
+    /// Sends SIGTERM without waiting for the process to exit.
+    pub fn signal_term(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill -TERM");
+    }
+
     /// SIGKILL: no shutdown, no released leases.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -361,7 +370,71 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+        // Every test server's log is checked for secrets (docs/security.md), unless the test
+        // failed already.
+        if !std::thread::panicking() {
+            let mut secrets: Vec<String> = self
+                .options
+                .extra
+                .windows(2)
+                .filter(|w| w[0] == "--dev-secret")
+                .map(|w| w[1].clone())
+                .collect();
+            secrets.extend(password_of(&self.database));
+            let found = leaks(&self.logs(), &secrets);
+            assert!(found.is_empty(), "secrets in the server log: {found:?}");
+        }
     }
+}
+
+/// The password of a database URL, if it has one.
+fn password_of(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let creds = &rest[..rest.find('@')?];
+    let (_, password) = creds.split_once(':')?;
+    (!password.is_empty()).then(|| password.to_owned())
+}
+
+/// The log line around byte `at`, shortened.
+fn line_at(log: &str, at: usize) -> String {
+    let start = log[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = log[at..].find('\n').map_or(log.len(), |i| at + i);
+    log[start..end].chars().take(300).collect()
+}
+
+/// What of `secrets` (and of any token, and of the well-known dev secret) appears in `log`: a
+/// JWT is recognised by its first two segments (base64url JSON objects start with `eyJ`), a
+/// known token also by its signature alone.
+pub fn leaks(log: &str, secrets: &[String]) -> Vec<String> {
+    let mut found = vec![];
+    if let Some(at) = log.find(DEFAULT_DEV_SECRET) {
+        found.push(format!(
+            "the well-known dev secret in: {}",
+            line_at(log, at)
+        ));
+    }
+    for s in secrets.iter().filter(|s| s.len() >= 8) {
+        let signature = s.rsplit('.').next().unwrap_or(s);
+        let at = log.find(s.as_str()).or_else(|| {
+            (signature.len() >= 16)
+                .then(|| log.find(signature))
+                .flatten()
+        });
+        if let Some(at) = at {
+            found.push(format!("{}... in: {}", &s[..8], line_at(log, at)));
+        }
+    }
+    let jwt_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut rest = log;
+    while let Some(at) = rest.find("eyJ") {
+        let run: &str = &rest[at..];
+        let first = run.find(|c: char| !jwt_char(c)).unwrap_or(run.len());
+        if run[first..].starts_with(".eyJ") {
+            found.push(format!("a token in: {}", line_at(rest, at)));
+        }
+        rest = &rest[at + 3..];
+    }
+    found
 }
 
 /// The database of a test server: a fresh SQLite file, or a fresh PostgreSQL database when

@@ -2,11 +2,22 @@
 
 mod helpers;
 
+mod attacks;
 mod auth;
+mod backup;
+mod client_cli;
 mod cluster;
+mod crash;
 mod customers;
+mod db;
+mod durability;
 mod errors;
+mod figures;
+mod hostile;
 mod oidc;
 mod qualifications;
+mod secrets;
+mod slow;
 mod smoke;
 mod vetting;
+mod workload;

@@ -8,7 +8,9 @@ use qualify_core::qualification::{VettingDecision, VettingStatus};
 use qualify_core::validation::{AccountStatus, GdapRole};
 use qualify_core::{ErrorKind, PartnerId};
 
-use super::{any_customer, query_map, settable_qualification, write_context};
+use super::{
+    CustomerPath, QualificationPath, any_customer, query_map, settable_qualification, write_context,
+};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::{Json, JsonBody, ok};
@@ -19,8 +21,22 @@ use crate::dto::output::{
     ValidationStatusOut,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
+    PreconditionRequired, RequestTimeout, ServiceUnavailable, Unauthorized, UnsupportedMediaType,
+    VettingStatusSchema,
+};
 
 const REVIEW_PAGE: u32 = 1000;
+
+/// The partner tenant id of an operator path, as documented.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PartnerPath {
+    /// The partner's tenant id, a GUID.
+    #[param(format = Uuid)]
+    pub partner_id: String,
+}
 
 fn partner_id(raw: &str) -> ApiResult<PartnerId> {
     raw.parse().map_err(|_| {
@@ -31,6 +47,26 @@ fn partner_id(raw: &str) -> ApiResult<PartnerId> {
 }
 
 /// `POST /admin/v1/partners/{partnerTenantId}/validations`: 201, a new code.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/partners/{partner_id}/validations",
+    tag = "operator",
+    operation_id = "issueValidationCode",
+    summary = "Issue a GCC validation code to a partner",
+    params(PartnerPath),
+    request_body(content = IssueCodeIn, example = json!({"organizationName": "Contoso Gov", "maxCreates": 5})),
+    responses(
+        (status = 201, description = "The new code; `validationId` is what the partner sends as `validationCode`.", body = ValidationCodeOut,
+            links(("ListPartnerValidationCodes" = (operation_id = "listPartnerValidationCodes", parameters(("partner_id" = "$response.body#/partnerId")))))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn issue_code(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,6 +86,21 @@ pub async fn issue_code(
 }
 
 /// `GET /admin/v1/partners/{partnerTenantId}/validations`: that partner's codes.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/partners/{partner_id}/validations",
+    tag = "operator",
+    operation_id = "listPartnerValidationCodes",
+    summary = "A partner's GCC validation codes",
+    params(PartnerPath),
+    responses(
+        (status = 200, description = "A bare array of the partner's codes.", body = Vec<ValidationCodeOut>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn list_codes(
     State(state): State<AppState>,
     _caller: Caller,
@@ -65,6 +116,35 @@ pub async fn list_codes(
 }
 
 /// `GET /admin/v1/reviews?status=InReview`: oldest first.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/reviews",
+    tag = "operator",
+    operation_id = "listReviews",
+    summary = "The review queue: qualifications in a vetting status, oldest first",
+    params(("status" = Option<VettingStatusSchema>, Query, description = "InReview (default), Approved or Denied; case-insensitive.")),
+    responses(
+        (status = 200, description = "A bare array, oldest first (at most 1000).", body = Vec<ReviewOut>,
+            links(
+                ("DecideQualification" = (operation_id = "decideQualification", parameters(
+                    ("customer_id" = "$response.body#/0/customerId"),
+                    ("qualification" = "$response.body#/0/qualification"),
+                    ("header.If-Match" = "$response.body#/0/etag"),
+                ))),
+                ("QualificationHistory" = (operation_id = "qualificationHistory", parameters(
+                    ("customer_id" = "$response.body#/0/customerId"),
+                    ("qualification" = "$response.body#/0/qualification"),
+                ))),
+                ("SetValidationStatus" = (operation_id = "setValidationStatus", parameters(("customer_id" = "$response.body#/0/customerId")))),
+                ("GetGdapGrant" = (operation_id = "getGdapGrant", parameters(("customer_id" = "$response.body#/0/customerId")))),
+                ("SetGdapGrant" = (operation_id = "setGdapGrant", parameters(("customer_id" = "$response.body#/0/customerId")))),
+            )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn reviews(
     State(state): State<AppState>,
     _caller: Caller,
@@ -83,6 +163,34 @@ pub async fn reviews(
 }
 
 /// `POST /admin/v1/customers/{id}/qualifications/{q}/decision` with `If-Match`.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/customers/{customer_id}/qualifications/{qualification}/decision",
+    tag = "operator",
+    operation_id = "decideQualification",
+    summary = "Approve or deny a qualification in review",
+    params(
+        CustomerPath,
+        QualificationPath,
+        ("If-Match" = String, Header, pattern = "^(W/)?\"?[!#-~]+\"?$", description = "The qualification's etag from the review queue."),
+    ),
+    request_body(content = DecisionIn, example = json!({"vettingStatus": "Denied", "vettingReason": "Not an Education Customer"})),
+    responses(
+        (status = 200, description = "The decided qualification (the shape of the customer's list).", body = QualificationOut,
+            headers(("ETag" = String, description = "The qualification's new etag, quoted."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 428, response = PreconditionRequired),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn decide(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,6 +226,22 @@ pub async fn decide(
 }
 
 /// `GET /admin/v1/customers/{id}/qualifications/{q}/history`: audit events, oldest first.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/customers/{customer_id}/qualifications/{qualification}/history",
+    tag = "operator",
+    operation_id = "qualificationHistory",
+    summary = "The audit history of a customer's qualification",
+    params(CustomerPath, QualificationPath),
+    responses(
+        (status = 200, description = "A bare array of audit events, oldest first.", body = Vec<AuditEventOut>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn history(
     State(state): State<AppState>,
     _caller: Caller,
@@ -130,6 +254,26 @@ pub async fn history(
 }
 
 /// `PUT /admin/v1/customers/{id}/validationStatus`.
+#[utoipa::path(
+    put,
+    path = "/admin/v1/customers/{customer_id}/validationStatus",
+    tag = "operator",
+    operation_id = "setValidationStatus",
+    summary = "Set a customer's account validation status",
+    params(CustomerPath),
+    request_body(content = ValidationStatusIn, example = json!({"status": "Allowed"})),
+    responses(
+        (status = 200, description = "The status, as the customer's partner reads it.", body = ValidationStatusOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn set_validation_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -148,6 +292,26 @@ pub async fn set_validation_status(
 }
 
 /// `PUT /admin/v1/customers/{id}/gdap`: the roles the customer's partner holds over it.
+#[utoipa::path(
+    put,
+    path = "/admin/v1/customers/{customer_id}/gdap",
+    tag = "operator",
+    operation_id = "setGdapGrant",
+    summary = "Set the GDAP roles the customer's partner holds over it",
+    params(CustomerPath),
+    request_body(content = GdapIn, example = json!({"roles": ["Directory Reader"]})),
+    responses(
+        (status = 200, description = "The grant.", body = GdapGrantOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn set_gdap(
     State(state): State<AppState>,
     caller: Caller,
@@ -166,6 +330,22 @@ pub async fn set_gdap(
 }
 
 /// `GET /admin/v1/customers/{id}/gdap`.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/customers/{customer_id}/gdap",
+    tag = "operator",
+    operation_id = "getGdapGrant",
+    summary = "The GDAP roles the customer's partner holds over it",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The grant (no roles when none was ever set).", body = GdapGrantOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn get_gdap(
     State(state): State<AppState>,
     _caller: Caller,

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use qualify_core::customer::{BillingProfile, NewCustomer};
 use qualify_core::{DomainError, ErrorKind};
 
-use super::{WriteRequest, owned_customer, query_map, write_context};
+use super::{CustomerPath, WriteRequest, owned_customer, query_map, write_context};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::{Json, JsonBody, ok};
@@ -19,6 +19,11 @@ use crate::dto::output::{
     Links,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
+    PreconditionRequired, RequestTimeout, ServiceUnavailable, TooManyRequests, Unauthorized,
+    UnsupportedMediaType,
+};
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -34,6 +39,48 @@ pub fn replayed(mut r: Response, replayed: bool) -> Response {
     r
 }
 
+/// `POST /v1/customers`: a new customer of the calling partner.
+#[utoipa::path(
+    post,
+    path = "/v1/customers",
+    tag = "customers",
+    operation_id = "createCustomer",
+    summary = "Create a customer for the calling partner",
+    request_body(
+        content = CustomerIn,
+        description = "The company profile (what vetting reads) and the billing profile.",
+        example = json!({
+            "companyProfile": {"domain": "contoso.onmicrosoft.com", "companyName": "Contoso"},
+            "billingProfile": {
+                "email": "it@contoso.com", "culture": "en-US", "language": "en",
+                "defaultAddress": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}
+            }
+        }),
+    ),
+    responses(
+        (status = 201, description = "The new customer (`id` is its new tenant id).", body = CustomerOut,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replay of the same MS-RequestId.")),
+            links(
+                ("GetCustomer" = (operation_id = "getCustomer", parameters(("customer_id" = "$response.body#/id")))),
+                ("CreateQualification" = (operation_id = "createQualification", parameters(("customer_id" = "$response.body#/id")))),
+                ("ListQualifications" = (operation_id = "listQualifications", parameters(("customer_id" = "$response.body#/id")))),
+                ("GetBillingProfile" = (operation_id = "getBillingProfile", parameters(("customer_id" = "$response.body#/id")))),
+                ("UpdateBillingProfile" = (operation_id = "updateBillingProfile", parameters(
+                    ("customer_id" = "$response.body#/id"),
+                    ("header.If-Match" = "$response.body#/billingProfile/attributes/etag"),
+                ))),
+            ),
+        ),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 409, response = Conflict),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,6 +110,24 @@ pub async fn create(
     ))
 }
 
+/// `GET /v1/customers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer_id}",
+    tag = "customers",
+    operation_id = "getCustomer",
+    summary = "Get a customer of the calling partner",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The customer.", body = CustomerOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,6 +151,28 @@ fn decode_token(token: &str) -> Option<i64> {
         .filter(|n: &i64| *n >= 0)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/customers",
+    tag = "customers",
+    operation_id = "listCustomers",
+    summary = "List the calling partner's customers, a page at a time",
+    params(
+        ("size" = Option<u32>, Query, minimum = 0, maximum = 500,
+            description = "Page size, 1 to 500 (0 or absent: 100)."),
+        ("seekOperation" = Option<String>, Query, pattern = "^[Nn][Ee][Xx][Tt]$",
+            description = "`Next` for the page after the one whose `links.next` gave the MS-ContinuationToken."),
+        ("MS-ContinuationToken" = Option<String>, Header, nullable = false,
+            description = "With `seekOperation=Next`: the token from the previous page's `links.next`."),
+    ),
+    responses(
+        (status = 200, description = "A page of customers.", body = CollectionOut<CustomerOut>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 /// `GET /v1/customers?size=N`, and the next page with `seekOperation=Next` and the
 /// `MS-ContinuationToken` header from `links.next`.
 pub async fn list(
@@ -159,6 +246,24 @@ pub async fn list(
     Ok(ok(out).into_response())
 }
 
+/// `GET /v1/customers/{id}/profiles/company`.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer_id}/profiles/company",
+    tag = "customers",
+    operation_id = "getCompanyProfile",
+    summary = "Get a customer's company profile (what vetting reads)",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The company profile.", body = CompanyProfileOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn company_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,6 +273,28 @@ pub async fn company_profile(
     Ok(ok(CompanyProfileOut::new(&customer)).into_response())
 }
 
+/// `GET /v1/customers/{id}/profiles/billing`.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer_id}/profiles/billing",
+    tag = "customers",
+    operation_id = "getBillingProfile",
+    summary = "Get a customer's billing profile",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The billing profile; `attributes.etag` is the If-Match of an update.", body = BillingProfileOut,
+            links(("UpdateBillingProfile" = (operation_id = "updateBillingProfile", parameters(
+                ("customer_id" = "$request.path.customer_id"),
+                ("header.If-Match" = "$response.body#/attributes/etag"),
+            ))))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn billing_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,6 +305,42 @@ pub async fn billing_profile(
 }
 
 /// `PUT .../profiles/billing` with `If-Match: <etag>` (412 on mismatch, 428 without).
+#[utoipa::path(
+    put,
+    path = "/v1/customers/{customer_id}/profiles/billing",
+    tag = "customers",
+    operation_id = "updateBillingProfile",
+    summary = "Replace a customer's billing profile",
+    params(
+        CustomerPath,
+        ("If-Match" = String, Header, pattern = "^(W/)?\"?[!#-~]+\"?$",
+            description = "The profile's etag (`attributes.etag`). A client that sends the profile back whole may leave it out and send `attributes.etag` in the body instead; without either the answer is 428."),
+    ),
+    request_body(
+        content = BillingProfileIn,
+        example = json!({
+            "firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.com",
+            "culture": "en-US", "language": "en", "companyName": "Contoso",
+            "defaultAddress": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}
+        }),
+    ),
+    responses(
+        (status = 200, description = "The updated profile, with its new etag.", body = BillingProfileOut,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replay of the same MS-RequestId."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 428, response = PreconditionRequired),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 #[allow(clippy::too_many_arguments)]
 pub async fn update_billing_profile(
     State(state): State<AppState>,

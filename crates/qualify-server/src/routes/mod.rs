@@ -15,73 +15,54 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use qualify_core::customer::Customer;
 use qualify_core::qualification::SettableQualification;
 use qualify_core::{CustomerId, ErrorKind};
 use qualify_store::{IdempotencyKey, WriteContext};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::{BODY_LIMIT, fingerprint};
 use crate::context::{RequestIds, request_context};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{self, ApiDoc};
+
+/// Every operation, registered once: `routes!` adds each handler to the axum router and its
+/// `#[utoipa::path]` to the OpenAPI document (`crate::openapi`), so the two cannot disagree.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(openapi::serve_document))
+        .routes(routes!(customers::list, customers::create))
+        .routes(routes!(validations::list_codes))
+        .routes(routes!(customers::get))
+        .routes(routes!(customers::company_profile))
+        .routes(routes!(
+            customers::billing_profile,
+            customers::update_billing_profile
+        ))
+        .routes(routes!(qualifications::list, qualifications::create))
+        .routes(routes!(
+            qualifications::legacy_get,
+            qualifications::legacy_put
+        ))
+        .routes(routes!(validations::account_status))
+        .routes(routes!(admin::issue_code, admin::list_codes))
+        .routes(routes!(admin::reviews))
+        .routes(routes!(admin::decide))
+        .routes(routes!(admin::history))
+        .routes(routes!(admin::set_validation_status))
+        .routes(routes!(admin::set_gdap, admin::get_gdap))
+}
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route(
-            "/v1/customers",
-            get(customers::list).post(customers::create),
-        )
-        .route(
-            "/v1/customers/all/validations",
-            get(validations::list_codes),
-        )
-        .route("/v1/customers/{customer_id}", get(customers::get))
-        .route(
-            "/v1/customers/{customer_id}/profiles/company",
-            get(customers::company_profile),
-        )
-        .route(
-            "/v1/customers/{customer_id}/profiles/billing",
-            get(customers::billing_profile).put(customers::update_billing_profile),
-        )
-        .route(
-            "/v1/customers/{customer_id}/qualifications",
-            get(qualifications::list).post(qualifications::create),
-        )
-        .route(
-            "/v1/customers/{customer_id}/qualification",
-            get(qualifications::legacy_get).put(qualifications::legacy_put),
-        )
-        .route(
-            "/v1/customers/{customer_id}/validationStatus",
-            get(validations::account_status),
-        )
-        .route(
-            "/admin/v1/partners/{partner_id}/validations",
-            post(admin::issue_code).get(admin::list_codes),
-        )
-        .route("/admin/v1/reviews", get(admin::reviews))
-        .route(
-            "/admin/v1/customers/{customer_id}/qualifications/{qualification}/decision",
-            post(admin::decide),
-        )
-        .route(
-            "/admin/v1/customers/{customer_id}/qualifications/{qualification}/history",
-            get(admin::history),
-        )
-        .route(
-            "/admin/v1/customers/{customer_id}/validationStatus",
-            put(admin::set_validation_status),
-        )
-        .route(
-            "/admin/v1/customers/{customer_id}/gdap",
-            put(admin::set_gdap).get(admin::get_gdap),
-        )
+    let (routes, _) = api_router().split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -124,6 +105,24 @@ async fn bounded(timeout: Duration, req: Request, next: Next) -> Response {
             e.into_response()
         }
     }
+}
+
+/// The customer id of a path, as documented (the handlers parse it with [`customer_id`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CustomerPath {
+    /// The customer's tenant id, a GUID (anything else is 400 with code 900118).
+    #[param(format = Uuid)]
+    pub customer_id: String,
+}
+
+/// The qualification of an operator path, as documented (parsed by [`settable_qualification`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct QualificationPath {
+    /// Education, GovernmentCommunityCloud or StateOwnedEntity (case-insensitive).
+    #[param(value_type = openapi::QualificationSchema)]
+    pub qualification: String,
 }
 
 /// A customer id from a path: 400 900118 unless it is a GUID.

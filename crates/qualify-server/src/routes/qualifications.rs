@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use qualify_core::rules::{QualificationRequest, legacy_current};
 
 use super::customers::replayed;
-use super::{WriteRequest, owned_customer, query_map, write_context};
+use super::{CustomerPath, WriteRequest, owned_customer, query_map, write_context};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::{Json, JsonBody, ok};
@@ -15,6 +15,11 @@ use crate::context::RequestIds;
 use crate::dto::input::{LegacyQualificationIn, QualificationIn};
 use crate::dto::output::QualificationOut;
 use crate::error::ApiResult;
+use crate::openapi::{
+    BadRequest, Conflict, Forbidden, LegacyQualificationSchema, LegacySettableQualificationSchema,
+    NotFound, PayloadTooLarge, RequestTimeout, ServiceUnavailable, TooManyRequests, Unauthorized,
+    UnsupportedMediaType,
+};
 
 /// Records the request (one transaction: qualification, GCC decrement, vetting job, audit
 /// event) and wakes the worker. Vetting happens afterwards.
@@ -42,6 +47,47 @@ async fn record(
 }
 
 /// `POST /v1/customers/{id}/qualifications[?code=]`: 201 with the InReview qualification.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{customer_id}/qualifications",
+    tag = "qualifications",
+    operation_id = "createQualification",
+    summary = "Request a qualification for a customer (App+User only)",
+    description = "Records the request, InReview; vetting happens asynchronously afterwards. \
+        Education needs `educationSegment` and may be requested at most three times per customer; \
+        GovernmentCommunityCloud needs one of the partner's validation codes with \
+        `remainingCreates > 0` (body `validationCode`, or the legacy query `code`; the body wins) \
+        and a GDAP role over the customer; Education and GovernmentCommunityCloud cannot be \
+        combined. A qualification already InReview or Approved is a conflict.",
+    params(
+        CustomerPath,
+        ("code" = Option<String>, Query,
+            description = "The GCC validation code, the legacy place for it (the body's `validationCode` wins)."),
+    ),
+    request_body(
+        content = QualificationIn,
+        examples(
+            ("Education" = (value = json!({"qualification": "Education", "educationSegment": "HigherEducation", "website": "contoso.edu"}))),
+            ("GovernmentCommunityCloud" = (value = json!({"qualification": "GovernmentCommunityCloud", "validationCode": "123456"}))),
+            ("StateOwnedEntity" = (value = json!({"qualification": "StateOwnedEntity"}))),
+        ),
+    ),
+    responses(
+        (status = 201, description = "The recorded request, InReview.", body = QualificationOut,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replay of the same MS-RequestId.")),
+            example = json!({"qualification": "Education", "vettingStatus": "InReview", "vettingCreateDate": "2020-12-04T20:54:24Z"})),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,6 +114,25 @@ pub async fn create(
 }
 
 /// `GET /v1/customers/{id}/qualifications`: a bare array, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer_id}/qualifications",
+    tag = "qualifications",
+    operation_id = "listQualifications",
+    summary = "List a customer's qualifications",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "A bare array, oldest first; empty when the customer has none.",
+            body = Vec<QualificationOut>,
+            example = json!([{"qualification": "Education", "vettingStatus": "Denied", "vettingReason": "Not an Education Customer", "vettingCreateDate": "2020-12-03T10:37:38Z"}])),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -80,6 +145,24 @@ pub async fn list(
 
 /// `GET /v1/customers/{id}/qualification`: the latest InReview or Approved value as a bare
 /// lower snake-case string, else `"none"`.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer_id}/qualification",
+    tag = "qualifications",
+    operation_id = "getLegacyQualification",
+    summary = "The customer's qualification, retired single-value contract",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The latest InReview or Approved qualification as a bare string, else `none`.",
+            body = LegacyQualificationSchema, content_type = "application/json", example = json!("education")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn legacy_get(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,6 +176,35 @@ pub async fn legacy_get(
 }
 
 /// `PUT /v1/customers/{id}/qualification[?code=]`: the rules of 4.1 without `educationSegment`.
+#[utoipa::path(
+    put,
+    path = "/v1/customers/{customer_id}/qualification",
+    tag = "qualifications",
+    operation_id = "putLegacyQualification",
+    summary = "Request a qualification, retired single-value contract (App+User only)",
+    description = "The rules of createQualification, without `educationSegment`.",
+    params(
+        CustomerPath,
+        ("code" = Option<String>, Query, description = "The GCC validation code."),
+    ),
+    request_body(content = LegacyQualificationIn, content_type = "application/json", example = json!("education")),
+    responses(
+        (status = 200, description = "The requested qualification as a bare string.",
+            body = LegacySettableQualificationSchema, content_type = "application/json",
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replay of the same MS-RequestId.")),
+            example = json!("education")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn legacy_put(
     State(state): State<AppState>,
     caller: Caller,

@@ -5,14 +5,32 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use qualify_core::ErrorKind;
 
-use super::{owned_customer, query_map};
+use super::{CustomerPath, owned_customer, query_map};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::ok;
 use crate::dto::output::{ValidationCodeOut, ValidationStatusOut};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{
+    BadRequest, Forbidden, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
+};
 
 /// `GET /v1/customers/all/validations`: the caller's codes, a bare array.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/all/validations",
+    tag = "validations",
+    operation_id = "listValidationCodes",
+    summary = "The calling partner's GCC validation codes",
+    responses(
+        (status = 200, description = "A bare array of the partner's codes.", body = Vec<ValidationCodeOut>,
+            example = json!([{"partnerId": "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d", "organizationName": "Contoso, Inc.", "validationId": "12345", "maxCreates": 5, "remainingCreates": 4, "eTag": "b3JnYW5pemF0aW9u"}])),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn list_codes(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let codes = state.store.validation_codes(caller.partner).await?;
     Ok(ok(codes
@@ -23,6 +41,28 @@ pub async fn list_codes(State(state): State<AppState>, caller: Caller) -> ApiRes
 }
 
 /// `GET /v1/customers/{id}/validationStatus?type=account` (App+User only).
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer_id}/validationStatus",
+    tag = "validations",
+    operation_id = "getValidationStatus",
+    summary = "A customer's account validation status (App+User only)",
+    params(
+        CustomerPath,
+        ("type" = String, Query, pattern = "^[Aa][Cc][Cc][Oo][Uu][Nn][Tt]$",
+            description = "`account` (matched case-insensitively; the SDK sends `Account`)."),
+    ),
+    responses(
+        (status = 200, description = "The status an operator set.", body = ValidationStatusOut,
+            example = json!({"type": "account", "status": "Allowed", "lastUpdateDateTime": "2021-07-14T18:02:00Z"})),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub async fn account_status(
     State(state): State<AppState>,
     caller: Caller,

@@ -26,10 +26,13 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
 use crate::rows;
+
+mod writer;
 use crate::{
     AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
     StoreResult, WriteContext, new_etag, new_validation_id,
 };
+use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -38,20 +41,24 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
+    pool: SqlitePool,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and applies the migrations.
     /// `url` is `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or a bare file path.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let memory = url.contains(":memory:") || url.contains("mode=memory");
         let base = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url)?
         } else {
             SqliteConnectOptions::new().filename(url)
         };
+        // `sqlite::memory:` is a named shared-cache database: the writer and the readers see
+        // the same data, and it lives as long as the writer's connection.
+        let memory = base.get_filename().to_string_lossy().contains("in-memory")
+            || url.contains("mode=memory");
         let options = base
             .create_if_missing(true)
             .journal_mode(if memory {
@@ -62,59 +69,38 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // An in-memory database lives as long as its one connection.
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options.clone())
             .await?;
         MIGRATOR
-            .run(&writer)
+            .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migrations failed: {e}")))?;
-        let reader = if memory {
-            writer.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.read_only(true))
-                .await?
-        };
-        Ok(Self { writer, reader })
-    }
-
-    /// Stores a rejection under the request's idempotency key (in its own transaction, the
-    /// request's having rolled back), so that a retry gets the same answer.
-    async fn settle<T>(
-        &self,
-        ctx: &WriteContext,
-        result: StoreResult<Idempotent<T>>,
-    ) -> StoreResult<Idempotent<T>> {
-        if let (Err(e), Some(key)) = (&result, &ctx.idempotency)
-            && let Some(rejection) = rows::is_storable(e)
-        {
-            sqlx::query(
-                "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (partner_id, request_id) DO NOTHING",
-            )
-            .bind(key.partner.to_string())
-            .bind(&key.request_id)
-            .bind(&key.fingerprint)
-            .bind(rows::stored_err(rejection)?)
-            .bind(to_millis(ctx.now))
-            .execute(&self.writer)
+        let writer = Writer::start(pool.acquire().await?);
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(if memory {
+                options
+            } else {
+                options.read_only(true)
+            })
             .await?;
-        }
-        result
+        Ok(Self {
+            writer,
+            reader,
+            pool,
+        })
     }
 
     pub async fn close(&self) {
         self.reader.close().await;
-        self.writer.close().await;
+        self.pool.close().await;
     }
 }
 
@@ -305,54 +291,60 @@ impl Store for SqliteStore {
         new: NewCustomer,
         default_gdap_roles: &[GdapRole],
     ) -> StoreResult<Idempotent<Customer>> {
-        let result: StoreResult<Idempotent<Customer>> = async {
-            let mut tx = self.writer.begin().await?;
-            if let Some(value) = replay(&mut tx, ctx).await? {
-                return Ok(Idempotent {
-                    value,
-                    replayed: true,
-                });
-            }
-            let customer = Customer {
-                id: CustomerId::new_random(),
-                partner_id: partner,
-                company_profile: new.company_profile,
-                company_etag: new_etag(),
-                billing_profile: new.billing_profile,
-                billing_etag: new_etag(),
-                created_at: ctx.now,
-            };
-            sqlx::query(
-                "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(customer.id.to_string())
-            .bind(partner.to_string())
-            .bind(rows::json(&customer.company_profile)?)
-            .bind(&customer.company_etag)
-            .bind(rows::json(&customer.billing_profile)?)
-            .bind(&customer.billing_etag)
-            .bind(to_millis(ctx.now))
-            .execute(&mut *tx)
-            .await?;
-            if !default_gdap_roles.is_empty() {
-                sqlx::query("INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?)")
-                    .bind(partner.to_string())
+        let owned_ctx = ctx.clone();
+        let default_gdap_roles = default_gdap_roles.to_vec();
+        self.writer
+            .write_idempotent(ctx, move |mut tx| async move {
+                let ctx = &owned_ctx;
+                let default_gdap_roles = default_gdap_roles.as_slice();
+                let result: StoreResult<Idempotent<Customer>> = async {
+                    if let Some(value) = replay(&mut tx, ctx).await? {
+                        return Ok(Idempotent {
+                            value,
+                            replayed: true,
+                        });
+                    }
+                    let customer = Customer {
+                        id: CustomerId::new_random(),
+                        partner_id: partner,
+                        company_profile: new.company_profile,
+                        company_etag: new_etag(),
+                        billing_profile: new.billing_profile,
+                        billing_etag: new_etag(),
+                        created_at: ctx.now,
+                    };
+                    sqlx::query(
+                        "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    )
                     .bind(customer.id.to_string())
-                    .bind(rows::gdap_roles_json(default_gdap_roles)?)
+                    .bind(partner.to_string())
+                    .bind(rows::json(&customer.company_profile)?)
+                    .bind(&customer.company_etag)
+                    .bind(rows::json(&customer.billing_profile)?)
+                    .bind(&customer.billing_etag)
                     .bind(to_millis(ctx.now))
                     .execute(&mut *tx)
                     .await?;
-            }
-            remember(&mut tx, ctx, &customer).await?;
-            tx.commit().await?;
-            Ok(Idempotent {
-                value: customer,
-                replayed: false,
+                    if !default_gdap_roles.is_empty() {
+                        sqlx::query("INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?)")
+                            .bind(partner.to_string())
+                            .bind(customer.id.to_string())
+                            .bind(rows::gdap_roles_json(default_gdap_roles)?)
+                            .bind(to_millis(ctx.now))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    remember(&mut tx, ctx, &customer).await?;
+                    Ok(Idempotent {
+                        value: customer,
+                        replayed: false,
+                    })
+                }
+                .await;
+                (tx, result)
             })
-        }
-        .await;
-        self.settle(ctx, result).await
+            .await
     }
 
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
@@ -408,50 +400,58 @@ impl Store for SqliteStore {
         if_match: &str,
         profile: BillingProfile,
     ) -> StoreResult<Idempotent<Customer>> {
-        let result: StoreResult<Idempotent<Customer>> = async {
-            let mut tx = self.writer.begin().await?;
-            if let Some(value) = replay(&mut tx, ctx).await? {
-                return Ok(Idempotent {
-                    value,
-                    replayed: true,
-                });
-            }
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                customer_columns!(),
-                " FROM customers WHERE id = ?"
-            ))
-            .bind(customer.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let current = row
-                .as_ref()
-                .map(rows::customer)
-                .transpose()?
-                .ok_or(ErrorKind::NotFound)?;
-            if current.billing_etag != if_match {
-                return Err(ErrorKind::PreconditionFailed.into());
-            }
-            let updated = Customer {
-                billing_profile: profile,
-                billing_etag: new_etag(),
-                ..current
-            };
-            sqlx::query("UPDATE customers SET billing_profile = ?, billing_etag = ? WHERE id = ?")
-                .bind(rows::json(&updated.billing_profile)?)
-                .bind(&updated.billing_etag)
-                .bind(customer.to_string())
-                .execute(&mut *tx)
-                .await?;
-            remember(&mut tx, ctx, &updated).await?;
-            tx.commit().await?;
-            Ok(Idempotent {
-                value: updated,
-                replayed: false,
+        let owned_ctx = ctx.clone();
+        let if_match = if_match.to_owned();
+        self.writer
+            .write_idempotent(ctx, move |mut tx| async move {
+                let ctx = &owned_ctx;
+                let if_match = if_match.as_str();
+                let result: StoreResult<Idempotent<Customer>> = async {
+                    if let Some(value) = replay(&mut tx, ctx).await? {
+                        return Ok(Idempotent {
+                            value,
+                            replayed: true,
+                        });
+                    }
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        customer_columns!(),
+                        " FROM customers WHERE id = ?"
+                    ))
+                    .bind(customer.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let current = row
+                        .as_ref()
+                        .map(rows::customer)
+                        .transpose()?
+                        .ok_or(ErrorKind::NotFound)?;
+                    if current.billing_etag != if_match {
+                        return Err(ErrorKind::PreconditionFailed.into());
+                    }
+                    let updated = Customer {
+                        billing_profile: profile,
+                        billing_etag: new_etag(),
+                        ..current
+                    };
+                    sqlx::query(
+                        "UPDATE customers SET billing_profile = ?, billing_etag = ? WHERE id = ?",
+                    )
+                    .bind(rows::json(&updated.billing_profile)?)
+                    .bind(&updated.billing_etag)
+                    .bind(customer.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                    remember(&mut tx, ctx, &updated).await?;
+                    Ok(Idempotent {
+                        value: updated,
+                        replayed: false,
+                    })
+                }
+                .await;
+                (tx, result)
             })
-        }
-        .await;
-        self.settle(ctx, result).await
+            .await
     }
 
     async fn qualifications(&self, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>> {
@@ -467,111 +467,115 @@ impl Store for SqliteStore {
         request: QualificationRequest,
         vet_at: OffsetDateTime,
     ) -> StoreResult<Idempotent<QualificationRecord>> {
-        let result: StoreResult<Idempotent<QualificationRecord>> = async {
-            let mut tx = self.writer.begin().await?;
-            if let Some(value) = replay(&mut tx, ctx).await? {
-                return Ok(Idempotent {
-                    value,
-                    replayed: true,
-                });
-            }
-            if request.qualification == SettableQualification::GovernmentCommunityCloud {
-                let grant = sqlx::query("SELECT partner_id, customer_id, roles, updated_at FROM gdap_grants WHERE partner_id = ? AND customer_id = ?")
-                    .bind(partner.to_string())
-                    .bind(customer.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let allowed = grant
-                    .as_ref()
-                    .map(rows::gdap)
-                    .transpose()?
-                    .is_some_and(|g| g.allows_gcc());
-                if !allowed {
-                    return Err(DomainError::new(
-                        ErrorKind::Forbidden,
-                        "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
-                         License Administrator or User Administrator over this customer.",
+        let owned_ctx = ctx.clone();
+        self.writer
+            .write_idempotent(ctx, move |mut tx| async move {
+                let ctx = &owned_ctx;
+                let result: StoreResult<Idempotent<QualificationRecord>> = async {
+                    if let Some(value) = replay(&mut tx, ctx).await? {
+                        return Ok(Idempotent {
+                            value,
+                            replayed: true,
+                        });
+                    }
+                    if request.qualification == SettableQualification::GovernmentCommunityCloud {
+                        let grant = sqlx::query("SELECT partner_id, customer_id, roles, updated_at FROM gdap_grants WHERE partner_id = ? AND customer_id = ?")
+                            .bind(partner.to_string())
+                            .bind(customer.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        let allowed = grant
+                            .as_ref()
+                            .map(rows::gdap)
+                            .transpose()?
+                            .is_some_and(|g| g.allows_gcc());
+                        if !allowed {
+                            return Err(DomainError::new(
+                                ErrorKind::Forbidden,
+                                "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
+                                 License Administrator or User Administrator over this customer.",
+                            )
+                            .into());
+                        }
+                    }
+                    let existing = load_qualifications(&mut tx, customer).await?;
+                    check_against_existing(&request, &existing)?;
+                    if let Some(code) = &request.validation_code {
+                        let row = sqlx::query("SELECT * FROM validation_codes WHERE validation_id = ?")
+                            .bind(code)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        let found = row.as_ref().map(rows::validation_code).transpose()?;
+                        check_validation_code(partner, found.as_ref())?;
+                        sqlx::query(
+                            "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = ? \
+                             WHERE validation_id = ? AND remaining_creates > 0",
+                        )
+                        .bind(new_etag())
+                        .bind(code)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let etag = new_etag();
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
+                         education_segment, website, validation_code, etag) VALUES (?, ?, ?, 'InReview', ?, ?, ?, ?, ?) RETURNING id",
                     )
-                    .into());
-                }
-            }
-            let existing = load_qualifications(&mut tx, customer).await?;
-            check_against_existing(&request, &existing)?;
-            if let Some(code) = &request.validation_code {
-                let row = sqlx::query("SELECT * FROM validation_codes WHERE validation_id = ?")
-                    .bind(code)
-                    .fetch_optional(&mut *tx)
+                    .bind(customer.to_string())
+                    .bind(partner.to_string())
+                    .bind(request.qualification.name())
+                    .bind(to_millis(ctx.now))
+                    .bind(request.education_segment.map(EducationSegment::name))
+                    .bind(request.website.as_deref())
+                    .bind(request.validation_code.as_deref())
+                    .bind(&etag)
+                    .fetch_one(&mut *tx)
                     .await?;
-                let found = row.as_ref().map(rows::validation_code).transpose()?;
-                check_validation_code(partner, found.as_ref())?;
-                sqlx::query(
-                    "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = ? \
-                     WHERE validation_id = ? AND remaining_creates > 0",
-                )
-                .bind(new_etag())
-                .bind(code)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let etag = new_etag();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
-                 education_segment, website, validation_code, etag) VALUES (?, ?, ?, 'InReview', ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(customer.to_string())
-            .bind(partner.to_string())
-            .bind(request.qualification.name())
-            .bind(to_millis(ctx.now))
-            .bind(request.education_segment.map(EducationSegment::name))
-            .bind(request.website.as_deref())
-            .bind(request.validation_code.as_deref())
-            .bind(&etag)
-            .fetch_one(&mut *tx)
-            .await?;
-            let record = QualificationRecord {
-                id,
-                customer_id: customer,
-                partner_id: partner,
-                qualification: request.qualification,
-                vetting_status: VettingStatus::InReview,
-                vetting_reason: None,
-                vetting_create_date: ctx.now,
-                education_segment: request.education_segment,
-                website: request.website,
-                validation_code: request.validation_code,
-                etag,
-            };
-            sqlx::query(
-                "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(partner.to_string())
-            .bind(to_millis(vet_at))
-            .execute(&mut *tx)
-            .await?;
-            let profile = company_etag(&mut tx, customer).await?;
-            let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-            insert_audit(
-                &mut tx,
-                &record,
-                ctx.now,
-                &ctx.actor,
-                None,
-                VettingStatus::InReview,
-                None,
-                Some(ids),
-                profile.as_deref(),
-            )
-            .await?;
-            remember(&mut tx, ctx, &record).await?;
-            tx.commit().await?;
-            Ok(Idempotent {
-                value: record,
-                replayed: false,
+                    let record = QualificationRecord {
+                        id,
+                        customer_id: customer,
+                        partner_id: partner,
+                        qualification: request.qualification,
+                        vetting_status: VettingStatus::InReview,
+                        vetting_reason: None,
+                        vetting_create_date: ctx.now,
+                        education_segment: request.education_segment,
+                        website: request.website,
+                        validation_code: request.validation_code,
+                        etag,
+                    };
+                    sqlx::query(
+                        "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
+                    )
+                    .bind(id)
+                    .bind(partner.to_string())
+                    .bind(to_millis(vet_at))
+                    .execute(&mut *tx)
+                    .await?;
+                    let profile = company_etag(&mut tx, customer).await?;
+                    let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
+                    insert_audit(
+                        &mut tx,
+                        &record,
+                        ctx.now,
+                        &ctx.actor,
+                        None,
+                        VettingStatus::InReview,
+                        None,
+                        Some(ids),
+                        profile.as_deref(),
+                    )
+                    .await?;
+                    remember(&mut tx, ctx, &record).await?;
+                    Ok(Idempotent {
+                        value: record,
+                        replayed: false,
+                    })
+                }
+                .await;
+                (tx, result)
             })
-        }
-        .await;
-        self.settle(ctx, result).await
+            .await
     }
 
     async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>> {
@@ -589,40 +593,50 @@ impl Store for SqliteStore {
         organization_name: &str,
         max_creates: i64,
     ) -> StoreResult<ValidationCode> {
-        let mut tx = self.writer.begin().await?;
-        // Ids are random; a collision is retried with another.
-        let mut code = None;
-        for _ in 0..8 {
-            let candidate = ValidationCode {
-                partner_id: partner,
-                organization_name: organization_name.to_owned(),
-                validation_id: new_validation_id(),
-                max_creates,
-                remaining_creates: max_creates,
-                etag: new_etag(),
-            };
-            let inserted = sqlx::query(
-                "INSERT INTO validation_codes (validation_id, partner_id, organization_name, max_creates, remaining_creates, etag, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (validation_id) DO NOTHING",
-            )
-            .bind(&candidate.validation_id)
-            .bind(partner.to_string())
-            .bind(organization_name)
-            .bind(max_creates)
-            .bind(max_creates)
-            .bind(&candidate.etag)
-            .bind(to_millis(ctx.now))
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 1 {
-                code = Some(candidate);
-                break;
-            }
-        }
-        let code =
-            code.ok_or_else(|| StoreError::Backend("could not find a free validation id".into()))?;
-        tx.commit().await?;
-        Ok(code)
+        let ctx = ctx.clone();
+        let organization_name = organization_name.to_owned();
+        self.writer
+            .write(move |mut tx| async move {
+                let ctx = &ctx;
+                let organization_name = organization_name.as_str();
+                let result: StoreResult<_> = async {
+                // Ids are random; a collision is retried with another.
+                let mut code = None;
+                for _ in 0..8 {
+                    let candidate = ValidationCode {
+                        partner_id: partner,
+                        organization_name: organization_name.to_owned(),
+                        validation_id: new_validation_id(),
+                        max_creates,
+                        remaining_creates: max_creates,
+                        etag: new_etag(),
+                    };
+                    let inserted = sqlx::query(
+                        "INSERT INTO validation_codes (validation_id, partner_id, organization_name, max_creates, remaining_creates, etag, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (validation_id) DO NOTHING",
+                    )
+                    .bind(&candidate.validation_id)
+                    .bind(partner.to_string())
+                    .bind(organization_name)
+                    .bind(max_creates)
+                    .bind(max_creates)
+                    .bind(&candidate.etag)
+                    .bind(to_millis(ctx.now))
+                    .execute(&mut *tx)
+                    .await?;
+                    if inserted.rows_affected() == 1 {
+                        code = Some(candidate);
+                        break;
+                    }
+                }
+                let code =
+                    code.ok_or_else(|| StoreError::Backend("could not find a free validation id".into()))?;
+                Ok(code)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
     }
 
     async fn validation_status(
@@ -645,15 +659,21 @@ impl Store for SqliteStore {
         customer: CustomerId,
         status: AccountStatus,
     ) -> StoreResult<ValidationStatus> {
-        sqlx::query(
-            "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES (?, ?, ?) \
-             ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
-        )
-        .bind(customer.to_string())
-        .bind(status.name())
-        .bind(to_millis(ctx.now))
-        .execute(&self.writer)
-        .await?;
+        let now = to_millis(ctx.now);
+        self.writer
+            .write(move |mut conn| async move {
+                let r = sqlx::query(
+                    "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES (?, ?, ?) \
+                     ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
+                )
+                .bind(customer.to_string())
+                .bind(status.name())
+                .bind(now)
+                .execute(&mut *conn)
+                .await;
+                (conn, r.map_err(StoreError::from))
+            })
+            .await?;
         Ok(ValidationStatus {
             customer_id: customer,
             status,
@@ -684,16 +704,23 @@ impl Store for SqliteStore {
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        sqlx::query(
-            "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
-        )
-        .bind(partner.to_string())
-        .bind(customer.to_string())
-        .bind(rows::gdap_roles_json(&roles)?)
-        .bind(to_millis(ctx.now))
-        .execute(&self.writer)
-        .await?;
+        let roles_json = rows::gdap_roles_json(&roles)?;
+        let now = to_millis(ctx.now);
+        self.writer
+            .write(move |mut conn| async move {
+                let r = sqlx::query(
+                    "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
+                )
+                .bind(partner.to_string())
+                .bind(customer.to_string())
+                .bind(roles_json)
+                .bind(now)
+                .execute(&mut *conn)
+                .await;
+                (conn, r.map_err(StoreError::from))
+            })
+            .await?;
         Ok(GdapGrant {
             partner_id: partner,
             customer_id: customer,
@@ -727,40 +754,52 @@ impl Store for SqliteStore {
         if_match: &str,
         decision: &VettingDecision,
     ) -> StoreResult<QualificationRecord> {
-        let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(concat!(
-            "SELECT ", qualification_columns!(), " FROM qualifications WHERE customer_id = ? AND qualification = ? ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(customer.to_string())
-        .bind(qualification.name())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let current = row
-            .as_ref()
-            .map(rows::qualification)
-            .transpose()?
-            .ok_or_else(|| {
-                DomainError::new(
-                    ErrorKind::NotFound,
-                    format!("The customer has no {qualification} qualification request."),
-                )
-            })?;
-        if current.vetting_status.is_terminal() {
-            return Err(DomainError::new(
-                ErrorKind::AlreadyDecided,
-                format!("The {qualification} qualification is already {}; terminal states never change.", current.vetting_status),
-            )
-            .into());
-        }
-        if current.etag != if_match {
-            return Err(ErrorKind::PreconditionFailed.into());
-        }
-        let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-        let updated = apply_decision(&mut tx, &current, decision, ctx.now, &ctx.actor, Some(ids))
-            .await?
-            .ok_or(ErrorKind::AlreadyDecided)?;
-        tx.commit().await?;
-        Ok(updated)
+        let ctx = ctx.clone();
+        let if_match = if_match.to_owned();
+        let decision = decision.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let ctx = &ctx;
+                let if_match = if_match.as_str();
+                let decision = &decision;
+                let result: StoreResult<_> = async {
+                let row = sqlx::query(concat!(
+                    "SELECT ", qualification_columns!(), " FROM qualifications WHERE customer_id = ? AND qualification = ? ORDER BY id DESC LIMIT 1"
+                ))
+                .bind(customer.to_string())
+                .bind(qualification.name())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let current = row
+                    .as_ref()
+                    .map(rows::qualification)
+                    .transpose()?
+                    .ok_or_else(|| {
+                        DomainError::new(
+                            ErrorKind::NotFound,
+                            format!("The customer has no {qualification} qualification request."),
+                        )
+                    })?;
+                if current.vetting_status.is_terminal() {
+                    return Err(DomainError::new(
+                        ErrorKind::AlreadyDecided,
+                        format!("The {qualification} qualification is already {}; terminal states never change.", current.vetting_status),
+                    )
+                    .into());
+                }
+                if current.etag != if_match {
+                    return Err(ErrorKind::PreconditionFailed.into());
+                }
+                let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
+                let updated = apply_decision(&mut tx, &current, decision, ctx.now, &ctx.actor, Some(ids))
+                    .await?
+                    .ok_or(ErrorKind::AlreadyDecided)?;
+                Ok(updated)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
     }
 
     async fn history(
@@ -788,48 +827,56 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<ClaimedJob>> {
         let now_ms = to_millis(now);
         let until = now_ms + lease.as_millis() as i64;
-        let mut tx = self.writer.begin().await?;
-        let claimed = sqlx::query(
-            "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= ? AND (lease_until IS NULL OR lease_until < ?) \
-              ORDER BY run_at, id LIMIT ?) RETURNING id, qualification_id, attempts",
-        )
-        .bind(owner)
-        .bind(until)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut jobs = Vec::with_capacity(claimed.len());
-        for row in &claimed {
-            let qid: i64 = row.try_get("qualification_id")?;
-            let q = sqlx::query(concat!(
-                "SELECT ",
-                qualification_columns!(),
-                " FROM qualifications WHERE id = ?"
-            ))
-            .bind(qid)
-            .fetch_one(&mut *tx)
-            .await?;
-            let qualification = rows::qualification(&q)?;
-            let c = sqlx::query("SELECT company_profile, company_etag FROM customers WHERE id = ?")
-                .bind(qualification.customer_id.to_string())
-                .fetch_one(&mut *tx)
+        let owner = owner.to_owned();
+        self.writer
+            .write(move |mut tx| async move {
+                let owner = owner.as_str();
+                let result: StoreResult<_> = async {
+                let claimed = sqlx::query(
+                    "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN \
+                     (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= ? AND (lease_until IS NULL OR lease_until < ?) \
+                      ORDER BY run_at, id LIMIT ?) RETURNING id, qualification_id, attempts",
+                )
+                .bind(owner)
+                .bind(until)
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
                 .await?;
-            jobs.push(ClaimedJob {
-                id: row.try_get("id")?,
-                attempts: row.try_get("attempts")?,
-                company: rows::from_json::<CompanyProfile>(
-                    "company profile",
-                    &c.try_get::<String, _>("company_profile")?,
-                )?,
-                company_etag: c.try_get("company_etag")?,
-                qualification,
-            });
-        }
-        tx.commit().await?;
-        Ok(jobs)
+                let mut jobs = Vec::with_capacity(claimed.len());
+                for row in &claimed {
+                    let qid: i64 = row.try_get("qualification_id")?;
+                    let q = sqlx::query(concat!(
+                        "SELECT ",
+                        qualification_columns!(),
+                        " FROM qualifications WHERE id = ?"
+                    ))
+                    .bind(qid)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let qualification = rows::qualification(&q)?;
+                    let c = sqlx::query("SELECT company_profile, company_etag FROM customers WHERE id = ?")
+                        .bind(qualification.customer_id.to_string())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    jobs.push(ClaimedJob {
+                        id: row.try_get("id")?,
+                        attempts: row.try_get("attempts")?,
+                        company: rows::from_json::<CompanyProfile>(
+                            "company profile",
+                            &c.try_get::<String, _>("company_profile")?,
+                        )?,
+                        company_etag: c.try_get("company_etag")?,
+                        qualification,
+                    });
+                }
+                Ok(jobs)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
     }
 
     async fn finish_job(
@@ -839,63 +886,80 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         outcome: &JobOutcome,
     ) -> StoreResult<JobFinish> {
-        let mut tx = self.writer.begin().await?;
-        let held: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
-        )
-        .bind(job.id)
-        .bind(owner)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if held.is_none() {
-            return Ok(JobFinish::LeaseLost);
-        }
-        let (finish, label) = match outcome {
-            JobOutcome::AwaitReviewer => {
-                (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned())
-            }
-            JobOutcome::Decide(decision) => {
-                // Re-read inside the transaction: a reviewer may have decided meanwhile.
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    qualification_columns!(),
-                    " FROM qualifications WHERE id = ?"
-                ))
-                .bind(job.qualification.id)
-                .fetch_one(&mut *tx)
+        let job = job.clone();
+        let owner = owner.to_owned();
+        let outcome = outcome.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let job = &job;
+                let owner = owner.as_str();
+                let outcome = &outcome;
+                let result: StoreResult<_> = async {
+                let held: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM jobs WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
+                )
+                .bind(job.id)
+                .bind(owner)
+                .fetch_optional(&mut *tx)
                 .await?;
-                let current = rows::qualification(&row)?;
-                if current.vetting_status.is_terminal() {
-                    (
-                        JobFinish::NoChange,
-                        format!("already-{}", current.vetting_status),
-                    )
-                } else {
-                    apply_decision(&mut tx, &current, decision, now, "vetting-policy", None)
-                        .await?;
-                    (
-                        JobFinish::Decided,
-                        decision.status.vetting_status().name().to_owned(),
-                    )
+                if held.is_none() {
+                    return Ok(JobFinish::LeaseLost);
                 }
-            }
-        };
-        sqlx::query("UPDATE jobs SET done_at = ?, outcome = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?")
-            .bind(to_millis(now))
-            .bind(label)
-            .bind(job.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(finish)
+                let (finish, label) = match outcome {
+                    JobOutcome::AwaitReviewer => {
+                        (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned())
+                    }
+                    JobOutcome::Decide(decision) => {
+                        // Re-read inside the transaction: a reviewer may have decided meanwhile.
+                        let row = sqlx::query(concat!(
+                            "SELECT ",
+                            qualification_columns!(),
+                            " FROM qualifications WHERE id = ?"
+                        ))
+                        .bind(job.qualification.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let current = rows::qualification(&row)?;
+                        if current.vetting_status.is_terminal() {
+                            (
+                                JobFinish::NoChange,
+                                format!("already-{}", current.vetting_status),
+                            )
+                        } else {
+                            apply_decision(&mut tx, &current, decision, now, "vetting-policy", None)
+                                .await?;
+                            (
+                                JobFinish::Decided,
+                                decision.status.vetting_status().name().to_owned(),
+                            )
+                        }
+                    }
+                };
+                sqlx::query("UPDATE jobs SET done_at = ?, outcome = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?")
+                    .bind(to_millis(now))
+                    .bind(label)
+                    .bind(job.id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(finish)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
     }
 
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64> {
-        let r = sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND done_at IS NULL")
-            .bind(owner)
-            .execute(&self.writer)
-            .await?;
-        Ok(r.rows_affected())
+        let owner = owner.to_owned();
+        self.writer
+            .write(move |mut conn| async move {
+                let r = sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND done_at IS NULL")
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await;
+                (conn, r.map(|r| r.rows_affected()).map_err(StoreError::from))
+            })
+            .await
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
@@ -908,10 +972,15 @@ impl Store for SqliteStore {
     }
 
     async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM idempotency_records WHERE created_at < ?")
-            .bind(to_millis(before))
-            .execute(&self.writer)
-            .await?;
-        Ok(r.rows_affected())
+        let before = to_millis(before);
+        self.writer
+            .write(move |mut conn| async move {
+                let r = sqlx::query("DELETE FROM idempotency_records WHERE created_at < ?")
+                    .bind(before)
+                    .execute(&mut *conn)
+                    .await;
+                (conn, r.map(|r| r.rows_affected()).map_err(StoreError::from))
+            })
+            .await
     }
 }

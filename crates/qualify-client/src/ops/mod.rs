@@ -1,0 +1,6 @@
+//! The operations, one module per resource, following the paths of the API.
+
+pub mod admin;
+pub mod customers;
+pub mod qualifications;
+pub mod validations;

@@ -1,0 +1,132 @@
+//! The HTTP/1.1 transport under the router: how many connections are served at once, how long a
+//! client may take to send its headers and its body, how large a request head may be, how many
+//! requests run at once, and graceful shutdown. `axum::serve` has no setting for any of these,
+//! so connections are served with hyper's own builder here.
+//!
+//! Only HTTP/1.1 is spoken: every Partner Center client uses it, and hyper's automatic
+//! HTTP/1-or-2 detection reads the first bytes of a connection without any time limit (a
+//! client that connects and sends nothing would hold its connection forever). TLS and HTTP/2
+//! belong to the reverse proxy in front (docs/deployment.md).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use qualify_core::ErrorKind;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceBuilder;
+use tower_http::timeout::RequestBodyDeadlineLayer;
+
+use crate::ServerConfig;
+use crate::context::{MS_CORRELATION_ID, MS_REQUEST_ID, id_header};
+use crate::error::ApiError;
+
+/// hyper refuses a smaller read buffer.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, lets in-flight
+/// requests finish and closes idle connections, waiting at most `shutdown_grace`.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    config: &ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
+        .keep_alive(true);
+    let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+    let app = app.layer(middleware::from_fn_with_state(in_flight, limit_in_flight));
+    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let body_deadline = config.body_read_timeout;
+    tokio::pin!(shutdown);
+    loop {
+        // A connection is accepted only when it can be served: the others wait in the backlog.
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = ServiceBuilder::new()
+            .layer(RequestBodyDeadlineLayer::new(body_deadline))
+            .map_request(move |mut req: axum::http::Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(remote));
+                req
+            })
+            .service(app.clone());
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %remote, "connection closed with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(config.shutdown_grace) => {
+            tracing::warn!(grace = ?config.shutdown_grace, "in-flight requests did not finish in time; closing");
+        }
+    }
+    Ok(())
+}
+
+/// At most `max_in_flight` requests are handled at once; the next one is answered at once with
+/// 503 and `Retry-After` instead of queueing behind them. The answer carries the request's ids
+/// like every other (this layer sits outside the router's own).
+async fn limit_in_flight(
+    State(limit): State<Arc<Semaphore>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = limit.try_acquire_owned() else {
+        tracing::warn!(path = %req.uri().path(), "too many requests in flight; answered 503");
+        let mut error = ApiError::new(
+            ErrorKind::Unavailable,
+            "The server is handling as many requests as it may; retry shortly.",
+        );
+        error.retry_after = Some(1);
+        let mut response = error.into_response();
+        for name in [MS_REQUEST_ID, MS_CORRELATION_ID] {
+            let id = id_header(req.headers(), &name)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(name, v);
+            }
+        }
+        return response;
+    };
+    next.run(req).await
+}
