@@ -160,6 +160,9 @@ pub trait Store: Send + Sync + 'static {
         default_gdap_roles: &[GdapRole],
     ) -> StoreResult<Idempotent<Customer>>;
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
+    /// The partner a customer belongs to: the tenant-isolation check of every customer route,
+    /// without reading the profiles.
+    async fn customer_partner(&self, id: CustomerId) -> StoreResult<Option<PartnerId>>;
     async fn list_customers(
         &self,
         partner: PartnerId,

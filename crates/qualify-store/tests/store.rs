@@ -209,6 +209,14 @@ async fn customers_are_created_listed_and_replayed(store: &dyn Store) {
         6
     );
     assert_eq!(store.customer(a.value.id).await.unwrap().unwrap(), a.value);
+    assert_eq!(store.customer_partner(a.value.id).await.unwrap(), Some(p));
+    assert_eq!(
+        store
+            .customer_partner(CustomerId::new_random())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn billing_profile_updates_need_the_current_etag(store: &dyn Store) {

@@ -148,7 +148,32 @@ pub async fn owned_customer(
         .customer(id)
         .await?
         .ok_or_else(unknown_customer)?;
-    if customer.partner_id != caller.partner {
+    check_relationship(caller, id, customer.partner_id)?;
+    Ok(customer)
+}
+
+/// Like [`owned_customer`] when only the id is needed: one indexed lookup of the owner.
+pub async fn owned_customer_id(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> ApiResult<CustomerId> {
+    let id = customer_id(raw_id)?;
+    let owner = state
+        .store
+        .customer_partner(id)
+        .await?
+        .ok_or_else(unknown_customer)?;
+    check_relationship(caller, id, owner)?;
+    Ok(id)
+}
+
+fn check_relationship(
+    caller: &Caller,
+    id: CustomerId,
+    owner: qualify_core::PartnerId,
+) -> ApiResult<()> {
+    if owner != caller.partner {
         return Err(ApiError::new(
             ErrorKind::NoRelationship,
             format!(
@@ -157,7 +182,7 @@ pub async fn owned_customer(
             ),
         ));
     }
-    Ok(customer)
+    Ok(())
 }
 
 /// Any existing customer (the operator API crosses partners).

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use qualify_core::rules::{QualificationRequest, legacy_current};
 
 use super::customers::replayed;
-use super::{CustomerPath, WriteRequest, owned_customer, query_map, write_context};
+use super::{CustomerPath, WriteRequest, owned_customer_id, query_map, write_context};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::{Json, JsonBody, ok};
@@ -32,13 +32,13 @@ async fn record(
     request: impl FnOnce() -> Result<QualificationRequest, qualify_core::DomainError>,
 ) -> ApiResult<qualify_store::Idempotent<qualify_core::qualification::QualificationRecord>> {
     caller.require_app_user()?;
-    let customer = owned_customer(state, caller, customer_id).await?;
+    let customer = owned_customer_id(state, caller, customer_id).await?;
     let request = request()?;
     let ctx = write_context(state, caller, ids, Some(write));
     let vet_at = ctx.now + state.config.policy.delay;
     let created = state
         .store
-        .create_qualification(&ctx, caller.partner, customer.id, request, vet_at)
+        .create_qualification(&ctx, caller.partner, customer, request, vet_at)
         .await?;
     if !created.replayed {
         state.jobs_enqueued.notify_one();
@@ -138,8 +138,8 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let customer = owned_customer(&state, &caller, &id).await?;
-    let all = state.store.qualifications(customer.id).await?;
+    let customer = owned_customer_id(&state, &caller, &id).await?;
+    let all = state.store.qualifications(customer).await?;
     Ok(ok(all.iter().map(QualificationOut::from).collect::<Vec<_>>()).into_response())
 }
 
@@ -168,8 +168,8 @@ pub async fn legacy_get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let customer = owned_customer(&state, &caller, &id).await?;
-    let all = state.store.qualifications(customer.id).await?;
+    let customer = owned_customer_id(&state, &caller, &id).await?;
+    let all = state.store.qualifications(customer).await?;
     let value =
         legacy_current(&all).map_or("none", |q| q.qualification.qualification().legacy_name());
     Ok(ok(value).into_response())

@@ -5,7 +5,7 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use qualify_core::ErrorKind;
 
-use super::{CustomerPath, owned_customer, query_map};
+use super::{CustomerPath, owned_customer_id, query_map};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::ok;
@@ -70,7 +70,7 @@ pub async fn account_status(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     caller.require_app_user()?;
-    let customer = owned_customer(&state, &caller, &id).await?;
+    let customer = owned_customer_id(&state, &caller, &id).await?;
     match query_map(&uri)?.get("type") {
         Some(t) if t.eq_ignore_ascii_case("account") => {}
         Some(t) => {
@@ -86,14 +86,14 @@ pub async fn account_status(
     }
     let status = state
         .store
-        .validation_status(customer.id)
+        .validation_status(customer)
         .await?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorKind::ValidationStatusNotFound,
                 format!(
                     "No account validation status was found for the customer {}.",
-                    customer.id
+                    customer
                 ),
             )
         })?;

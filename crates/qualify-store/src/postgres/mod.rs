@@ -411,6 +411,21 @@ impl Store for PgStore {
         self.settle(ctx, result).await
     }
 
+    async fn customer_partner(&self, id: CustomerId) -> StoreResult<Option<PartnerId>> {
+        let partner: Option<String> =
+            sqlx::query_scalar("SELECT partner_id::text FROM customers WHERE id = $1::uuid")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        partner
+            .map(|p| {
+                uuid::Uuid::parse_str(&p)
+                    .map(PartnerId)
+                    .map_err(|_| rows::corrupt("partner id", &p))
+            })
+            .transpose()
+    }
+
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         let row = sqlx::query(concat!(
             "SELECT ",

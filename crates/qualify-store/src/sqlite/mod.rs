@@ -347,6 +347,21 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn customer_partner(&self, id: CustomerId) -> StoreResult<Option<PartnerId>> {
+        let partner: Option<String> =
+            sqlx::query_scalar("SELECT partner_id FROM customers WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
+        partner
+            .map(|p| {
+                uuid::Uuid::parse_str(&p)
+                    .map(PartnerId)
+                    .map_err(|_| rows::corrupt("partner id", &p))
+            })
+            .transpose()
+    }
+
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
         let row = sqlx::query(concat!(
             "SELECT ",
