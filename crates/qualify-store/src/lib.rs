@@ -179,6 +179,13 @@ pub trait Store: Send + Sync + 'static {
 
     // Qualifications.
     async fn qualifications(&self, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>>;
+    /// The customer's owner and its qualification requests (oldest first), read in one
+    /// statement: what a partner's read checks and returns. `None` when the customer does not
+    /// exist.
+    async fn owned_qualifications(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>>;
     /// Checks the stateful rules (GDAP role for GCC, existing qualifications, the GCC code),
     /// then writes the qualification, the GCC decrement, the vetting job due at `vet_at` and
     /// the audit event, all in one transaction.

@@ -85,6 +85,32 @@ pub(crate) fn qualification(r: &impl Cells) -> StoreResult<QualificationRecord> 
     })
 }
 
+/// One row of `customers LEFT JOIN qualifications`: the customer's owner (column `owner`) and
+/// the qualification on the row, if any.
+pub(crate) fn owner_and_qualification(
+    r: &impl Cells,
+) -> StoreResult<(PartnerId, Option<QualificationRecord>)> {
+    let owner = PartnerId(uuid(r, "owner")?);
+    // `etag` is never NULL in a stored qualification: NULL means the join found none.
+    let q = match r.opt_text("etag")? {
+        Some(_) => Some(qualification(r)?),
+        None => None,
+    };
+    Ok((owner, q))
+}
+
+/// Folds the rows of `customers LEFT JOIN qualifications` for one customer.
+pub(crate) fn fold_owned_qualifications(
+    rows: impl IntoIterator<Item = (PartnerId, Option<QualificationRecord>)>,
+) -> Option<(PartnerId, Vec<QualificationRecord>)> {
+    let mut owned: Option<(PartnerId, Vec<QualificationRecord>)> = None;
+    for (owner, q) in rows {
+        let (_, list) = owned.get_or_insert_with(|| (owner, Vec::new()));
+        list.extend(q);
+    }
+    owned
+}
+
 pub(crate) fn customer(r: &impl Cells) -> StoreResult<Customer> {
     Ok(Customer {
         id: CustomerId(uuid(r, "id")?),

@@ -159,7 +159,57 @@ backends!(
     old_idempotency_records_are_purged,
     rejections_are_replayed_to_retries,
     concurrent_writes_fail_and_succeed_independently,
+    owner_and_qualifications_are_read_together,
 );
+
+async fn owner_and_qualifications_are_read_together(store: &dyn Store) {
+    let p = PartnerId::new_random();
+    assert_eq!(
+        store
+            .owned_qualifications(CustomerId::new_random())
+            .await
+            .unwrap(),
+        None,
+        "an unknown customer"
+    );
+    let empty = customer(store, p).await;
+    assert_eq!(
+        store.owned_qualifications(empty).await.unwrap(),
+        Some((p, vec![])),
+        "a customer without qualifications still has its owner"
+    );
+    let c = customer(store, p).await;
+    let other = customer(store, PartnerId::new_random()).await;
+    store
+        .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+        .await
+        .unwrap();
+    store
+        .create_qualification(&ctx(at(2)), p, other, edu(), at(2))
+        .await
+        .unwrap();
+    let decision = VettingDecision {
+        status: DecisionStatus::Denied,
+        reason: Some("not a school".into()),
+    };
+    let q = &store.qualifications(c).await.unwrap()[0];
+    store
+        .decide(&ctx(at(3)), c, q.qualification, &q.etag, &decision)
+        .await
+        .unwrap();
+    store
+        .create_qualification(&ctx(at(4)), p, c, edu(), at(4))
+        .await
+        .unwrap();
+    let (owner, list) = store.owned_qualifications(c).await.unwrap().unwrap();
+    assert_eq!(owner, p);
+    assert_eq!(list, store.qualifications(c).await.unwrap());
+    assert_eq!(list.len(), 2, "only this customer's, both of them");
+    assert_eq!(list[0].vetting_status, VettingStatus::Denied);
+    assert_eq!(list[0].vetting_reason.as_deref(), Some("not a school"));
+    assert_eq!(list[1].vetting_status, VettingStatus::InReview);
+    assert!(list[0].id < list[1].id, "oldest first");
+}
 
 async fn customers_are_created_listed_and_replayed(store: &dyn Store) {
     let p = PartnerId::new_random();
@@ -848,5 +898,81 @@ async fn concurrent_writes_fail_and_succeed_independently(store: &dyn Store) {
     assert_eq!(
         store.validation_codes(p).await.unwrap()[0].remaining_creates,
         0
+    );
+}
+
+// ---- SQLite files ------------------------------------------------------------------------------
+
+fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join(name).display())
+}
+
+/// `_sqlx_migrations` is kept in sqlx's layout: a database migrated by sqlx's migrator (what
+/// earlier versions of qualify ran) opens unchanged, sqlx accepts ours as up to date, and a
+/// migration changed after it was applied stops the store from opening.
+#[tokio::test]
+async fn sqlite_migrations_interoperate_with_sqlx() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlx_first = sqlite_url(&dir, "sqlx-first.db");
+    let pool = sqlx::SqlitePool::connect(&sqlx_first).await.unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = SqliteStore::open(&sqlx_first).await.unwrap();
+    let c = customer(&store, PartnerId::new_random()).await;
+    assert!(store.customer(c).await.unwrap().is_some());
+
+    let ours_first = sqlite_url(&dir, "ours-first.db");
+    drop(SqliteStore::open(&ours_first).await.unwrap());
+    let pool = sqlx::SqlitePool::connect(&ours_first).await.unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run(&pool)
+        .await
+        .expect("sqlx sees our bookkeeping as its own");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1, "nothing applied twice");
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let refused = SqliteStore::open(&ours_first).await.err().expect("refused");
+    assert!(refused.to_string().contains("changed"), "{refused}");
+}
+
+/// A file database keeps what was committed when the store is dropped and opened again, and a
+/// path that cannot be a database fails at open, not on the first request.
+#[tokio::test]
+async fn sqlite_files_keep_committed_writes_and_bad_paths_fail_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir, "kept.db");
+    let p = PartnerId::new_random();
+    let (c, q) = {
+        let store = SqliteStore::open(&url).await.unwrap();
+        let c = customer(&store, p).await;
+        let q = store
+            .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+            .await
+            .unwrap()
+            .value;
+        (c, q)
+    };
+    let store = SqliteStore::open(&url).await.unwrap();
+    assert_eq!(
+        store.owned_qualifications(c).await.unwrap(),
+        Some((p, vec![q]))
+    );
+    let not_a_file = format!("sqlite://{}", dir.path().display());
+    assert!(SqliteStore::open(&not_a_file).await.is_err());
+    assert!(
+        SqliteStore::open("sqlite://x.db?journal=off")
+            .await
+            .is_err(),
+        "unknown URL parameters are refused, not ignored"
     );
 }

@@ -16,7 +16,7 @@ use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use qualify_core::customer::Customer;
-use qualify_core::qualification::SettableQualification;
+use qualify_core::qualification::{QualificationRecord, SettableQualification};
 use qualify_core::{CustomerId, ErrorKind};
 use qualify_store::{IdempotencyKey, WriteContext};
 use utoipa::OpenApi as _;
@@ -166,6 +166,22 @@ pub async fn owned_customer_id(
         .ok_or_else(unknown_customer)?;
     check_relationship(caller, id, owner)?;
     Ok(id)
+}
+
+/// The qualification requests of a customer the caller owns: owner and list in one read.
+pub async fn owned_qualifications(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> ApiResult<Vec<QualificationRecord>> {
+    let id = customer_id(raw_id)?;
+    let (owner, all) = state
+        .store
+        .owned_qualifications(id)
+        .await?
+        .ok_or_else(unknown_customer)?;
+    check_relationship(caller, id, owner)?;
+    Ok(all)
 }
 
 fn check_relationship(

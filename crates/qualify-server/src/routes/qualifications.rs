@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use qualify_core::rules::{QualificationRequest, legacy_current};
 
 use super::customers::replayed;
-use super::{CustomerPath, WriteRequest, owned_customer_id, query_map, write_context};
+use super::{
+    CustomerPath, WriteRequest, owned_customer_id, owned_qualifications, query_map, write_context,
+};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::{Json, JsonBody, ok};
@@ -138,8 +140,7 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let customer = owned_customer_id(&state, &caller, &id).await?;
-    let all = state.store.qualifications(customer).await?;
+    let all = owned_qualifications(&state, &caller, &id).await?;
     Ok(ok(all.iter().map(QualificationOut::from).collect::<Vec<_>>()).into_response())
 }
 
@@ -168,8 +169,7 @@ pub async fn legacy_get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let customer = owned_customer_id(&state, &caller, &id).await?;
-    let all = state.store.qualifications(customer).await?;
+    let all = owned_qualifications(&state, &caller, &id).await?;
     let value =
         legacy_current(&all).map_or("none", |q| q.qualification.qualification().legacy_name());
     Ok(ok(value).into_response())

@@ -530,6 +530,26 @@ impl Store for PgStore {
         load_qualifications(&mut conn, customer).await
     }
 
+    async fn owned_qualifications(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+        let rows = sqlx::query(
+            "SELECT c.partner_id::text AS owner, q.id, q.customer_id::text AS customer_id, \
+             q.partner_id::text AS partner_id, q.qualification, q.vetting_status, q.vetting_reason, \
+             q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag \
+             FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id WHERE c.id = $1::uuid ORDER BY q.id",
+        )
+        .bind(customer.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let rows = rows
+            .iter()
+            .map(rows::owner_and_qualification)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(rows::fold_owned_qualifications(rows))
+    }
+
     async fn create_qualification(
         &self,
         ctx: &WriteContext,

@@ -1,8 +1,12 @@
 //! The embedded SQLite backend: WAL, `synchronous=FULL` (a committed write is on disk), one
-//! writer connection (writes are serialised, so the rules read inside a transaction cannot race)
-//! and a pool of readers.
+//! writer thread with group commit (writes are serialised, so the rules read inside a
+//! transaction cannot race) and a small set of reader connections.
+//!
+//! Statements run synchronously through `rusqlite` with cached prepared statements. Reads run on
+//! the calling task: in WAL mode a reader never waits for the writer, and a point read from the
+//! page cache takes microseconds, less than handing it to another thread would.
 
-use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,16 +21,14 @@ use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
 };
 use qualify_core::{CustomerId, DomainError, ErrorKind, PartnerId};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
 use crate::rows;
 
+mod migrate;
 mod writer;
 use crate::{
     AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
@@ -34,77 +36,173 @@ use crate::{
 };
 use writer::Writer;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// How long a statement waits for a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle reader connections kept open; more are opened under load and closed after.
+const IDLE_READERS: usize = 8;
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 64;
+/// The writer's page cache, in KiB when negative (SQLite's convention): the pages a batch
+/// touches stay in memory instead of being read again.
+const WRITER_CACHE_KIB: i64 = -16 * 1024;
+/// The log size at which the writer checkpoints by itself, when the checkpointer falls behind.
+const WRITER_CHECKPOINT_PAGES: i64 = 8192;
 
-/// How long a request waits for a connection before the store reports itself unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull,
+            ) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+/// Where the database lives, parsed from the `--database` URL.
+#[derive(Debug, Clone)]
+struct Location {
+    /// A file path, or a `file:` URI naming a private in-memory database.
+    target: String,
+    memory: bool,
+}
+
+impl Location {
+    /// `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or a bare file path; the query may carry
+    /// `mode=rwc|rw|memory` and `cache=shared|private` (accepted for compatibility).
+    fn parse(url: &str) -> StoreResult<Self> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut memory = path == ":memory:" || path.is_empty();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=').unwrap_or((pair, "")) {
+                ("mode", "memory") => memory = true,
+                ("mode", "rwc" | "rw") | ("cache", "shared" | "private") => {}
+                _ => {
+                    return Err(StoreError::Backend(format!(
+                        "unsupported SQLite URL parameter {pair:?} (known: mode=rwc|rw|memory)"
+                    )));
+                }
+            }
+        }
+        if memory {
+            // A `memdb` database whose name starts with '/' is shared by every connection of this
+            // process that opens it, and lives while one of them is open (the writer's).
+            let name = uuid::Uuid::new_v4().simple();
+            return Ok(Self {
+                target: format!("file:/qualify-{name}?vfs=memdb"),
+                memory: true,
+            });
+        }
+        let path = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .map_err(|_| StoreError::Backend("the SQLite path is not valid UTF-8".into()))?;
+        Ok(Self {
+            target: path.into_owned(),
+            memory: false,
+        })
+    }
+
+    fn open(&self, read_only: bool) -> StoreResult<Connection> {
+        let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        flags |= if read_only && !self.memory {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        };
+        let conn = Connection::open_with_flags(&self.target, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // Savepoint journals and sorts stay in memory instead of temporary files.
+        conn.pragma_update(None, "temp_store", "memory")?;
+        if !read_only {
+            if !self.memory {
+                conn.pragma_update(None, "journal_mode", "wal")?;
+                // The checkpointer thread keeps the log short; the writer checkpoints only when
+                // the log grows past this many pages (about 32 MiB) regardless.
+                conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+                conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+            }
+            conn.pragma_update(None, "synchronous", "full")?;
+            conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        }
+        Ok(conn)
+    }
+}
+
+/// Reader connections, lent to one read at a time.
+struct Readers {
+    location: Location,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let lent = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match lent {
+            Some(conn) => conn,
+            None => self.location.open(true)?,
+        };
+        let result = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Writer,
-    reader: SqlitePool,
-    pool: SqlitePool,
+    readers: Arc<Readers>,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and applies the migrations.
     /// `url` is `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or a bare file path.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let base = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url)?
+        let location = Location::parse(url)?;
+        let opening = location.clone();
+        let conn = tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
+            let conn = opening.open(false)?;
+            migrate::run(&conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening the database: {e}")))??;
+        let readers = Arc::new(Readers {
+            location,
+            idle: Mutex::new(Vec::new()),
+        });
+        // One reader now: a database that cannot be read fails at start-up, not on a request.
+        readers.read(|_| Ok(()))?;
+        let checkpoints = if readers.location.memory {
+            None
         } else {
-            SqliteConnectOptions::new().filename(url)
+            Some(readers.location.open(false)?)
         };
-        // `sqlite::memory:` is a named shared-cache database: the writer and the readers see
-        // the same data, and it lives as long as the writer's connection.
-        let memory = base.get_filename().to_string_lossy().contains("in-memory")
-            || url.contains("mode=memory");
-        let options = base
-            .create_if_missing(true)
-            .journal_mode(if memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options.clone())
-            .await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Backend(format!("migrations failed: {e}")))?;
-        let writer = Writer::start(pool.acquire().await?);
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(if memory {
-                options
-            } else {
-                options.read_only(true)
-            })
-            .await?;
         Ok(Self {
-            writer,
-            reader,
-            pool,
+            writer: Writer::start(conn, checkpoints)?,
+            readers,
         })
     }
 
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.pool.close().await;
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.readers.read(f)
     }
 }
 
-// ---- columns -----------------------------------------------------------------------------------
+// ---- columns and queries -------------------------------------------------------------------
 
 macro_rules! qualification_columns {
     () => {
@@ -119,71 +217,172 @@ macro_rules! customer_columns {
     };
 }
 
-crate::rows::impl_cells!(SqliteRow);
+impl rows::Cells for Row<'_> {
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.get(column)?)
+    }
+}
+
+/// The first row of `sql`, decoded by `f`.
+fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    f: impl FnOnce(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    rows.next()?.map(f).transpose()
+}
+
+/// Every row of `sql`, decoded by `f`.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    mut f: impl FnMut(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a statement; returns the rows it changed.
+fn run(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<usize> {
+    Ok(conn.prepare_cached(sql)?.execute(params)?)
+}
 
 // ---- transaction helpers ----------------------------------------------------------------------
 
 /// The stored result of an earlier request with the same key, or 409 when the key was used for
 /// a different request.
-async fn replay<T: DeserializeOwned>(
-    conn: &mut SqliteConnection,
-    ctx: &WriteContext,
-) -> StoreResult<Option<T>> {
+fn replay<T: DeserializeOwned>(conn: &Connection, ctx: &WriteContext) -> StoreResult<Option<T>> {
     let Some(key) = &ctx.idempotency else {
         return Ok(None);
     };
-    let row = sqlx::query("SELECT fingerprint, response FROM idempotency_records WHERE partner_id = ? AND request_id = ?")
-        .bind(key.partner.to_string())
-        .bind(&key.request_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let fingerprint: String = row.try_get("fingerprint")?;
+    let stored = one(
+        conn,
+        "SELECT fingerprint, response FROM idempotency_records WHERE partner_id = ? AND request_id = ?",
+        params![key.partner.to_string(), key.request_id],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )?;
+    let Some((fingerprint, response)) = stored else {
+        return Ok(None);
+    };
     if fingerprint != key.fingerprint {
         return Err(DomainError::of(ErrorKind::IdempotencyKeyReused).into());
     }
-    Ok(Some(rows::replayed(
-        &row.try_get::<String, _>("response")?,
-    )?))
+    Ok(Some(rows::replayed(&response)?))
 }
 
-async fn remember<T: Serialize>(
-    conn: &mut SqliteConnection,
-    ctx: &WriteContext,
-    value: &T,
-) -> StoreResult<()> {
+fn remember<T: Serialize>(conn: &Connection, ctx: &WriteContext, value: &T) -> StoreResult<()> {
     let Some(key) = &ctx.idempotency else {
         return Ok(());
     };
-    sqlx::query("INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(key.partner.to_string())
-        .bind(&key.request_id)
-        .bind(&key.fingerprint)
-        .bind(rows::stored_ok(value)?)
-        .bind(to_millis(ctx.now))
-        .execute(&mut *conn)
-        .await?;
+    run(
+        conn,
+        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
+        params![
+            key.partner.to_string(),
+            key.request_id,
+            key.fingerprint,
+            rows::stored_ok(value)?,
+            to_millis(ctx.now)
+        ],
+    )?;
     Ok(())
 }
 
-async fn load_qualifications(
-    conn: &mut SqliteConnection,
+/// A write that replays the stored answer of an earlier request with the same key, and
+/// otherwise runs `op` and stores its answer.
+fn idempotent<T: Serialize + DeserializeOwned>(
+    conn: &Connection,
+    ctx: &WriteContext,
+    op: impl FnOnce() -> StoreResult<T>,
+) -> StoreResult<Idempotent<T>> {
+    if let Some(value) = replay(conn, ctx)? {
+        return Ok(Idempotent {
+            value,
+            replayed: true,
+        });
+    }
+    let value = op()?;
+    remember(conn, ctx, &value)?;
+    Ok(Idempotent {
+        value,
+        replayed: false,
+    })
+}
+
+fn load_qualifications(
+    conn: &Connection,
     customer: CustomerId,
 ) -> StoreResult<Vec<QualificationRecord>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        qualification_columns!(),
-        " FROM qualifications WHERE customer_id = ? ORDER BY id"
-    ))
-    .bind(customer.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(rows::qualification).collect()
+    all(
+        conn,
+        concat!(
+            "SELECT ",
+            qualification_columns!(),
+            " FROM qualifications WHERE customer_id = ? ORDER BY id"
+        ),
+        [customer.to_string()],
+        |r| rows::qualification(r),
+    )
+}
+
+fn load_customer(conn: &Connection, id: CustomerId) -> StoreResult<Option<Customer>> {
+    one(
+        conn,
+        concat!(
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE id = ?"
+        ),
+        [id.to_string()],
+        |r| rows::customer(r),
+    )
+}
+
+fn qualification_by_id(conn: &Connection, id: i64) -> StoreResult<QualificationRecord> {
+    one(
+        conn,
+        concat!(
+            "SELECT ",
+            qualification_columns!(),
+            " FROM qualifications WHERE id = ?"
+        ),
+        [id],
+        |r| rows::qualification(r),
+    )?
+    .ok_or_else(|| StoreError::Backend(format!("qualification {id} vanished")))
+}
+
+fn load_gdap(
+    conn: &Connection,
+    partner: PartnerId,
+    customer: CustomerId,
+) -> StoreResult<Option<GdapGrant>> {
+    one(
+        conn,
+        "SELECT partner_id, customer_id, roles, updated_at FROM gdap_grants WHERE partner_id = ? AND customer_id = ?",
+        [partner.to_string(), customer.to_string()],
+        |r| rows::gdap(r),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_audit(
-    conn: &mut SqliteConnection,
+fn insert_audit(
+    conn: &Connection,
     q: &QualificationRecord,
     at: OffsetDateTime,
     actor: &str,
@@ -193,43 +392,39 @@ async fn insert_audit(
     ids: Option<(&str, &str)>,
     profile_etag: Option<&str>,
 ) -> StoreResult<()> {
-    sqlx::query(
+    run(
+        conn,
         "INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, from_status, \
          to_status, reason, request_id, correlation_id, profile_etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(q.id)
-    .bind(q.customer_id.to_string())
-    .bind(q.partner_id.to_string())
-    .bind(q.qualification.name())
-    .bind(to_millis(at))
-    .bind(actor)
-    .bind(from.map(VettingStatus::name))
-    .bind(to.name())
-    .bind(reason)
-    .bind(ids.map(|i| i.0))
-    .bind(ids.map(|i| i.1))
-    .bind(profile_etag)
-    .execute(&mut *conn)
-    .await?;
+        params![
+            q.id,
+            q.customer_id.to_string(),
+            q.partner_id.to_string(),
+            q.qualification.name(),
+            to_millis(at),
+            actor,
+            from.map(VettingStatus::name),
+            to.name(),
+            reason,
+            ids.map(|i| i.0),
+            ids.map(|i| i.1),
+            profile_etag,
+        ],
+    )?;
     Ok(())
 }
 
-async fn company_etag(
-    conn: &mut SqliteConnection,
-    customer: CustomerId,
-) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = ?")
-            .bind(customer.to_string())
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+fn company_etag(conn: &Connection, customer: CustomerId) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT company_etag FROM customers WHERE id = ?")?
+        .query_row([customer.to_string()], |r| r.get(0))
+        .optional()?)
 }
 
 /// Applies a decision to a qualification, with its audit event. Returns the updated record, or
 /// `None` when the same decision was already applied.
-async fn apply_decision(
-    conn: &mut SqliteConnection,
+fn apply_decision(
+    conn: &Connection,
     q: &QualificationRecord,
     decision: &VettingDecision,
     at: OffsetDateTime,
@@ -240,21 +435,22 @@ async fn apply_decision(
         return Ok(None);
     };
     let etag = new_etag();
-    let done = sqlx::query(
+    let changed = run(
+        conn,
         "UPDATE qualifications SET vetting_status = ?, vetting_reason = ?, etag = ?, decided_at = ? \
          WHERE id = ? AND vetting_status = 'InReview'",
-    )
-    .bind(to.name())
-    .bind(decision.reason.as_deref())
-    .bind(&etag)
-    .bind(to_millis(at))
-    .bind(q.id)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() != 1 {
+        params![
+            to.name(),
+            decision.reason.as_deref(),
+            etag,
+            to_millis(at),
+            q.id
+        ],
+    )?;
+    if changed != 1 {
         return Err(DomainError::of(ErrorKind::AlreadyDecided).into());
     }
-    let profile = company_etag(conn, q.customer_id).await?;
+    let profile = company_etag(conn, q.customer_id)?;
     insert_audit(
         conn,
         q,
@@ -265,8 +461,7 @@ async fn apply_decision(
         decision.reason.as_deref(),
         ids,
         profile.as_deref(),
-    )
-    .await?;
+    )?;
     Ok(Some(QualificationRecord {
         vetting_status: to,
         vetting_reason: decision.reason.clone(),
@@ -275,13 +470,103 @@ async fn apply_decision(
     }))
 }
 
+fn gcc_forbidden() -> StoreError {
+    DomainError::new(
+        ErrorKind::Forbidden,
+        "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
+         License Administrator or User Administrator over this customer.",
+    )
+    .into()
+}
+
+fn insert_qualification(
+    conn: &Connection,
+    ctx: &WriteContext,
+    partner: PartnerId,
+    customer: CustomerId,
+    request: QualificationRequest,
+    vet_at: OffsetDateTime,
+) -> StoreResult<QualificationRecord> {
+    if request.qualification == SettableQualification::GovernmentCommunityCloud
+        && !load_gdap(conn, partner, customer)?.is_some_and(|g| g.allows_gcc())
+    {
+        return Err(gcc_forbidden());
+    }
+    let existing = load_qualifications(conn, customer)?;
+    check_against_existing(&request, &existing)?;
+    if let Some(code) = &request.validation_code {
+        let found = one(
+            conn,
+            "SELECT * FROM validation_codes WHERE validation_id = ?",
+            [code],
+            |r| rows::validation_code(r),
+        )?;
+        check_validation_code(partner, found.as_ref())?;
+        run(
+            conn,
+            "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = ? \
+             WHERE validation_id = ? AND remaining_creates > 0",
+            params![new_etag(), code],
+        )?;
+    }
+    let etag = new_etag();
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
+             education_segment, website, validation_code, etag) VALUES (?, ?, ?, 'InReview', ?, ?, ?, ?, ?) RETURNING id",
+        )?
+        .query_row(
+            params![
+                customer.to_string(),
+                partner.to_string(),
+                request.qualification.name(),
+                to_millis(ctx.now),
+                request.education_segment.map(EducationSegment::name),
+                request.website.as_deref(),
+                request.validation_code.as_deref(),
+                etag,
+            ],
+            |r| r.get(0),
+        )?;
+    let record = QualificationRecord {
+        id,
+        customer_id: customer,
+        partner_id: partner,
+        qualification: request.qualification,
+        vetting_status: VettingStatus::InReview,
+        vetting_reason: None,
+        vetting_create_date: ctx.now,
+        education_segment: request.education_segment,
+        website: request.website,
+        validation_code: request.validation_code,
+        etag,
+    };
+    run(
+        conn,
+        "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
+        params![id, partner.to_string(), to_millis(vet_at)],
+    )?;
+    let profile = company_etag(conn, customer)?;
+    insert_audit(
+        conn,
+        &record,
+        ctx.now,
+        &ctx.actor,
+        None,
+        VettingStatus::InReview,
+        None,
+        Some((&ctx.request_id, &ctx.correlation_id)),
+        profile.as_deref(),
+    )?;
+    Ok(record)
+}
+
 // ---- the Store ----------------------------------------------------------------------------------
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 
     async fn create_customer(
@@ -291,19 +576,14 @@ impl Store for SqliteStore {
         new: NewCustomer,
         default_gdap_roles: &[GdapRole],
     ) -> StoreResult<Idempotent<Customer>> {
-        let owned_ctx = ctx.clone();
-        let default_gdap_roles = default_gdap_roles.to_vec();
+        let ctx_owned = ctx.clone();
+        let roles = (!default_gdap_roles.is_empty())
+            .then(|| rows::gdap_roles_json(default_gdap_roles))
+            .transpose()?;
         self.writer
-            .write_idempotent(ctx, move |mut tx| async move {
-                let ctx = &owned_ctx;
-                let default_gdap_roles = default_gdap_roles.as_slice();
-                let result: StoreResult<Idempotent<Customer>> = async {
-                    if let Some(value) = replay(&mut tx, ctx).await? {
-                        return Ok(Idempotent {
-                            value,
-                            replayed: true,
-                        });
-                    }
+            .write_idempotent(ctx, move |conn| {
+                let ctx = &ctx_owned;
+                idempotent(conn, ctx, || {
                     let customer = Customer {
                         id: CustomerId::new_random(),
                         partner_id: partner,
@@ -313,65 +593,56 @@ impl Store for SqliteStore {
                         billing_etag: new_etag(),
                         created_at: ctx.now,
                     };
-                    sqlx::query(
-                        "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(customer.id.to_string())
-                    .bind(partner.to_string())
-                    .bind(rows::json(&customer.company_profile)?)
-                    .bind(&customer.company_etag)
-                    .bind(rows::json(&customer.billing_profile)?)
-                    .bind(&customer.billing_etag)
-                    .bind(to_millis(ctx.now))
-                    .execute(&mut *tx)
-                    .await?;
-                    if !default_gdap_roles.is_empty() {
-                        sqlx::query("INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?)")
-                            .bind(partner.to_string())
-                            .bind(customer.id.to_string())
-                            .bind(rows::gdap_roles_json(default_gdap_roles)?)
-                            .bind(to_millis(ctx.now))
-                            .execute(&mut *tx)
-                            .await?;
+                    run(
+                        conn,
+                        "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, \
+                         billing_etag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        params![
+                            customer.id.to_string(),
+                            partner.to_string(),
+                            rows::json(&customer.company_profile)?,
+                            customer.company_etag,
+                            rows::json(&customer.billing_profile)?,
+                            customer.billing_etag,
+                            to_millis(ctx.now)
+                        ],
+                    )?;
+                    if let Some(roles) = roles {
+                        run(
+                            conn,
+                            "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?)",
+                            params![
+                                partner.to_string(),
+                                customer.id.to_string(),
+                                roles,
+                                to_millis(ctx.now)
+                            ],
+                        )?;
                     }
-                    remember(&mut tx, ctx, &customer).await?;
-                    Ok(Idempotent {
-                        value: customer,
-                        replayed: false,
-                    })
-                }
-                .await;
-                (tx, result)
+                    Ok(customer)
+                })
             })
             .await
     }
 
     async fn customer_partner(&self, id: CustomerId) -> StoreResult<Option<PartnerId>> {
-        let partner: Option<String> =
-            sqlx::query_scalar("SELECT partner_id FROM customers WHERE id = ?")
-                .bind(id.to_string())
-                .fetch_optional(&self.reader)
-                .await?;
-        partner
-            .map(|p| {
-                uuid::Uuid::parse_str(&p)
-                    .map(PartnerId)
-                    .map_err(|_| rows::corrupt("partner id", &p))
-            })
-            .transpose()
+        self.read(|c| {
+            one(
+                c,
+                "SELECT partner_id FROM customers WHERE id = ?",
+                [id.to_string()],
+                |r| {
+                    let p: String = r.get(0)?;
+                    uuid::Uuid::parse_str(&p)
+                        .map(PartnerId)
+                        .map_err(|_| rows::corrupt("partner id", &p))
+                },
+            )
+        })
     }
 
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            customer_columns!(),
-            " FROM customers WHERE id = ?"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(rows::customer).transpose()
+        self.read(|c| load_customer(c, id))
     }
 
     async fn list_customers(
@@ -380,31 +651,27 @@ impl Store for SqliteStore {
         after: Option<i64>,
         limit: u32,
     ) -> StoreResult<CustomerPage> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            customer_columns!(),
-            " FROM customers WHERE partner_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-        ))
-        .bind(partner.to_string())
-        .bind(after.unwrap_or(0))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
-        .await?;
-        let more = rows.len() > limit as usize;
-        let rows = &rows[..rows.len().min(limit as usize)];
-        let next = if more {
-            rows.last()
-                .map(|r| r.try_get::<i64, _>("seq"))
-                .transpose()?
-        } else {
-            None
-        };
+        let mut page = self.read(|c| {
+            all(
+                c,
+                concat!(
+                    "SELECT ",
+                    customer_columns!(),
+                    " FROM customers WHERE partner_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+                ),
+                params![
+                    partner.to_string(),
+                    after.unwrap_or(0),
+                    i64::from(limit) + 1
+                ],
+                |r| Ok((r.get::<_, i64>("seq")?, rows::customer(r)?)),
+            )
+        })?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
         Ok(CustomerPage {
-            items: rows
-                .iter()
-                .map(rows::customer)
-                .collect::<StoreResult<_>>()?,
-            next,
+            next: more.then(|| page.last().map(|(seq, _)| *seq)).flatten(),
+            items: page.into_iter().map(|(_, c)| c).collect(),
         })
     }
 
@@ -415,32 +682,12 @@ impl Store for SqliteStore {
         if_match: &str,
         profile: BillingProfile,
     ) -> StoreResult<Idempotent<Customer>> {
-        let owned_ctx = ctx.clone();
+        let ctx_owned = ctx.clone();
         let if_match = if_match.to_owned();
         self.writer
-            .write_idempotent(ctx, move |mut tx| async move {
-                let ctx = &owned_ctx;
-                let if_match = if_match.as_str();
-                let result: StoreResult<Idempotent<Customer>> = async {
-                    if let Some(value) = replay(&mut tx, ctx).await? {
-                        return Ok(Idempotent {
-                            value,
-                            replayed: true,
-                        });
-                    }
-                    let row = sqlx::query(concat!(
-                        "SELECT ",
-                        customer_columns!(),
-                        " FROM customers WHERE id = ?"
-                    ))
-                    .bind(customer.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let current = row
-                        .as_ref()
-                        .map(rows::customer)
-                        .transpose()?
-                        .ok_or(ErrorKind::NotFound)?;
+            .write_idempotent(ctx, move |conn| {
+                idempotent(conn, &ctx_owned, || {
+                    let current = load_customer(conn, customer)?.ok_or(ErrorKind::NotFound)?;
                     if current.billing_etag != if_match {
                         return Err(ErrorKind::PreconditionFailed.into());
                     }
@@ -449,29 +696,40 @@ impl Store for SqliteStore {
                         billing_etag: new_etag(),
                         ..current
                     };
-                    sqlx::query(
+                    run(
+                        conn,
                         "UPDATE customers SET billing_profile = ?, billing_etag = ? WHERE id = ?",
-                    )
-                    .bind(rows::json(&updated.billing_profile)?)
-                    .bind(&updated.billing_etag)
-                    .bind(customer.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                    remember(&mut tx, ctx, &updated).await?;
-                    Ok(Idempotent {
-                        value: updated,
-                        replayed: false,
-                    })
-                }
-                .await;
-                (tx, result)
+                        params![
+                            rows::json(&updated.billing_profile)?,
+                            updated.billing_etag,
+                            customer.to_string()
+                        ],
+                    )?;
+                    Ok(updated)
+                })
             })
             .await
     }
 
     async fn qualifications(&self, customer: CustomerId) -> StoreResult<Vec<QualificationRecord>> {
-        let mut conn = self.reader.acquire().await?;
-        load_qualifications(&mut conn, customer).await
+        self.read(|c| load_qualifications(c, customer))
+    }
+
+    async fn owned_qualifications(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+        let rows = self.read(|c| {
+            all(
+                c,
+                "SELECT c.partner_id AS owner, q.id, q.customer_id, q.partner_id, q.qualification, q.vetting_status, \
+                 q.vetting_reason, q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag \
+                 FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id WHERE c.id = ? ORDER BY q.id",
+                [customer.to_string()],
+                |r| rows::owner_and_qualification(r),
+            )
+        })?;
+        Ok(rows::fold_owned_qualifications(rows))
     }
 
     async fn create_qualification(
@@ -482,123 +740,26 @@ impl Store for SqliteStore {
         request: QualificationRequest,
         vet_at: OffsetDateTime,
     ) -> StoreResult<Idempotent<QualificationRecord>> {
-        let owned_ctx = ctx.clone();
+        let ctx_owned = ctx.clone();
         self.writer
-            .write_idempotent(ctx, move |mut tx| async move {
-                let ctx = &owned_ctx;
-                let result: StoreResult<Idempotent<QualificationRecord>> = async {
-                    if let Some(value) = replay(&mut tx, ctx).await? {
-                        return Ok(Idempotent {
-                            value,
-                            replayed: true,
-                        });
-                    }
-                    if request.qualification == SettableQualification::GovernmentCommunityCloud {
-                        let grant = sqlx::query("SELECT partner_id, customer_id, roles, updated_at FROM gdap_grants WHERE partner_id = ? AND customer_id = ?")
-                            .bind(partner.to_string())
-                            .bind(customer.to_string())
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let allowed = grant
-                            .as_ref()
-                            .map(rows::gdap)
-                            .transpose()?
-                            .is_some_and(|g| g.allows_gcc());
-                        if !allowed {
-                            return Err(DomainError::new(
-                                ErrorKind::Forbidden,
-                                "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
-                                 License Administrator or User Administrator over this customer.",
-                            )
-                            .into());
-                        }
-                    }
-                    let existing = load_qualifications(&mut tx, customer).await?;
-                    check_against_existing(&request, &existing)?;
-                    if let Some(code) = &request.validation_code {
-                        let row = sqlx::query("SELECT * FROM validation_codes WHERE validation_id = ?")
-                            .bind(code)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let found = row.as_ref().map(rows::validation_code).transpose()?;
-                        check_validation_code(partner, found.as_ref())?;
-                        sqlx::query(
-                            "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = ? \
-                             WHERE validation_id = ? AND remaining_creates > 0",
-                        )
-                        .bind(new_etag())
-                        .bind(code)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    let etag = new_etag();
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
-                         education_segment, website, validation_code, etag) VALUES (?, ?, ?, 'InReview', ?, ?, ?, ?, ?) RETURNING id",
-                    )
-                    .bind(customer.to_string())
-                    .bind(partner.to_string())
-                    .bind(request.qualification.name())
-                    .bind(to_millis(ctx.now))
-                    .bind(request.education_segment.map(EducationSegment::name))
-                    .bind(request.website.as_deref())
-                    .bind(request.validation_code.as_deref())
-                    .bind(&etag)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let record = QualificationRecord {
-                        id,
-                        customer_id: customer,
-                        partner_id: partner,
-                        qualification: request.qualification,
-                        vetting_status: VettingStatus::InReview,
-                        vetting_reason: None,
-                        vetting_create_date: ctx.now,
-                        education_segment: request.education_segment,
-                        website: request.website,
-                        validation_code: request.validation_code,
-                        etag,
-                    };
-                    sqlx::query(
-                        "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
-                    )
-                    .bind(id)
-                    .bind(partner.to_string())
-                    .bind(to_millis(vet_at))
-                    .execute(&mut *tx)
-                    .await?;
-                    let profile = company_etag(&mut tx, customer).await?;
-                    let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-                    insert_audit(
-                        &mut tx,
-                        &record,
-                        ctx.now,
-                        &ctx.actor,
-                        None,
-                        VettingStatus::InReview,
-                        None,
-                        Some(ids),
-                        profile.as_deref(),
-                    )
-                    .await?;
-                    remember(&mut tx, ctx, &record).await?;
-                    Ok(Idempotent {
-                        value: record,
-                        replayed: false,
-                    })
-                }
-                .await;
-                (tx, result)
+            .write_idempotent(ctx, move |conn| {
+                let ctx = &ctx_owned;
+                idempotent(conn, ctx, || {
+                    insert_qualification(conn, ctx, partner, customer, request, vet_at)
+                })
             })
             .await
     }
 
     async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>> {
-        let rows = sqlx::query("SELECT * FROM validation_codes WHERE partner_id = ? ORDER BY created_at, validation_id")
-            .bind(partner.to_string())
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(rows::validation_code).collect()
+        self.read(|c| {
+            all(
+                c,
+                "SELECT * FROM validation_codes WHERE partner_id = ? ORDER BY created_at, validation_id",
+                [partner.to_string()],
+                |r| rows::validation_code(r),
+            )
+        })
     }
 
     async fn issue_validation_code(
@@ -608,48 +769,42 @@ impl Store for SqliteStore {
         organization_name: &str,
         max_creates: i64,
     ) -> StoreResult<ValidationCode> {
-        let ctx = ctx.clone();
+        let now = to_millis(ctx.now);
         let organization_name = organization_name.to_owned();
         self.writer
-            .write(move |mut tx| async move {
-                let ctx = &ctx;
-                let organization_name = organization_name.as_str();
-                let result: StoreResult<_> = async {
+            .write(move |conn| {
                 // Ids are random; a collision is retried with another.
-                let mut code = None;
                 for _ in 0..8 {
                     let candidate = ValidationCode {
                         partner_id: partner,
-                        organization_name: organization_name.to_owned(),
+                        organization_name: organization_name.clone(),
                         validation_id: new_validation_id(),
                         max_creates,
                         remaining_creates: max_creates,
                         etag: new_etag(),
                     };
-                    let inserted = sqlx::query(
-                        "INSERT INTO validation_codes (validation_id, partner_id, organization_name, max_creates, remaining_creates, etag, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (validation_id) DO NOTHING",
-                    )
-                    .bind(&candidate.validation_id)
-                    .bind(partner.to_string())
-                    .bind(organization_name)
-                    .bind(max_creates)
-                    .bind(max_creates)
-                    .bind(&candidate.etag)
-                    .bind(to_millis(ctx.now))
-                    .execute(&mut *tx)
-                    .await?;
-                    if inserted.rows_affected() == 1 {
-                        code = Some(candidate);
-                        break;
+                    let inserted = run(
+                        conn,
+                        "INSERT INTO validation_codes (validation_id, partner_id, organization_name, max_creates, \
+                         remaining_creates, etag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                         ON CONFLICT (validation_id) DO NOTHING",
+                        params![
+                            candidate.validation_id,
+                            partner.to_string(),
+                            candidate.organization_name,
+                            max_creates,
+                            max_creates,
+                            candidate.etag,
+                            now
+                        ],
+                    )?;
+                    if inserted == 1 {
+                        return Ok(candidate);
                     }
                 }
-                let code =
-                    code.ok_or_else(|| StoreError::Backend("could not find a free validation id".into()))?;
-                Ok(code)
-                }
-                .await;
-                (tx, result)
+                Err(StoreError::Backend(
+                    "could not find a free validation id".into(),
+                ))
             })
             .await
     }
@@ -658,14 +813,14 @@ impl Store for SqliteStore {
         &self,
         customer: CustomerId,
     ) -> StoreResult<Option<ValidationStatus>> {
-        let row = sqlx::query(
-            "SELECT status, last_update FROM validation_statuses WHERE customer_id = ?",
-        )
-        .bind(customer.to_string())
-        .fetch_optional(&self.reader)
-        .await?;
-        row.map(|r| rows::validation_status(&r, customer))
-            .transpose()
+        self.read(|c| {
+            one(
+                c,
+                "SELECT status, last_update FROM validation_statuses WHERE customer_id = ?",
+                [customer.to_string()],
+                |r| rows::validation_status(r, customer),
+            )
+        })
     }
 
     async fn set_validation_status(
@@ -676,17 +831,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<ValidationStatus> {
         let now = to_millis(ctx.now);
         self.writer
-            .write(move |mut conn| async move {
-                let r = sqlx::query(
+            .write(move |conn| {
+                run(
+                    conn,
                     "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES (?, ?, ?) \
                      ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
+                    params![customer.to_string(), status.name(), now],
                 )
-                .bind(customer.to_string())
-                .bind(status.name())
-                .bind(now)
-                .execute(&mut *conn)
-                .await;
-                (conn, r.map_err(StoreError::from))
             })
             .await?;
         Ok(ValidationStatus {
@@ -701,12 +852,7 @@ impl Store for SqliteStore {
         partner: PartnerId,
         customer: CustomerId,
     ) -> StoreResult<Option<GdapGrant>> {
-        let row = sqlx::query("SELECT partner_id, customer_id, roles, updated_at FROM gdap_grants WHERE partner_id = ? AND customer_id = ?")
-            .bind(partner.to_string())
-            .bind(customer.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(rows::gdap).transpose()
+        self.read(|c| load_gdap(c, partner, customer))
     }
 
     async fn set_gdap_grant(
@@ -722,18 +868,13 @@ impl Store for SqliteStore {
         let roles_json = rows::gdap_roles_json(&roles)?;
         let now = to_millis(ctx.now);
         self.writer
-            .write(move |mut conn| async move {
-                let r = sqlx::query(
+            .write(move |conn| {
+                run(
+                    conn,
                     "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?) \
                      ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
+                    params![partner.to_string(), customer.to_string(), roles_json, now],
                 )
-                .bind(partner.to_string())
-                .bind(customer.to_string())
-                .bind(roles_json)
-                .bind(now)
-                .execute(&mut *conn)
-                .await;
-                (conn, r.map_err(StoreError::from))
             })
             .await?;
         Ok(GdapGrant {
@@ -749,16 +890,18 @@ impl Store for SqliteStore {
         status: VettingStatus,
         limit: u32,
     ) -> StoreResult<Vec<QualificationRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            qualification_columns!(),
-            " FROM qualifications WHERE vetting_status = ? ORDER BY vetting_create_date, id LIMIT ?"
-        ))
-        .bind(status.name())
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(rows::qualification).collect()
+        self.read(|c| {
+            all(
+                c,
+                concat!(
+                    "SELECT ",
+                    qualification_columns!(),
+                    " FROM qualifications WHERE vetting_status = ? ORDER BY vetting_create_date, id LIMIT ?"
+                ),
+                params![status.name(), i64::from(limit)],
+                |r| rows::qualification(r),
+            )
+        })
     }
 
     async fn decide(
@@ -773,32 +916,30 @@ impl Store for SqliteStore {
         let if_match = if_match.to_owned();
         let decision = decision.clone();
         self.writer
-            .write(move |mut tx| async move {
-                let ctx = &ctx;
-                let if_match = if_match.as_str();
-                let decision = &decision;
-                let result: StoreResult<_> = async {
-                let row = sqlx::query(concat!(
-                    "SELECT ", qualification_columns!(), " FROM qualifications WHERE customer_id = ? AND qualification = ? ORDER BY id DESC LIMIT 1"
-                ))
-                .bind(customer.to_string())
-                .bind(qualification.name())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let current = row
-                    .as_ref()
-                    .map(rows::qualification)
-                    .transpose()?
-                    .ok_or_else(|| {
-                        DomainError::new(
-                            ErrorKind::NotFound,
-                            format!("The customer has no {qualification} qualification request."),
-                        )
-                    })?;
+            .write(move |conn| {
+                let current = one(
+                    conn,
+                    concat!(
+                        "SELECT ",
+                        qualification_columns!(),
+                        " FROM qualifications WHERE customer_id = ? AND qualification = ? ORDER BY id DESC LIMIT 1"
+                    ),
+                    [customer.to_string(), qualification.name().to_owned()],
+                    |r| rows::qualification(r),
+                )?
+                .ok_or_else(|| {
+                    DomainError::new(
+                        ErrorKind::NotFound,
+                        format!("The customer has no {qualification} qualification request."),
+                    )
+                })?;
                 if current.vetting_status.is_terminal() {
                     return Err(DomainError::new(
                         ErrorKind::AlreadyDecided,
-                        format!("The {qualification} qualification is already {}; terminal states never change.", current.vetting_status),
+                        format!(
+                            "The {qualification} qualification is already {}; terminal states never change.",
+                            current.vetting_status
+                        ),
                     )
                     .into());
                 }
@@ -806,13 +947,8 @@ impl Store for SqliteStore {
                     return Err(ErrorKind::PreconditionFailed.into());
                 }
                 let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-                let updated = apply_decision(&mut tx, &current, decision, ctx.now, &ctx.actor, Some(ids))
-                    .await?
-                    .ok_or(ErrorKind::AlreadyDecided)?;
-                Ok(updated)
-                }
-                .await;
-                (tx, result)
+                apply_decision(conn, &current, &decision, ctx.now, &ctx.actor, Some(ids))?
+                    .ok_or_else(|| ErrorKind::AlreadyDecided.into())
             })
             .await
     }
@@ -822,15 +958,15 @@ impl Store for SqliteStore {
         customer: CustomerId,
         qualification: SettableQualification,
     ) -> StoreResult<Vec<AuditEvent>> {
-        let rows = sqlx::query(
-            "SELECT at, actor, from_status, to_status, reason, request_id, correlation_id, profile_etag FROM audit_events \
-             WHERE customer_id = ? AND qualification = ? ORDER BY id",
-        )
-        .bind(customer.to_string())
-        .bind(qualification.name())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(rows::audit_event).collect()
+        self.read(|c| {
+            all(
+                c,
+                "SELECT at, actor, from_status, to_status, reason, request_id, correlation_id, profile_etag \
+                 FROM audit_events WHERE customer_id = ? AND qualification = ? ORDER BY id",
+                [customer.to_string(), qualification.name().to_owned()],
+                |r| rows::audit_event(r),
+            )
+        })
     }
 
     async fn claim_jobs(
@@ -844,52 +980,43 @@ impl Store for SqliteStore {
         let until = now_ms + lease.as_millis() as i64;
         let owner = owner.to_owned();
         self.writer
-            .write(move |mut tx| async move {
-                let owner = owner.as_str();
-                let result: StoreResult<_> = async {
-                let claimed = sqlx::query(
+            .write(move |conn| {
+                let claimed = all(
+                    conn,
                     "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN \
                      (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= ? AND (lease_until IS NULL OR lease_until < ?) \
                       ORDER BY run_at, id LIMIT ?) RETURNING id, qualification_id, attempts",
-                )
-                .bind(owner)
-                .bind(until)
-                .bind(now_ms)
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut jobs = Vec::with_capacity(claimed.len());
-                for row in &claimed {
-                    let qid: i64 = row.try_get("qualification_id")?;
-                    let q = sqlx::query(concat!(
-                        "SELECT ",
-                        qualification_columns!(),
-                        " FROM qualifications WHERE id = ?"
-                    ))
-                    .bind(qid)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let qualification = rows::qualification(&q)?;
-                    let c = sqlx::query("SELECT company_profile, company_etag FROM customers WHERE id = ?")
-                        .bind(qualification.customer_id.to_string())
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    jobs.push(ClaimedJob {
-                        id: row.try_get("id")?,
-                        attempts: row.try_get("attempts")?,
-                        company: rows::from_json::<CompanyProfile>(
-                            "company profile",
-                            &c.try_get::<String, _>("company_profile")?,
-                        )?,
-                        company_etag: c.try_get("company_etag")?,
-                        qualification,
-                    });
-                }
-                Ok(jobs)
-                }
-                .await;
-                (tx, result)
+                    params![owner, until, now_ms, now_ms, i64::from(limit)],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+                )?;
+                claimed
+                    .into_iter()
+                    .map(|(id, qualification_id, attempts)| {
+                        let qualification = qualification_by_id(conn, qualification_id)?;
+                        let (company, company_etag) = one(
+                            conn,
+                            "SELECT company_profile, company_etag FROM customers WHERE id = ?",
+                            [qualification.customer_id.to_string()],
+                            |r| {
+                                Ok((
+                                    rows::from_json::<CompanyProfile>(
+                                        "company profile",
+                                        &r.get::<_, String>(0)?,
+                                    )?,
+                                    r.get::<_, String>(1)?,
+                                ))
+                            },
+                        )?
+                        .ok_or_else(|| StoreError::Backend("a job's customer vanished".into()))?;
+                        Ok(ClaimedJob {
+                            id,
+                            attempts,
+                            company,
+                            company_etag,
+                            qualification,
+                        })
+                    })
+                    .collect()
             })
             .await
     }
@@ -901,48 +1028,34 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         outcome: &JobOutcome,
     ) -> StoreResult<JobFinish> {
-        let job = job.clone();
+        let (job_id, qualification_id) = (job.id, job.qualification.id);
         let owner = owner.to_owned();
         let outcome = outcome.clone();
         self.writer
-            .write(move |mut tx| async move {
-                let job = &job;
-                let owner = owner.as_str();
-                let outcome = &outcome;
-                let result: StoreResult<_> = async {
-                let held: Option<i64> = sqlx::query_scalar(
+            .write(move |conn| {
+                let held = one(
+                    conn,
                     "SELECT id FROM jobs WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
-                )
-                .bind(job.id)
-                .bind(owner)
-                .fetch_optional(&mut *tx)
-                .await?;
+                    params![job_id, owner],
+                    |_| Ok(()),
+                )?;
                 if held.is_none() {
                     return Ok(JobFinish::LeaseLost);
                 }
-                let (finish, label) = match outcome {
+                let (finish, label) = match &outcome {
                     JobOutcome::AwaitReviewer => {
                         (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned())
                     }
                     JobOutcome::Decide(decision) => {
                         // Re-read inside the transaction: a reviewer may have decided meanwhile.
-                        let row = sqlx::query(concat!(
-                            "SELECT ",
-                            qualification_columns!(),
-                            " FROM qualifications WHERE id = ?"
-                        ))
-                        .bind(job.qualification.id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let current = rows::qualification(&row)?;
+                        let current = qualification_by_id(conn, qualification_id)?;
                         if current.vetting_status.is_terminal() {
                             (
                                 JobFinish::NoChange,
                                 format!("already-{}", current.vetting_status),
                             )
                         } else {
-                            apply_decision(&mut tx, &current, decision, now, "vetting-policy", None)
-                                .await?;
+                            apply_decision(conn, &current, decision, now, "vetting-policy", None)?;
                             (
                                 JobFinish::Decided,
                                 decision.status.vetting_status().name().to_owned(),
@@ -950,16 +1063,12 @@ impl Store for SqliteStore {
                         }
                     }
                 };
-                sqlx::query("UPDATE jobs SET done_at = ?, outcome = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?")
-                    .bind(to_millis(now))
-                    .bind(label)
-                    .bind(job.id)
-                    .execute(&mut *tx)
-                    .await?;
+                run(
+                    conn,
+                    "UPDATE jobs SET done_at = ?, outcome = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                    params![to_millis(now), label, job_id],
+                )?;
                 Ok(finish)
-                }
-                .await;
-                (tx, result)
             })
             .await
     }
@@ -967,34 +1076,37 @@ impl Store for SqliteStore {
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64> {
         let owner = owner.to_owned();
         self.writer
-            .write(move |mut conn| async move {
-                let r = sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND done_at IS NULL")
-                    .bind(owner)
-                    .execute(&mut *conn)
-                    .await;
-                (conn, r.map(|r| r.rows_affected()).map_err(StoreError::from))
+            .write(move |conn| {
+                run(
+                    conn,
+                    "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND done_at IS NULL",
+                    [owner],
+                )
+                .map(|n| n as u64)
             })
             .await
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
-        let at: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(MAX(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL",
-        )
-        .fetch_one(&self.reader)
-        .await?;
+        let at: Option<i64> = self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT MIN(MAX(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL",
+            )?
+            .query_row([], |r| r.get(0))?)
+        })?;
         Ok(at.map(from_millis))
     }
 
     async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let before = to_millis(before);
         self.writer
-            .write(move |mut conn| async move {
-                let r = sqlx::query("DELETE FROM idempotency_records WHERE created_at < ?")
-                    .bind(before)
-                    .execute(&mut *conn)
-                    .await;
-                (conn, r.map(|r| r.rows_affected()).map_err(StoreError::from))
+            .write(move |conn| {
+                run(
+                    conn,
+                    "DELETE FROM idempotency_records WHERE created_at < ?",
+                    [before],
+                )
+                .map(|n| n as u64)
             })
             .await
     }
