@@ -104,6 +104,8 @@ impl Caller {
 
 #[derive(Debug, Deserialize)]
 struct Claims {
+    /// Checked by `jsonwebtoken`; kept to know how long a verified token may be remembered.
+    exp: Option<f64>,
     tid: Option<String>,
     iss: Option<String>,
     iat: Option<i64>,
@@ -141,6 +143,60 @@ enum Mode {
 pub struct Authenticator {
     mode: Mode,
     audience: String,
+    verified: VerifiedTokens,
+}
+
+/// How many verified tokens are remembered.
+const VERIFIED_TOKENS: usize = 1024;
+
+/// Tokens that passed every check, by their exact text, with the caller they yielded. A client
+/// sends the same token with every request until it expires, and checking a signature (HMAC in
+/// dev mode, RSA or ECDSA in oidc mode) is most of what authentication costs. Only tokens that
+/// passed enter, so forged tokens cannot fill it; `exp` is checked again on every use; a JWKS
+/// fetch empties it, so a key removed from the JWKS stops being accepted as before.
+struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<Box<str>, (Caller, i64)>>,
+}
+
+impl VerifiedTokens {
+    fn new() -> Self {
+        Self {
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Box<str>, (Caller, i64)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The caller of a remembered token that has not expired at `now` (Unix seconds).
+    fn get(&self, token: &str, now: i64) -> Option<Caller> {
+        let entries = self.lock();
+        let (caller, exp) = entries.get(token)?;
+        not_expired(*exp, now).then(|| caller.clone())
+    }
+
+    fn insert(&self, token: &str, caller: &Caller, exp: i64, now: i64) {
+        let mut entries = self.lock();
+        if entries.len() >= VERIFIED_TOKENS {
+            entries.retain(|_, (_, exp)| not_expired(*exp, now));
+            if entries.len() >= VERIFIED_TOKENS {
+                entries.clear();
+            }
+        }
+        entries.insert(token.into(), (caller.clone(), exp));
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// `jsonwebtoken`'s rule: a token is expired once `exp` lies more than the leeway in the past.
+fn not_expired(exp: i64, now: i64) -> bool {
+    exp >= now - LEEWAY_SECS as i64
 }
 
 fn failed(description: &str) -> ApiError {
@@ -155,6 +211,7 @@ impl Authenticator {
                     key: DecodingKey::from_secret(secret.expose().as_bytes()),
                 },
                 audience: audience.clone(),
+                verified: VerifiedTokens::new(),
             },
             AuthConfig::Oidc {
                 jwks,
@@ -181,6 +238,7 @@ impl Authenticator {
                         fetching: tokio::sync::Mutex::new(()),
                     },
                     audience: audience.clone(),
+                    verified: VerifiedTokens::new(),
                 }
             }
         })
@@ -201,6 +259,15 @@ impl Authenticator {
             }
             _ => return Err(failed("The Authorization header must be 'Bearer <token>'.")),
         };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if let Mode::Oidc { max_age, .. } = &self.mode {
+            // Keys older than the refresh interval are fetched again first: a key removed from
+            // the JWKS stops being accepted within that interval.
+            self.refresh_jwks(*max_age).await;
+        }
+        if let Some(caller) = self.verified.get(token, now) {
+            return Ok(caller);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             failed("The token is malformed or uses an algorithm that is not accepted.")
         })?;
@@ -220,9 +287,6 @@ impl Authenticator {
                 if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
                     return Err(failed("The token algorithm is not accepted."));
                 }
-                // Keys older than the refresh interval are fetched again first: a key removed
-                // from the JWKS stops being accepted within that interval.
-                self.refresh_jwks(*max_age).await;
                 let mut attempt = 0;
                 let claims = loop {
                     let found = {
@@ -264,7 +328,6 @@ impl Authenticator {
                 claims
             }
         };
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         if claims.iat.is_some_and(|iat| iat > now + MAX_IAT_SKEW_SECS) {
             return Err(failed("The token was issued in the future."));
         }
@@ -277,12 +340,16 @@ impl Authenticator {
         let app_user = claims.idtyp.as_deref() != Some("app")
             && claims.scp.as_deref().is_some_and(|s| !s.trim().is_empty())
             && user.is_some();
-        Ok(Caller {
+        let caller = Caller {
             partner,
             app_user,
             admin: claims.roles.iter().any(|r| r == ADMIN_ROLE),
             user: user.filter(|_| app_user),
-        })
+        };
+        if let Some(exp) = claims.exp {
+            self.verified.insert(token, &caller, exp as i64, now);
+        }
+        Ok(caller)
     }
 
     /// Fetches the JWKS again when the last fetch is at least `older_than` ago; returns whether
@@ -319,6 +386,7 @@ impl Authenticator {
             Ok(fresh) => {
                 tracing::info!(keys = fresh.len(), "JWKS fetched");
                 *keys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                self.verified.clear();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "fetching the JWKS failed; keeping the keys cached")
@@ -491,5 +559,90 @@ impl FromRequestParts<crate::AppState> for Caller {
             state.throttle.check(caller.partner)?;
         }
         Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev() -> AuthConfig {
+        AuthConfig::Dev {
+            secret: Secret::new("unit-test-secret"),
+            audience: DEFAULT_AUDIENCE.into(),
+        }
+    }
+
+    fn token(tenant: PartnerId, secret: &str) -> String {
+        mint_dev_token(
+            &DevToken {
+                tenant,
+                app_only: false,
+                admin: false,
+                upn: None,
+                ttl: Duration::from_secs(600),
+                audience: DEFAULT_AUDIENCE.into(),
+            },
+            &Secret::new(secret),
+        )
+    }
+
+    fn caller(tenant: PartnerId) -> Caller {
+        Caller {
+            partner: tenant,
+            app_user: true,
+            admin: false,
+            user: Some("u".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_yields_the_same_caller_and_forgeries_stay_refused() {
+        let auth = Authenticator::new(&dev()).await.unwrap();
+        let tenant = PartnerId::new_random();
+        let good = token(tenant, "unit-test-secret");
+        let bearer = format!("Bearer {good}");
+        let first = auth.authenticate(Some(&bearer)).await.unwrap();
+        let again = auth.authenticate(Some(&bearer)).await.unwrap();
+        assert_eq!(first.partner, tenant);
+        assert_eq!(
+            (again.partner, again.app_user, again.admin, again.user),
+            (first.partner, first.app_user, first.admin, first.user)
+        );
+        // The same claims with another signature, and a token signed with another secret.
+        // (A character in the middle of the signature: the last one carries padding bits.)
+        let at = good.len() - 10;
+        let swapped = if &good[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{swapped}{}", &good[..at], &good[at + 1..]);
+        let forged = token(tenant, "another-secret");
+        for bad in [tampered, forged] {
+            assert!(
+                auth.authenticate(Some(&format!("Bearer {bad}")))
+                    .await
+                    .is_err(),
+                "refused after the real token was remembered"
+            );
+        }
+    }
+
+    #[test]
+    fn remembered_tokens_expire_with_their_exp_and_stay_bounded() {
+        let cache = VerifiedTokens::new();
+        let tenant = PartnerId::new_random();
+        let now = 1_800_000_000;
+        cache.insert("t", &caller(tenant), now + 60, now);
+        assert!(cache.get("t", now).is_some());
+        assert!(cache.get("t", now + 60 + LEEWAY_SECS as i64).is_some());
+        assert!(
+            cache.get("t", now + 61 + LEEWAY_SECS as i64).is_none(),
+            "expired past the leeway"
+        );
+        assert!(cache.get("other", now).is_none());
+        for i in 0..VERIFIED_TOKENS * 3 {
+            cache.insert(&format!("t{i}"), &caller(tenant), now + 60, now);
+            assert!(cache.lock().len() <= VERIFIED_TOKENS);
+        }
+        cache.clear();
+        assert!(cache.get("t1", now).is_none());
     }
 }
