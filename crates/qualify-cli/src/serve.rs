@@ -11,21 +11,26 @@ use qualify_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use crate::logsink::{FlushOnDrop, StderrSink};
+
 use crate::cli::ServeArgs;
 use crate::config::resolve;
 
-fn init_logging(json: bool) {
+/// Logs to stderr through the log thread; what is queued is written out when the guard drops.
+fn init_logging(json: bool) -> FlushOnDrop {
     let filter =
         EnvFilter::try_from_env("QUALIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let (sink, flush) = StderrSink::start();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(sink)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().with_current_span(true).init();
     } else {
         builder.init();
     }
+    flush
 }
 
 /// Opens the store named by a database URL: `postgres://` / `postgresql://` or SQLite.
@@ -65,7 +70,7 @@ async fn shutdown_signal() {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = resolve(&args)?;
-    init_logging(config.json_logs);
+    let _flush_log = init_logging(config.json_logs);
     let addr: SocketAddr = config.listen.parse().with_context(|| {
         format!(
             "--listen {:?} is not an address such as 127.0.0.1:8080",
