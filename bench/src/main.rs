@@ -418,15 +418,18 @@ async fn vetting(
 
 /// Bulk-loads a migrated SQLite file: customers, one decided qualification each, its job and
 /// its audit events, in large transactions.
+/// Writes `n` decided qualifications (with customer, job and audit events) straight into the
+/// database file, as fast as SQLite takes them: a fixture for the start-up measurement.
 async fn fill(sqlite: &str, n: usize) -> anyhow::Result<()> {
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(sqlite)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Off),
-        )
-        .await?;
+    let path = sqlite.to_owned();
+    tokio::task::spawn_blocking(move || fill_blocking(&path, n)).await??;
+    println!("{}", json!({"filled_qualifications": n}));
+    Ok(())
+}
+
+fn fill_blocking(sqlite: &str, n: usize) -> anyhow::Result<()> {
+    let mut conn = rusqlite::Connection::open(sqlite)?;
+    conn.pragma_update(None, "synchronous", "off")?;
     let partner = PartnerId::new_random().to_string();
     let now = qualify_core::time_fmt::to_millis(time_now());
     let profile = r#"{"domain":"uni.edu","company_name":"Bench","email":null,"address":null,"organization_registration_number":null}"#;
@@ -434,25 +437,39 @@ async fn fill(sqlite: &str, n: usize) -> anyhow::Result<()> {
     let mut done = 0;
     while done < n {
         let k = (n - done).min(50_000);
-        let mut tx = pool.begin().await?;
-        for i in 0..k {
-            let customer = uuid::Uuid::new_v4().to_string();
-            sqlx::query("INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) VALUES (?, ?, ?, 'e', ?, 'e', ?)")
-                .bind(&customer).bind(&partner).bind(profile).bind(billing).bind(now).execute(&mut *tx).await?;
-            let q: i64 = sqlx::query_scalar("INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, education_segment, etag, decided_at) VALUES (?, ?, 'Education', 'Approved', ?, 'K12', 'e', ?) RETURNING id")
-                .bind(&customer).bind(&partner).bind(now).bind(now).fetch_one(&mut *tx).await?;
-            sqlx::query("INSERT INTO jobs (kind, qualification_id, partner_id, run_at, attempts, done_at, outcome) VALUES ('vet', ?, ?, ?, 1, ?, 'Approved')")
-                .bind(q).bind(&partner).bind(now).bind(now).execute(&mut *tx).await?;
-            for (from, to) in [(None, "InReview"), (Some("InReview"), "Approved")] {
-                sqlx::query("INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, from_status, to_status) VALUES (?, ?, ?, 'Education', ?, 'bench', ?, ?)")
-                    .bind(q).bind(&customer).bind(&partner).bind(now).bind(from).bind(to).execute(&mut *tx).await?;
+        let tx = conn.transaction()?;
+        {
+            let mut customer_insert = tx.prepare(
+                "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
+                 VALUES (?, ?, ?, 'e', ?, 'e', ?)",
+            )?;
+            let mut qualification_insert = tx.prepare(
+                "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
+                 education_segment, etag, decided_at) VALUES (?, ?, 'Education', 'Approved', ?, 'K12', 'e', ?) RETURNING id",
+            )?;
+            let mut job_insert = tx.prepare(
+                "INSERT INTO jobs (kind, qualification_id, partner_id, run_at, attempts, done_at, outcome) \
+                 VALUES ('vet', ?, ?, ?, 1, ?, 'Approved')",
+            )?;
+            let mut event_insert = tx.prepare(
+                "INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, from_status, \
+                 to_status) VALUES (?, ?, ?, 'Education', ?, 'bench', ?, ?)",
+            )?;
+            for _ in 0..k {
+                let customer = uuid::Uuid::new_v4().to_string();
+                customer_insert
+                    .execute(rusqlite::params![customer, partner, profile, billing, now])?;
+                let q: i64 = qualification_insert
+                    .query_row(rusqlite::params![customer, partner, now, now], |r| r.get(0))?;
+                job_insert.execute(rusqlite::params![q, partner, now, now])?;
+                for (from, to) in [(None, "InReview"), (Some("InReview"), "Approved")] {
+                    event_insert.execute(rusqlite::params![q, customer, partner, now, from, to])?;
+                }
             }
-            let _ = i;
         }
-        tx.commit().await?;
+        tx.commit()?;
         done += k;
     }
-    println!("{}", json!({"filled_qualifications": n}));
     Ok(())
 }
 
