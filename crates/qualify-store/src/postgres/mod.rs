@@ -370,7 +370,7 @@ impl Store for PgStore {
                 });
             }
             let customer = Customer {
-                id: CustomerId::new_random(),
+                id: CustomerId::new_time_ordered(),
                 partner_id: partner,
                 company_profile: new.company_profile,
                 company_etag: new_etag(),

@@ -34,7 +34,7 @@ use crate::{
     AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
     StoreResult, WriteContext, new_etag, new_validation_id,
 };
-use writer::Writer;
+use writer::{Durability, Writer};
 
 /// How long a statement waits for a lock held by another connection or process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,8 +45,6 @@ const STATEMENT_CACHE: usize = 64;
 /// The writer's page cache, in KiB when negative (SQLite's convention): the pages a batch
 /// touches stay in memory instead of being read again.
 const WRITER_CACHE_KIB: i64 = -16 * 1024;
-/// The log size at which the writer checkpoints by itself, when the checkpointer falls behind.
-const WRITER_CHECKPOINT_PAGES: i64 = 8192;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -127,9 +125,7 @@ impl Location {
         if !read_only {
             if !self.memory {
                 conn.pragma_update(None, "journal_mode", "wal")?;
-                // The checkpointer thread keeps the log short; the writer checkpoints only when
-                // the log grows past this many pages (about 32 MiB) regardless.
-                conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+                // A log that grew under a burst is cut back to this size once it is reused.
                 conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
             }
             conn.pragma_update(None, "synchronous", "full")?;
@@ -186,13 +182,16 @@ impl SqliteStore {
         });
         // One reader now: a database that cannot be read fails at start-up, not on a request.
         readers.read(|_| Ok(()))?;
-        let checkpoints = if readers.location.memory {
-            None
+        let durability = if readers.location.memory {
+            Durability::AtCommit
         } else {
-            Some(readers.location.open(false)?)
+            Durability::SyncLog {
+                wal: format!("{}-wal", readers.location.target).into(),
+                checkpoints: Box::new(readers.location.open(false)?),
+            }
         };
         Ok(Self {
-            writer: Writer::start(conn, checkpoints)?,
+            writer: Writer::start(conn, durability)?,
             readers,
         })
     }
@@ -338,6 +337,24 @@ fn load_qualifications(
         [customer.to_string()],
         |r| rows::qualification(r),
     )
+}
+
+/// The etag of the customer's company profile and its qualifications, in one statement.
+fn company_etag_and_qualifications(
+    conn: &Connection,
+    customer: CustomerId,
+) -> StoreResult<(Option<String>, Vec<QualificationRecord>)> {
+    let rows = all(
+        conn,
+        "SELECT c.company_etag, c.partner_id AS owner, q.id, q.customer_id, q.partner_id, q.qualification, \
+         q.vetting_status, q.vetting_reason, q.vetting_create_date, q.education_segment, q.website, \
+         q.validation_code, q.etag FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id \
+         WHERE c.id = ? ORDER BY q.id",
+        [customer.to_string()],
+        |r| Ok((r.get::<_, String>(0)?, rows::owner_and_qualification(r)?.1)),
+    )?;
+    let etag = rows.first().map(|(etag, _)| etag.clone());
+    Ok((etag, rows.into_iter().filter_map(|(_, q)| q).collect()))
 }
 
 fn load_customer(conn: &Connection, id: CustomerId) -> StoreResult<Option<Customer>> {
@@ -492,7 +509,7 @@ fn insert_qualification(
     {
         return Err(gcc_forbidden());
     }
-    let existing = load_qualifications(conn, customer)?;
+    let (profile, existing) = company_etag_and_qualifications(conn, customer)?;
     check_against_existing(&request, &existing)?;
     if let Some(code) = &request.validation_code {
         let found = one(
@@ -546,7 +563,6 @@ fn insert_qualification(
         "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
         params![id, partner.to_string(), to_millis(vet_at)],
     )?;
-    let profile = company_etag(conn, customer)?;
     insert_audit(
         conn,
         &record,
@@ -585,7 +601,7 @@ impl Store for SqliteStore {
                 let ctx = &ctx_owned;
                 idempotent(conn, ctx, || {
                     let customer = Customer {
-                        id: CustomerId::new_random(),
+                        id: CustomerId::new_time_ordered(),
                         partner_id: partner,
                         company_profile: new.company_profile,
                         company_etag: new_etag(),

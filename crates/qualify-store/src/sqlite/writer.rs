@@ -1,13 +1,24 @@
 //! Group commit. One thread owns the write connection. Writes queue up as operations; the
 //! thread takes every operation that is waiting (up to `MAX_BATCH`), runs each in its own
-//! savepoint inside one transaction, commits once (one fsync with `synchronous=FULL`) and only
-//! then answers each caller. An operation that fails is rolled back to its savepoint and answered
-//! with its error; the others in the batch are not affected. When the commit fails, every caller
-//! in the batch gets the error: nothing is acknowledged that is not on disk.
+//! savepoint inside one transaction and commits once. An operation that fails is rolled back to
+//! its savepoint and answered with its error; the others in the batch are not affected. When
+//! the commit fails, every caller in the batch gets the error.
 //!
-//! The thread is a plain OS thread running synchronous SQLite calls: a create runs about nine
+//! Nobody is answered before their batch is on disk. For a database file the writer commits
+//! without waiting for the disk and hands the batch to the syncer thread, which `fdatasync`s
+//! the write-ahead log (once for every batch committed meanwhile) and then answers; the writer
+//! goes on with the next batch in the meantime. A checkpointer thread copies the log into the
+//! database file with its own, syncing, connection. So a 2xx still means on disk, as with
+//! `synchronous=FULL`; what differs is that a read may see a write whose sync is still running
+//! (and that a power cut then loses, unacknowledged).
+//!
+//! The threads are plain OS threads running synchronous SQLite calls: a create runs about nine
 //! statements, and a hop to another thread per statement (what an async driver does) cost more
 //! than the statements themselves. Callers wait on a oneshot channel, so no async task blocks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +34,8 @@ type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
 const MAX_BATCH: usize = 512;
 /// Operations that may wait for the writer before callers are held back.
 const QUEUE: usize = 8192;
+/// The log size (pages) at which the writer finishes the checkpointer's work itself.
+const WRITER_CHECKPOINT_PAGES: i32 = 4096;
 /// The least time between two checkpoints.
 const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -32,29 +45,50 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, and the checkpointer thread on `checkpoints` (a WAL
-    /// database's second connection). The threads end, closing their connections, when the
-    /// last `Writer` is dropped and the queue is drained.
-    pub(super) fn start(conn: Connection, checkpoints: Option<Connection>) -> StoreResult<Self> {
+    /// Starts the writer thread on `conn` and, for a database file, the checkpointer and the
+    /// syncer threads. The threads end, closing their connections, when the last `Writer` is
+    /// dropped and the queue is drained.
+    pub(super) fn start(conn: Connection, durability: Durability) -> StoreResult<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let spawn_failed = |e: std::io::Error| {
-            StoreError::Backend(format!("cannot start the database writer: {e}"))
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(drop)
+                .map_err(|e| StoreError::Backend(format!("cannot start {name}: {e}")))
         };
-        let ticks = match checkpoints {
-            Some(checkpoints) => {
+        let after_commit = match durability {
+            Durability::AtCommit => AfterCommit::Answer,
+            Durability::SyncLog { wal, checkpoints } => {
+                // SQLite no longer syncs at COMMIT: the syncer does, before anyone is answered.
+                // The writer never checkpoints (a checkpoint must sync; the checkpointer does).
+                conn.pragma_update(None, "synchronous", "off")?;
+                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                // (After the pragma: setting it replaces the hook.)
+                conn.wal_hook(Some(count_log_pages));
                 let (tick, ticks) = std::sync::mpsc::sync_channel(1);
-                std::thread::Builder::new()
-                    .name("qualify-checkpt".into())
-                    .spawn(move || checkpoint(checkpoints, ticks))
-                    .map_err(spawn_failed)?;
-                Some(tick)
+                spawn(
+                    "qualify-checkpt",
+                    Box::new(move || checkpoint(*checkpoints, ticks)),
+                )?;
+                let (to_sync, synced) = std::sync::mpsc::channel();
+                let failed = Arc::new(AtomicBool::new(false));
+                let syncer_failed = failed.clone();
+                spawn(
+                    "qualify-sync",
+                    Box::new(move || sync_log(wal, synced, syncer_failed)),
+                )?;
+                AfterCommit::Sync {
+                    to_sync,
+                    tick,
+                    failed,
+                }
             }
-            None => None,
         };
-        std::thread::Builder::new()
-            .name("qualify-writer".into())
-            .spawn(move || run(conn, queue, ticks))
-            .map_err(spawn_failed)?;
+        spawn(
+            "qualify-writer",
+            Box::new(move || run(conn, queue, after_commit)),
+        )?;
         Ok(Self { jobs })
     }
 
@@ -155,9 +189,57 @@ fn record_rejection(
     Ok(())
 }
 
+/// How a committed batch becomes durable before its callers are answered.
+pub(super) enum Durability {
+    /// SQLite syncs at COMMIT, or there is nothing to sync (an in-memory database).
+    AtCommit,
+    /// A WAL database file: the writer commits without syncing and hands the batch to the
+    /// syncer thread, which syncs the log (`wal`) and only then answers the batch's callers.
+    /// Meanwhile the writer runs the next batch, so the disk's sync latency no longer idles
+    /// the writer. `checkpoints` is the checkpointer's connection (`synchronous=FULL`).
+    SyncLog {
+        wal: PathBuf,
+        checkpoints: Box<Connection>,
+    },
+}
+
+enum AfterCommit {
+    Answer,
+    Sync {
+        to_sync: std::sync::mpsc::Sender<Vec<Finish>>,
+        tick: std::sync::mpsc::SyncSender<()>,
+        /// Set when a sync failed: what is on disk is no longer known, so no more writes.
+        failed: Arc<AtomicBool>,
+    },
+}
+
+thread_local! {
+    /// Pages in the log after the writer's last commit (the writer thread's own count).
+    static LOG_PAGES: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+fn count_log_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    LOG_PAGES.set(pages);
+    Ok(())
+}
+
+/// The writer's own checkpoint, when the log has grown to `WRITER_CHECKPOINT_PAGES`: the
+/// checkpointer copies pages while commits go on, so it rarely finishes the log; this one runs
+/// between batches, finishes what is left (little), and lets the next transaction start the log
+/// over from its beginning. It syncs as the checkpointer does.
+fn finish_log(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", "full")?;
+    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    conn.pragma_update(None, "synchronous", "off")?;
+    LOG_PAGES.set(0);
+    done
+}
+
 /// Copies committed pages from the log into the database file, off the writer's thread. A
-/// passive checkpoint never blocks the writer or the readers. Ticks coalesce: after a pause the
-/// next checkpoint takes everything committed meanwhile.
+/// passive checkpoint never blocks the writer or the readers; on this connection
+/// (`synchronous=FULL`) it syncs the log before copying and the database file before the log
+/// may be reused. Ticks coalesce: after a pause the next checkpoint takes everything committed
+/// meanwhile.
 fn checkpoint(conn: Connection, ticks: std::sync::mpsc::Receiver<()>) {
     while ticks.recv().is_ok() {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -167,11 +249,47 @@ fn checkpoint(conn: Connection, ticks: std::sync::mpsc::Receiver<()>) {
     }
 }
 
-fn run(
-    conn: Connection,
-    mut queue: mpsc::Receiver<Job>,
-    ticks: Option<std::sync::mpsc::SyncSender<()>>,
+/// Syncs the log for every batch committed since the last sync (one `fdatasync` for all of
+/// them), then answers their callers. Writes reach the log file in commit order, so a sync
+/// that starts after a batch's COMMIT returned makes that batch durable.
+fn sync_log(
+    wal: PathBuf,
+    batches: std::sync::mpsc::Receiver<Vec<Finish>>,
+    failed: Arc<AtomicBool>,
 ) {
+    let mut log: Option<(std::fs::File, u64)> = None;
+    while let Ok(mut finishes) = batches.recv() {
+        while let Ok(more) = batches.try_recv() {
+            finishes.extend(more);
+        }
+        let synced = sync_file(&wal, &mut log).map_err(|e| {
+            failed.store(true, Ordering::SeqCst);
+            tracing::error!(error = %e, file = %wal.display(), "syncing the database log failed; refusing further writes");
+            StoreError::Unavailable(format!(
+                "the database log could not be synced ({e}); writes are refused until qualify is restarted"
+            ))
+        });
+        for finish in finishes {
+            finish(&synced);
+        }
+    }
+}
+
+/// `fdatasync` of the log file, opened on first use and again when the path names another
+/// file than the one held open.
+fn sync_file(path: &Path, log: &mut Option<(std::fs::File, u64)>) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let current = std::fs::metadata(path)?.ino();
+    if log.as_ref().is_none_or(|(_, ino)| *ino != current) {
+        let file = std::fs::File::open(path)?;
+        let ino = file.metadata()?.ino();
+        *log = Some((file, ino));
+    }
+    let (file, _) = log.as_ref().expect("opened above");
+    file.sync_data()
+}
+
+fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, after_commit: AfterCommit) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -181,29 +299,133 @@ fn run(
                 Err(_) => break,
             }
         }
-        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
+        if let AfterCommit::Sync { failed, .. } = &after_commit
+            && failed.load(Ordering::SeqCst)
+        {
             // Dropping the jobs answers their callers with "unavailable".
+            batch.clear();
+            continue;
+        }
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(error = %e, dropped = batch.len(), "cannot begin a write transaction");
             batch.clear();
             continue;
         }
         let finishes: Vec<Finish> = batch.drain(..).map(|job| job(&conn)).collect();
         let committed = exec(&conn, "COMMIT");
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, batch = finishes.len(), "commit failed; the batch is rolled back");
-            let _ = exec(&conn, "ROLLBACK");
-        }
         tracing::trace!(
             batch = finishes.len(),
             ok = committed.is_ok(),
             "write batch committed"
         );
-        for finish in finishes {
-            finish(&committed);
+        match (&committed, &after_commit) {
+            (Ok(()), AfterCommit::Sync { to_sync, tick, .. }) => {
+                if let Err(unsent) = to_sync.send(finishes) {
+                    let stopped = Err(StoreError::Unavailable(
+                        "the database syncer has stopped".into(),
+                    ));
+                    unsent.0.into_iter().for_each(|finish| finish(&stopped));
+                }
+                // Full means a checkpoint is pending already.
+                let _ = tick.try_send(());
+                if LOG_PAGES.get() >= WRITER_CHECKPOINT_PAGES
+                    && let Err(e) = finish_log(&conn)
+                {
+                    tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+                }
+            }
+            _ => {
+                if let Err(e) = &committed {
+                    tracing::error!(error = %e, batch = finishes.len(), "commit failed; the batch is rolled back");
+                    let _ = exec(&conn, "ROLLBACK");
+                }
+                for finish in finishes {
+                    finish(&committed);
+                }
+            }
         }
-        if let Some(tick) = &ticks {
-            // Full means a checkpoint is pending already.
-            let _ = tick.try_send(());
+    }
+    if let AfterCommit::Sync { .. } = after_commit {
+        // Whatever SQLite does when this connection closes (a last checkpoint) syncs again.
+        let _ = conn.pragma_update(None, "synchronous", "full");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_db(dir: &tempfile::TempDir) -> (Connection, Connection, PathBuf) {
+        let path = dir.path().join("w.db");
+        let open = || {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "journal_mode", "wal").unwrap();
+            c
+        };
+        let conn = open();
+        conn.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
+        let checkpoints = open();
+        (conn, checkpoints, path)
+    }
+
+    fn insert(v: i64) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+        move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?)", [v])?;
+            Ok(())
         }
+    }
+
+    /// Nobody is answered before the log is synced: when the sync fails, the write is not
+    /// acknowledged, and no later write is accepted (what is on disk is no longer known).
+    #[tokio::test]
+    async fn a_write_is_answered_only_after_its_log_sync_and_a_failed_sync_stops_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, checkpoints, _) = file_db(&dir);
+        let writer = Writer::start(
+            conn,
+            Durability::SyncLog {
+                wal: dir.path().join("not-the-log"),
+                checkpoints: Box::new(checkpoints),
+            },
+        )
+        .unwrap();
+        for v in 0..3 {
+            match writer.write(insert(v)).await {
+                Err(StoreError::Unavailable(_)) => {}
+                other => panic!("write {v} answered {other:?}"),
+            }
+        }
+    }
+
+    /// The log does not grow without bound under a steady stream of writes: the writer
+    /// finishes the checkpointer's work every `WRITER_CHECKPOINT_PAGES` and the log restarts.
+    #[tokio::test]
+    async fn the_log_stays_bounded_under_steady_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, checkpoints, path) = file_db(&dir);
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let writer = Writer::start(
+            conn,
+            Durability::SyncLog {
+                wal: wal.clone(),
+                checkpoints: Box::new(checkpoints),
+            },
+        )
+        .unwrap();
+        // Each write is its own batch and commits at least one page: ~3 restarts' worth.
+        let mut largest = 0;
+        for v in 0..(3 * WRITER_CHECKPOINT_PAGES as i64) {
+            writer.write(insert(v)).await.unwrap();
+            if v % 256 == 0 {
+                largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+            }
+        }
+        let bound = 2 * WRITER_CHECKPOINT_PAGES as u64 * 4200;
+        assert!(largest < bound, "the log reached {largest} bytes");
+        let count: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 3 * WRITER_CHECKPOINT_PAGES as i64);
     }
 }
