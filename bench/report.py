@@ -24,7 +24,7 @@ out = ["# Benchmark results", "",
        f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
        f"- machine: {cores} cores, {cpu}, {mem} RAM, disk {disk}; {platform.system()} {platform.release()}",
        f"- command: `{command}` (load generator `qualify-load` on the same machine, loopback)",
-       "- server: `qualify serve --database sqlite://FRESH.db --rate-limit-per-minute 0` (durable: WAL; group commit; every answer after the fsync of the log)",
+       "- server: `qualify serve --database sqlite://FRESH.db --rate-limit-per-minute 0` (durable: WAL, `synchronous=FULL`; group commit)",
        "",
        "Ratios are to `GET /healthz` at the same concurrency in the same run: the number that survives a noisy machine.",
        "",
@@ -47,4 +47,45 @@ for r in rows:
         out += ["", "## Memory", "",
                 f'- idle RSS: {r["idle_rss_kb"] / 1024:.1f} MiB',
                 f'- peak RSS during the c=64 create run: {r["peak_rss_kb_c64_creates"] / 1024:.1f} MiB']
+# ---- the targets of the performance issue, judged from this run ----
+def find(scenario, concurrency=None):
+    for r in rows:
+        if r["scenario"] == scenario and (concurrency is None or r.get("concurrency") == concurrency):
+            return r
+    return None
+
+def verdict(ok):
+    return "met" if ok else "missed"
+
+targets = []
+h64, c64, l64 = healthz.get(64), find("create_qualification", 64), find("list_qualifications", 64)
+if h64 and c64:
+    share = c64["rps"] / h64["rps"] * 100
+    targets.append(("durable creates/s at c=64", "≥ 20% of `/healthz`",
+                    f'{c64["rps"]:,.0f}/s = {share:.0f}% of {h64["rps"]:,.0f}', verdict(share >= 20)))
+    targets.append(("create p99 at c=64", "≤ 25 ms", f'{c64["p99_ms"]:.1f} ms', verdict(c64["p99_ms"] <= 25)))
+if h64 and l64:
+    share = l64["rps"] / h64["rps"] * 100
+    targets.append(("list req/s at c=64", "≥ 60% of `/healthz`",
+                    f'{l64["rps"]:,.0f}/s = {share:.0f}%', verdict(share >= 60)))
+v = find("auto_vetting")
+if v:
+    ok = v["decided"] == v["created"] and v["to_terminal_p99_ms"] <= 1000
+    targets.append(("auto vetting", "keeps up at 50% of the max create rate; p99 ≤ 1 s",
+                    f'{v["rate"]}/s: {v["decided"]:,} of {v["created"]:,} decided; p99 {v["to_terminal_p99_ms"]} ms',
+                    verdict(ok)))
+s = find("startup")
+if s:
+    targets.append(("start-up to ready", "≤ 150 ms empty, ≤ 1 s with 1M",
+                    f'{s["empty_ms"]} ms, {s["one_million_ms"]} ms',
+                    verdict(s["empty_ms"] <= 150 and s["one_million_ms"] <= 1000)))
+m = find("memory")
+if m:
+    idle, peak = m["idle_rss_kb"] / 1024, m["peak_rss_kb_c64_creates"] / 1024
+    targets.append(("memory", "≤ 25 MB idle, ≤ 150 MB under c=64 load",
+                    f"{idle:.1f} MiB, {peak:.1f} MiB", verdict(idle * 1.048576 <= 25 and peak * 1.048576 <= 150)))
+if targets:
+    out += ["", "## Against the targets of the performance issue", "",
+            "| figure | target | measured | |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets]
 print("\n".join(out))

@@ -183,10 +183,9 @@ impl SqliteStore {
         // One reader now: a database that cannot be read fails at start-up, not on a request.
         readers.read(|_| Ok(()))?;
         let durability = if readers.location.memory {
-            Durability::AtCommit
+            Durability::Memory
         } else {
-            Durability::SyncLog {
-                wal: format!("{}-wal", readers.location.target).into(),
+            Durability::File {
                 checkpoints: Box::new(readers.location.open(false)?),
             }
         };

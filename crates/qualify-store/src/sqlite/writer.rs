@@ -1,24 +1,18 @@
 //! Group commit. One thread owns the write connection. Writes queue up as operations; the
 //! thread takes every operation that is waiting (up to `MAX_BATCH`), runs each in its own
-//! savepoint inside one transaction and commits once. An operation that fails is rolled back to
-//! its savepoint and answered with its error; the others in the batch are not affected. When
-//! the commit fails, every caller in the batch gets the error.
+//! savepoint inside one transaction, commits once (one fsync of the write-ahead log with
+//! `synchronous=FULL`) and only then answers each caller. An operation that fails is rolled back
+//! to its savepoint and answered with its error; the others in the batch are not affected. When
+//! the commit fails, every caller in the batch gets the error: nothing is acknowledged that is
+//! not on disk.
 //!
-//! Nobody is answered before their batch is on disk. For a database file the writer commits
-//! without waiting for the disk and hands the batch to the syncer thread, which `fdatasync`s
-//! the write-ahead log (once for every batch committed meanwhile) and then answers; the writer
-//! goes on with the next batch in the meantime. A checkpointer thread copies the log into the
-//! database file with its own, syncing, connection. So a 2xx still means on disk, as with
-//! `synchronous=FULL`; what differs is that a read may see a write whose sync is still running
-//! (and that a power cut then loses, unacknowledged).
+//! For a database file a checkpointer thread copies the log into the database file with its own
+//! connection, off the writer's thread; the writer only finishes that work when the log has
+//! grown to `WRITER_CHECKPOINT_PAGES`, so that the log starts over.
 //!
-//! The threads are plain OS threads running synchronous SQLite calls: a create runs about nine
+//! The threads are plain OS threads running synchronous SQLite calls: a create runs about eight
 //! statements, and a hop to another thread per statement (what an async driver does) cost more
 //! than the statements themselves. Callers wait on a oneshot channel, so no async task blocks.
-
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -35,9 +29,9 @@ const MAX_BATCH: usize = 512;
 /// Operations that may wait for the writer before callers are held back.
 const QUEUE: usize = 8192;
 /// The log size (pages) at which the writer finishes the checkpointer's work itself.
-const WRITER_CHECKPOINT_PAGES: i32 = 4096;
+const WRITER_CHECKPOINT_PAGES: i32 = 16384;
 /// The least time between two checkpoints.
-const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[derive(Clone)]
 pub(super) struct Writer {
@@ -45,9 +39,9 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn` and, for a database file, the checkpointer and the
-    /// syncer threads. The threads end, closing their connections, when the last `Writer` is
-    /// dropped and the queue is drained.
+    /// Starts the writer thread on `conn` and, for a database file, the checkpointer thread.
+    /// The threads end, closing their connections, when the last `Writer` is dropped and the
+    /// queue is drained.
     pub(super) fn start(conn: Connection, durability: Durability) -> StoreResult<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -57,12 +51,11 @@ impl Writer {
                 .map(drop)
                 .map_err(|e| StoreError::Backend(format!("cannot start {name}: {e}")))
         };
-        let after_commit = match durability {
-            Durability::AtCommit => AfterCommit::Answer,
-            Durability::SyncLog { wal, checkpoints } => {
-                // SQLite no longer syncs at COMMIT: the syncer does, before anyone is answered.
-                // The writer never checkpoints (a checkpoint must sync; the checkpointer does).
-                conn.pragma_update(None, "synchronous", "off")?;
+        let ticks = match durability {
+            Durability::Memory => None,
+            Durability::File { checkpoints } => {
+                // The checkpointer does the checkpoints (and the writer the last bit, see
+                // `finish_log`), not SQLite after every commit.
                 conn.pragma_update(None, "wal_autocheckpoint", 0)?;
                 // (After the pragma: setting it replaces the hook.)
                 conn.wal_hook(Some(count_log_pages));
@@ -71,24 +64,10 @@ impl Writer {
                     "qualify-checkpt",
                     Box::new(move || checkpoint(*checkpoints, ticks)),
                 )?;
-                let (to_sync, synced) = std::sync::mpsc::channel();
-                let failed = Arc::new(AtomicBool::new(false));
-                let syncer_failed = failed.clone();
-                spawn(
-                    "qualify-sync",
-                    Box::new(move || sync_log(wal, synced, syncer_failed)),
-                )?;
-                AfterCommit::Sync {
-                    to_sync,
-                    tick,
-                    failed,
-                }
+                Some(tick)
             }
         };
-        spawn(
-            "qualify-writer",
-            Box::new(move || run(conn, queue, after_commit)),
-        )?;
+        spawn("qualify-writer", Box::new(move || run(conn, queue, ticks)))?;
         Ok(Self { jobs })
     }
 
@@ -189,28 +168,12 @@ fn record_rejection(
     Ok(())
 }
 
-/// How a committed batch becomes durable before its callers are answered.
+/// What the writer writes to.
 pub(super) enum Durability {
-    /// SQLite syncs at COMMIT, or there is nothing to sync (an in-memory database).
-    AtCommit,
-    /// A WAL database file: the writer commits without syncing and hands the batch to the
-    /// syncer thread, which syncs the log (`wal`) and only then answers the batch's callers.
-    /// Meanwhile the writer runs the next batch, so the disk's sync latency no longer idles
-    /// the writer. `checkpoints` is the checkpointer's connection (`synchronous=FULL`).
-    SyncLog {
-        wal: PathBuf,
-        checkpoints: Box<Connection>,
-    },
-}
-
-enum AfterCommit {
-    Answer,
-    Sync {
-        to_sync: std::sync::mpsc::Sender<Vec<Finish>>,
-        tick: std::sync::mpsc::SyncSender<()>,
-        /// Set when a sync failed: what is on disk is no longer known, so no more writes.
-        failed: Arc<AtomicBool>,
-    },
+    /// An in-memory database: no log, nothing to checkpoint.
+    Memory,
+    /// A WAL database file; `checkpoints` is the checkpointer's connection.
+    File { checkpoints: Box<Connection> },
 }
 
 thread_local! {
@@ -226,20 +189,16 @@ fn count_log_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite
 /// The writer's own checkpoint, when the log has grown to `WRITER_CHECKPOINT_PAGES`: the
 /// checkpointer copies pages while commits go on, so it rarely finishes the log; this one runs
 /// between batches, finishes what is left (little), and lets the next transaction start the log
-/// over from its beginning. It syncs as the checkpointer does.
+/// over from its beginning.
 fn finish_log(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "synchronous", "full")?;
-    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-    conn.pragma_update(None, "synchronous", "off")?;
     LOG_PAGES.set(0);
-    done
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 /// Copies committed pages from the log into the database file, off the writer's thread. A
-/// passive checkpoint never blocks the writer or the readers; on this connection
-/// (`synchronous=FULL`) it syncs the log before copying and the database file before the log
-/// may be reused. Ticks coalesce: after a pause the next checkpoint takes everything committed
-/// meanwhile.
+/// passive checkpoint never blocks the writer or the readers. Ticks coalesce: after a pause the
+/// next checkpoint takes everything committed meanwhile (a page written by many batches is
+/// copied once).
 fn checkpoint(conn: Connection, ticks: std::sync::mpsc::Receiver<()>) {
     while ticks.recv().is_ok() {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -249,47 +208,11 @@ fn checkpoint(conn: Connection, ticks: std::sync::mpsc::Receiver<()>) {
     }
 }
 
-/// Syncs the log for every batch committed since the last sync (one `fdatasync` for all of
-/// them), then answers their callers. Writes reach the log file in commit order, so a sync
-/// that starts after a batch's COMMIT returned makes that batch durable.
-fn sync_log(
-    wal: PathBuf,
-    batches: std::sync::mpsc::Receiver<Vec<Finish>>,
-    failed: Arc<AtomicBool>,
+fn run(
+    conn: Connection,
+    mut queue: mpsc::Receiver<Job>,
+    ticks: Option<std::sync::mpsc::SyncSender<()>>,
 ) {
-    let mut log: Option<(std::fs::File, u64)> = None;
-    while let Ok(mut finishes) = batches.recv() {
-        while let Ok(more) = batches.try_recv() {
-            finishes.extend(more);
-        }
-        let synced = sync_file(&wal, &mut log).map_err(|e| {
-            failed.store(true, Ordering::SeqCst);
-            tracing::error!(error = %e, file = %wal.display(), "syncing the database log failed; refusing further writes");
-            StoreError::Unavailable(format!(
-                "the database log could not be synced ({e}); writes are refused until qualify is restarted"
-            ))
-        });
-        for finish in finishes {
-            finish(&synced);
-        }
-    }
-}
-
-/// `fdatasync` of the log file, opened on first use and again when the path names another
-/// file than the one held open.
-fn sync_file(path: &Path, log: &mut Option<(std::fs::File, u64)>) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let current = std::fs::metadata(path)?.ino();
-    if log.as_ref().is_none_or(|(_, ino)| *ino != current) {
-        let file = std::fs::File::open(path)?;
-        let ino = file.metadata()?.ino();
-        *log = Some((file, ino));
-    }
-    let (file, _) = log.as_ref().expect("opened above");
-    file.sync_data()
-}
-
-fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, after_commit: AfterCommit) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -299,55 +222,35 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, after_commit: AfterComm
                 Err(_) => break,
             }
         }
-        if let AfterCommit::Sync { failed, .. } = &after_commit
-            && failed.load(Ordering::SeqCst)
-        {
-            // Dropping the jobs answers their callers with "unavailable".
-            batch.clear();
-            continue;
-        }
         if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
+            // Dropping the jobs answers their callers with "unavailable".
             tracing::error!(error = %e, dropped = batch.len(), "cannot begin a write transaction");
             batch.clear();
             continue;
         }
         let finishes: Vec<Finish> = batch.drain(..).map(|job| job(&conn)).collect();
         let committed = exec(&conn, "COMMIT");
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, batch = finishes.len(), "commit failed; the batch is rolled back");
+            let _ = exec(&conn, "ROLLBACK");
+        }
         tracing::trace!(
             batch = finishes.len(),
             ok = committed.is_ok(),
             "write batch committed"
         );
-        match (&committed, &after_commit) {
-            (Ok(()), AfterCommit::Sync { to_sync, tick, .. }) => {
-                if let Err(unsent) = to_sync.send(finishes) {
-                    let stopped = Err(StoreError::Unavailable(
-                        "the database syncer has stopped".into(),
-                    ));
-                    unsent.0.into_iter().for_each(|finish| finish(&stopped));
-                }
-                // Full means a checkpoint is pending already.
-                let _ = tick.try_send(());
-                if LOG_PAGES.get() >= WRITER_CHECKPOINT_PAGES
-                    && let Err(e) = finish_log(&conn)
-                {
-                    tracing::warn!(error = %e, "checkpoint failed; the next one retries");
-                }
-            }
-            _ => {
-                if let Err(e) = &committed {
-                    tracing::error!(error = %e, batch = finishes.len(), "commit failed; the batch is rolled back");
-                    let _ = exec(&conn, "ROLLBACK");
-                }
-                for finish in finishes {
-                    finish(&committed);
-                }
+        for finish in finishes {
+            finish(&committed);
+        }
+        if let Some(tick) = &ticks {
+            // Full means a checkpoint is pending already.
+            let _ = tick.try_send(());
+            if LOG_PAGES.get() >= WRITER_CHECKPOINT_PAGES
+                && let Err(e) = finish_log(&conn)
+            {
+                tracing::warn!(error = %e, "checkpoint failed; the next one retries");
             }
         }
-    }
-    if let AfterCommit::Sync { .. } = after_commit {
-        // Whatever SQLite does when this connection closes (a last checkpoint) syncs again.
-        let _ = conn.pragma_update(None, "synchronous", "full");
     }
 }
 
@@ -355,7 +258,7 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, after_commit: AfterComm
 mod tests {
     use super::*;
 
-    fn file_db(dir: &tempfile::TempDir) -> (Connection, Connection, PathBuf) {
+    fn file_db(dir: &tempfile::TempDir) -> (Connection, Connection, std::path::PathBuf) {
         let path = dir.path().join("w.db");
         let open = || {
             let c = Connection::open(&path).unwrap();
@@ -363,37 +266,17 @@ mod tests {
             c
         };
         let conn = open();
-        conn.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER, pad BLOB)")
+            .unwrap();
         let checkpoints = open();
         (conn, checkpoints, path)
     }
 
+    /// Inserts a row of three pages or so (an 8 KB blob overflows the leaf).
     fn insert(v: i64) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
         move |c| {
-            c.execute("INSERT INTO t (v) VALUES (?)", [v])?;
+            c.execute("INSERT INTO t (v, pad) VALUES (?, zeroblob(8000))", [v])?;
             Ok(())
-        }
-    }
-
-    /// Nobody is answered before the log is synced: when the sync fails, the write is not
-    /// acknowledged, and no later write is accepted (what is on disk is no longer known).
-    #[tokio::test]
-    async fn a_write_is_answered_only_after_its_log_sync_and_a_failed_sync_stops_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let (conn, checkpoints, _) = file_db(&dir);
-        let writer = Writer::start(
-            conn,
-            Durability::SyncLog {
-                wal: dir.path().join("not-the-log"),
-                checkpoints: Box::new(checkpoints),
-            },
-        )
-        .unwrap();
-        for v in 0..3 {
-            match writer.write(insert(v)).await {
-                Err(StoreError::Unavailable(_)) => {}
-                other => panic!("write {v} answered {other:?}"),
-            }
         }
     }
 
@@ -403,29 +286,29 @@ mod tests {
     async fn the_log_stays_bounded_under_steady_writes() {
         let dir = tempfile::tempdir().unwrap();
         let (conn, checkpoints, path) = file_db(&dir);
-        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let wal = format!("{}-wal", path.display());
         let writer = Writer::start(
             conn,
-            Durability::SyncLog {
-                wal: wal.clone(),
+            Durability::File {
                 checkpoints: Box::new(checkpoints),
             },
         )
         .unwrap();
-        // Each write is its own batch and commits at least one page: ~3 restarts' worth.
+        // Each write is its own batch of about three pages: about three restarts' worth.
+        let writes = WRITER_CHECKPOINT_PAGES as i64;
         let mut largest = 0;
-        for v in 0..(3 * WRITER_CHECKPOINT_PAGES as i64) {
+        for v in 0..writes {
             writer.write(insert(v)).await.unwrap();
             if v % 256 == 0 {
                 largest = largest.max(std::fs::metadata(&wal).unwrap().len());
             }
         }
-        let bound = 2 * WRITER_CHECKPOINT_PAGES as u64 * 4200;
+        let bound = 3 * WRITER_CHECKPOINT_PAGES as u64 * 4200 / 2;
         assert!(largest < bound, "the log reached {largest} bytes");
         let count: i64 = Connection::open(&path)
             .unwrap()
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(count, 3 * WRITER_CHECKPOINT_PAGES as i64);
+        assert_eq!(count, writes);
     }
 }
