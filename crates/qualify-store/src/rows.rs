@@ -111,6 +111,30 @@ pub(crate) fn fold_owned_qualifications(
     owned
 }
 
+/// The record of a qualification request just stored under `id`: InReview, undecided.
+pub(crate) fn new_qualification(
+    id: i64,
+    customer: CustomerId,
+    partner: PartnerId,
+    request: qualify_core::rules::QualificationRequest,
+    now: time::OffsetDateTime,
+    etag: String,
+) -> QualificationRecord {
+    QualificationRecord {
+        id,
+        customer_id: customer,
+        partner_id: partner,
+        qualification: request.qualification,
+        vetting_status: VettingStatus::InReview,
+        vetting_reason: None,
+        vetting_create_date: now,
+        education_segment: request.education_segment,
+        website: request.website,
+        validation_code: request.validation_code,
+        etag,
+    }
+}
+
 pub(crate) fn customer(r: &impl Cells) -> StoreResult<Customer> {
     Ok(Customer {
         id: CustomerId(uuid(r, "id")?),

@@ -635,19 +635,7 @@ impl Store for PgStore {
             .bind(&etag)
             .fetch_one(&mut *tx)
             .await?;
-            let record = QualificationRecord {
-                id,
-                customer_id: customer,
-                partner_id: partner,
-                qualification: request.qualification,
-                vetting_status: VettingStatus::InReview,
-                vetting_reason: None,
-                vetting_create_date: ctx.now,
-                education_segment: request.education_segment,
-                website: request.website,
-                validation_code: request.validation_code,
-                etag,
-            };
+            let record = rows::new_qualification(id, customer, partner, request, ctx.now, etag);
             sqlx::query("INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', $1, $2::uuid, $3)")
                 .bind(id)
                 .bind(partner.to_string())

@@ -209,6 +209,14 @@ macro_rules! qualification_columns {
     };
 }
 
+/// `qualification_columns!` of the table aliased `q` (in a join with `customers c`).
+macro_rules! joined_qualification_columns {
+    () => {
+        "q.id, q.customer_id, q.partner_id, q.qualification, q.vetting_status, q.vetting_reason, \
+         q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag"
+    };
+}
+
 macro_rules! customer_columns {
     () => {
         "seq, id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at"
@@ -345,10 +353,11 @@ fn company_etag_and_qualifications(
 ) -> StoreResult<(Option<String>, Vec<QualificationRecord>)> {
     let rows = all(
         conn,
-        "SELECT c.company_etag, c.partner_id AS owner, q.id, q.customer_id, q.partner_id, q.qualification, \
-         q.vetting_status, q.vetting_reason, q.vetting_create_date, q.education_segment, q.website, \
-         q.validation_code, q.etag FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id \
-         WHERE c.id = ? ORDER BY q.id",
+        concat!(
+            "SELECT c.company_etag, c.partner_id AS owner, ",
+            joined_qualification_columns!(),
+            " FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id WHERE c.id = ? ORDER BY q.id"
+        ),
         [customer.to_string()],
         |r| Ok((r.get::<_, String>(0)?, rows::owner_and_qualification(r)?.1)),
     )?;
@@ -544,19 +553,7 @@ fn insert_qualification(
             ],
             |r| r.get(0),
         )?;
-    let record = QualificationRecord {
-        id,
-        customer_id: customer,
-        partner_id: partner,
-        qualification: request.qualification,
-        vetting_status: VettingStatus::InReview,
-        vetting_reason: None,
-        vetting_create_date: ctx.now,
-        education_segment: request.education_segment,
-        website: request.website,
-        validation_code: request.validation_code,
-        etag,
-    };
+    let record = rows::new_qualification(id, customer, partner, request, ctx.now, etag);
     run(
         conn,
         "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
@@ -737,9 +734,11 @@ impl Store for SqliteStore {
         let rows = self.read(|c| {
             all(
                 c,
-                "SELECT c.partner_id AS owner, q.id, q.customer_id, q.partner_id, q.qualification, q.vetting_status, \
-                 q.vetting_reason, q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag \
-                 FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id WHERE c.id = ? ORDER BY q.id",
+                concat!(
+                    "SELECT c.partner_id AS owner, ",
+                    joined_qualification_columns!(),
+                    " FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id WHERE c.id = ? ORDER BY q.id"
+                ),
                 [customer.to_string()],
                 |r| rows::owner_and_qualification(r),
             )
