@@ -88,4 +88,7 @@ if targets:
     out += ["", "## Against the targets of the performance issue", "",
             "| figure | target | measured | |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets]
+profile = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile.md")
+if os.path.exists(profile):
+    out += ["", open(profile).read().rstrip()]
 print("\n".join(out))

@@ -75,31 +75,42 @@ impl Default for ServerConfig {
     }
 }
 
-/// Shared state of the handlers.
+/// Shared state of the handlers: one pointer, cloned for every request (the fields are behind
+/// `Deref`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What the handlers share.
+pub struct Shared {
     pub store: Arc<dyn Store>,
-    pub auth: Arc<Authenticator>,
+    pub auth: Authenticator,
     pub clock: Arc<dyn Clock>,
-    pub throttle: Arc<throttle::Throttle>,
-    pub config: Arc<ServerConfig>,
+    pub throttle: throttle::Throttle,
+    pub config: ServerConfig,
     /// Wakes the vetting worker after an enqueue.
-    pub jobs_enqueued: Arc<Notify>,
-    pub worker_running: Arc<AtomicBool>,
+    pub jobs_enqueued: Notify,
+    pub worker_running: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, String> {
         let auth = Authenticator::new(&config.auth).await?;
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             store,
-            auth: Arc::new(auth),
+            auth,
             clock: Arc::new(SystemClock),
-            throttle: Arc::new(throttle::Throttle::per_minute(config.rate_limit_per_minute)),
-            config: Arc::new(config),
-            jobs_enqueued: Arc::new(Notify::new()),
-            worker_running: Arc::new(AtomicBool::new(false)),
-        })
+            throttle: throttle::Throttle::per_minute(config.rate_limit_per_minute),
+            config,
+            jobs_enqueued: Notify::new(),
+            worker_running: AtomicBool::new(false),
+        })))
     }
 }
 
