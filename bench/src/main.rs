@@ -370,31 +370,27 @@ async fn vetting(
     }
     let create_phase = start.elapsed().as_secs_f64();
     // Wait for the queue to drain (bounded), then read the server-side times.
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(sqlite)
-                .read_only(true),
-        )
-        .await?;
+    let db =
+        rusqlite::Connection::open_with_flags(sqlite, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let drain_start = Instant::now();
     loop {
-        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE done_at IS NULL")
-            .fetch_one(&pool)
-            .await?;
+        let open: i64 =
+            db.query_row("SELECT count(*) FROM jobs WHERE done_at IS NULL", [], |r| {
+                r.get(0)
+            })?;
         if open == 0 || drain_start.elapsed() > Duration::from_secs(60) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drained_after = drain_start.elapsed().as_secs_f64();
-    let gaps: Vec<i64> = sqlx::query_scalar(
-        "SELECT d.at - c.at FROM audit_events c JOIN audit_events d ON d.qualification_id = c.qualification_id \
-         WHERE c.from_status IS NULL AND d.from_status IS NOT NULL",
-    )
-    .fetch_all(&pool)
-    .await?;
+    let gaps: Vec<i64> = db
+        .prepare(
+            "SELECT d.at - c.at FROM audit_events c JOIN audit_events d ON d.qualification_id = c.qualification_id \
+             WHERE c.from_status IS NULL AND d.from_status IS NOT NULL",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
     for g in &gaps {
         h.record((*g).max(1) as u64).ok();

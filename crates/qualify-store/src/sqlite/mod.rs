@@ -129,7 +129,6 @@ impl Location {
                 conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
             }
             conn.pragma_update(None, "synchronous", "full")?;
-            conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         }
         Ok(conn)
     }
@@ -171,6 +170,7 @@ impl SqliteStore {
         let opening = location.clone();
         let conn = tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
             let conn = opening.open(false)?;
+            conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
             migrate::run(&conn)?;
             Ok(conn)
         })

@@ -192,6 +192,11 @@ fn count_log_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite
 /// over from its beginning.
 fn finish_log(conn: &Connection) -> rusqlite::Result<()> {
     LOG_PAGES.set(0);
+    passive_checkpoint(conn)
+}
+
+/// Copies what it can of the log into the database file without waiting for anyone.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
@@ -201,7 +206,7 @@ fn finish_log(conn: &Connection) -> rusqlite::Result<()> {
 /// copied once).
 fn checkpoint(conn: Connection, ticks: std::sync::mpsc::Receiver<()>) {
     while ticks.recv().is_ok() {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        if let Err(e) = passive_checkpoint(&conn) {
             tracing::warn!(error = %e, "checkpoint failed; the next one retries");
         }
         std::thread::sleep(CHECKPOINT_PAUSE);
