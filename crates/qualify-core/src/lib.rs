@@ -4,14 +4,16 @@
 
 pub mod clock;
 pub mod customer;
+pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod policy;
 pub mod qualification;
 pub mod rules;
 pub mod time_fmt;
 pub mod validation;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, ErrorKind};
 pub use ids::{CustomerId, PartnerId};

@@ -69,36 +69,144 @@ pub enum AuthConfig {
     },
 }
 
-/// Who is calling: the partner tenant, the credential type and the admin role.
-#[derive(Debug, Clone)]
+/// What a verified token proves about its bearer (api.md 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// App-only: `idtyp: app`, or no `scp`, or no user.
+    AppOnly,
+    /// App+User (delegated): `scp` and a user (`upn` or `unique_name`).
+    AppUser { user: String },
+    /// Carries the operator role `Qualify.Admin` (App-only when `user` is `None`).
+    Operator { user: Option<String> },
+}
+
+/// Who is calling: the partner tenant (the token's `tid`) and the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub partner: PartnerId,
-    /// App+User (delegated) rather than App-only.
-    pub app_user: bool,
-    pub admin: bool,
-    /// `upn` or `unique_name` of an App+User token.
-    pub user: Option<String>,
+    pub credential: Credential,
 }
 
 impl Caller {
+    /// The user of an App+User token (operators included).
+    pub fn user(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::AppOnly => None,
+            Credential::AppUser { user } => Some(user),
+            Credential::Operator { user } => user.as_deref(),
+        }
+    }
+
+    /// App+User (delegated) rather than App-only.
+    pub fn is_delegated(&self) -> bool {
+        self.user().is_some()
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self.credential, Credential::Operator { .. })
+    }
+
     /// The name written into audit events.
     pub fn actor(&self) -> String {
-        match &self.user {
+        match self.user() {
             Some(u) => format!("{u} ({})", self.partner),
             None => format!("app ({})", self.partner),
         }
     }
+}
 
-    /// 403 900150 for App-only callers on App+User operations.
-    pub fn require_app_user(&self) -> Result<(), ApiError> {
-        if self.app_user {
-            Ok(())
-        } else {
-            Err(ApiError::new(
+/// What the auth layer found out about a request's token, in the request's extensions.
+#[derive(Debug, Clone)]
+struct Authentication(Result<Caller, ApiError>);
+
+/// The auth layer, outside the router: validates the bearer token of every request that has
+/// one and records the outcome in the request's extensions (the [`Caller`] too when the token
+/// is valid, for the layers inside: logs, journal, faults, metrics). It refuses nothing: what a
+/// route needs is stated by its handler's extractor ([`AnyPartner`], [`Delegated`],
+/// [`Operator`]), so an unknown route is 404 and a wrong method 405 whoever asks.
+pub async fn authenticate(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(header) = req.headers().get(AUTHORIZATION) {
+        let result = state
+            .auth
+            .authenticate(Some(header.to_str().unwrap_or("?")))
+            .await;
+        if let Ok(caller) = &result {
+            tracing::Span::current().record("partner", tracing::field::display(caller.partner));
+            req.extensions_mut().insert(caller.clone());
+        }
+        req.extensions_mut().insert(Authentication(result));
+    }
+    next.run(req).await
+}
+
+fn authenticated(parts: &Parts) -> Result<Caller, ApiError> {
+    match parts.extensions.get::<Authentication>() {
+        Some(Authentication(result)) => result.clone(),
+        None => Err(ApiError::of(ErrorKind::TokenMissing)),
+    }
+}
+
+/// Any partner credential (App-only or App+User), throttled per partner tenant: the Partner
+/// Center routes that both credential types may call.
+#[derive(Debug, Clone)]
+pub struct AnyPartner(pub Caller);
+
+/// An App+User (delegated) credential, throttled per partner tenant: App-only tokens get 403
+/// 900150.
+#[derive(Debug, Clone)]
+pub struct Delegated(pub Caller);
+
+/// A credential with the operator role `Qualify.Admin`: the operator API. Not throttled.
+#[derive(Debug, Clone)]
+pub struct Operator(pub Caller);
+
+impl FromRequestParts<crate::AppState> for AnyPartner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, ApiError> {
+        let caller = authenticated(parts)?;
+        state.throttle.check(caller.partner)?;
+        Ok(Self(caller))
+    }
+}
+
+impl FromRequestParts<crate::AppState> for Delegated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, ApiError> {
+        let AnyPartner(caller) = AnyPartner::from_request_parts(parts, state).await?;
+        if !caller.is_delegated() {
+            return Err(ApiError::new(
                 ErrorKind::Forbidden,
                 "This operation requires App+User (delegated) credentials; App-only tokens are not allowed.",
-            ))
+            ));
         }
+        Ok(Self(caller))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let caller = authenticated(parts)?;
+        if !caller.is_operator() {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                format!("The operator API requires the {ADMIN_ROLE} role."),
+            ));
+        }
+        Ok(Self(caller))
     }
 }
 
@@ -340,11 +448,18 @@ impl Authenticator {
         let app_user = claims.idtyp.as_deref() != Some("app")
             && claims.scp.as_deref().is_some_and(|s| !s.trim().is_empty())
             && user.is_some();
+        let user = user.filter(|_| app_user);
+        let credential = if claims.roles.iter().any(|r| r == ADMIN_ROLE) {
+            Credential::Operator { user }
+        } else {
+            match user {
+                Some(user) => Credential::AppUser { user },
+                None => Credential::AppOnly,
+            }
+        };
         let caller = Caller {
             partner,
-            app_user,
-            admin: claims.roles.iter().any(|r| r == ADMIN_ROLE),
-            user: user.filter(|_| app_user),
+            credential,
         };
         if let Some(exp) = claims.exp {
             self.verified.insert(token, &caller, exp as i64, now);
@@ -536,32 +651,6 @@ pub fn mint_dev_token(t: &DevToken, secret: &Secret) -> String {
     .expect("HS256 encoding with a byte secret cannot fail")
 }
 
-impl FromRequestParts<crate::AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::AppState,
-    ) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("?"));
-        let caller = state.auth.authenticate(header).await?;
-        if parts.uri.path().starts_with("/admin/") {
-            if !caller.admin {
-                return Err(ApiError::new(
-                    ErrorKind::Forbidden,
-                    format!("The operator API requires the {ADMIN_ROLE} role."),
-                ));
-            }
-        } else {
-            state.throttle.check(caller.partner)?;
-        }
-        Ok(caller)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,9 +679,7 @@ mod tests {
     fn caller(tenant: PartnerId) -> Caller {
         Caller {
             partner: tenant,
-            app_user: true,
-            admin: false,
-            user: Some("u".into()),
+            credential: Credential::AppUser { user: "u".into() },
         }
     }
 
@@ -605,10 +692,7 @@ mod tests {
         let first = auth.authenticate(Some(&bearer)).await.unwrap();
         let again = auth.authenticate(Some(&bearer)).await.unwrap();
         assert_eq!(first.partner, tenant);
-        assert_eq!(
-            (again.partner, again.app_user, again.admin, again.user),
-            (first.partner, first.app_user, first.admin, first.user)
-        );
+        assert_eq!(again, first);
         // The same claims with another signature, and a token signed with another secret.
         // (A character in the middle of the signature: the last one carries padding bits.)
         let at = good.len() - 10;

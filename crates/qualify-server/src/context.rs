@@ -65,6 +65,8 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         path = %req.uri().path(),
         request_id = %ids.request_id,
         correlation_id = %ids.correlation_id,
+        // Recorded by the auth layer once the token is verified.
+        partner = tracing::field::Empty,
     );
     // Informational client headers: logged, never required.
     let client = [

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod error;
 pub mod openapi;
 pub mod routes;
+pub mod testing;
 pub mod throttle;
 pub mod transport;
 pub mod worker;
@@ -18,12 +19,15 @@ use std::time::Duration;
 
 use qualify_core::policy::VettingPolicy;
 use qualify_core::validation::GdapRole;
-use qualify_core::{Clock, SystemClock};
+use qualify_core::{Clock, PartnerId, SystemClock};
 use qualify_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-pub use auth::{AuthConfig, Authenticator, Caller, DevToken, Secret, mint_dev_token};
+pub use auth::{
+    AnyPartner, AuthConfig, Authenticator, Caller, Credential, Delegated, DevToken, Operator,
+    Secret, mint_dev_token,
+};
 
 /// Everything `serve` needs, already validated.
 #[derive(Debug, Clone)]
@@ -84,10 +88,12 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
-    pub clock: Arc<dyn Clock>,
+    pub time: Time,
     pub throttle: throttle::Throttle,
     pub config: ServerConfig,
-    /// Wakes the vetting worker after an enqueue.
+    /// The job handlers by kind.
+    pub jobs: worker::Handlers,
+    /// Wakes the job worker: after an enqueue, or when the clock moved.
     pub jobs_enqueued: Notify,
     pub worker_running: AtomicBool,
 }
@@ -99,22 +105,90 @@ impl std::ops::Deref for AppState {
     }
 }
 
-impl AppState {
-    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, String> {
-        let auth = Authenticator::new(&config.auth).await?;
-        Ok(Self(Arc::new(Shared {
-            store,
+/// Time through one seam. **Wall time** (leases, throttling, purges) comes from the injected
+/// [`Clock`]; **domain time** — what a partner sees and what its schedules use:
+/// `vettingCreateDate`, audit times, due times, the idempotency window — is asked per partner
+/// tenant with [`Time::now_for`]. Token `exp`/`nbf` are checked against the system clock by the
+/// JWT library, always: tokens are minted in real time.
+pub struct Time {
+    clock: Arc<dyn Clock>,
+}
+
+impl Time {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock }
+    }
+
+    /// Wall time.
+    pub fn wall(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The partner tenant's domain time (today: wall time for every partner).
+    pub fn now_for(&self, _partner: PartnerId) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+}
+
+/// Builds an [`AppState`]: the store and configuration, plus a clock and job handlers that
+/// tests replace.
+pub struct AppStateBuilder {
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+    jobs: worker::Handlers,
+}
+
+impl AppStateBuilder {
+    /// The wall clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The job handlers (default: [`worker::Handlers::standard`]).
+    pub fn jobs(mut self, jobs: worker::Handlers) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    pub async fn build(self) -> Result<AppState, String> {
+        let auth = Authenticator::new(&self.config.auth).await?;
+        Ok(AppState(Arc::new(Shared {
+            store: self.store,
             auth,
-            clock: Arc::new(SystemClock),
-            throttle: throttle::Throttle::per_minute(config.rate_limit_per_minute),
-            config,
+            time: Time::new(self.clock),
+            throttle: throttle::Throttle::per_minute(self.config.rate_limit_per_minute),
+            config: self.config,
+            jobs: self.jobs,
             jobs_enqueued: Notify::new(),
             worker_running: AtomicBool::new(false),
         })))
     }
 }
 
-/// Runs the server and its vetting worker on `listener` until `shutdown` resolves; then
+impl AppState {
+    pub fn builder(store: Arc<dyn Store>, config: ServerConfig) -> AppStateBuilder {
+        AppStateBuilder {
+            store,
+            config,
+            clock: Arc::new(SystemClock),
+            jobs: worker::Handlers::standard(),
+        }
+    }
+
+    /// The state with the system clock and the standard job handlers.
+    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, String> {
+        Self::builder(store, config).build().await
+    }
+
+    /// Wakes the job worker (a job was enqueued, or time moved).
+    pub fn wake_worker(&self) {
+        self.jobs_enqueued.notify_one();
+    }
+}
+
+/// Runs the server and its job worker on `listener` until `shutdown` resolves; then
 /// finishes in-flight requests (bounded by `shutdown_grace`) and releases claimed jobs.
 pub async fn serve(
     listener: TcpListener,
@@ -141,7 +215,7 @@ async fn housekeeping(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         state.throttle.housekeep();
-        let before = state.clock.now() - time::Duration::hours(48);
+        let before = state.time.wall() - time::Duration::hours(48);
         match state.store.purge_idempotency(before).await {
             Ok(n) if n > 0 => tracing::info!(purged = n, "purged old idempotency records"),
             Ok(_) => {}

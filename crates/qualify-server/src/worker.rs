@@ -1,12 +1,18 @@
-//! The vetting worker inside `serve`: claims due jobs with a lease, asks the policy, and
-//! finishes each job in one store transaction. It sleeps until the next job is due, an enqueue
-//! wakes it, or a poll interval passes (jobs may also come from other instances).
+//! The job worker inside `serve`: claims due jobs of every kind with a lease and runs each with
+//! the handler registered for its kind. A job whose handler fails is retried with backoff
+//! ([`qualify_core::jobs::after_failure`]) and never holds back the others; after its last
+//! attempt it is `dead`. The worker sleeps until the next job is due, an enqueue or a clock
+//! change wakes it, or a poll interval passes (jobs may also come from other instances).
 
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use qualify_core::policy::PolicyOutcome;
-use qualify_store::{JobOutcome, Store};
+use async_trait::async_trait;
+use qualify_core::jobs::{Job, JobFinish, JobKind, after_failure};
+use qualify_store::{Store, StoreError};
 use tokio::sync::watch;
 
 use crate::AppState;
@@ -16,7 +22,7 @@ const POLL: Duration = Duration::from_millis(500);
 const BACKOFF_ON_ERROR: Duration = Duration::from_secs(1);
 
 /// Fault injection for failover tests: hold claimed jobs this long (milliseconds) before
-/// finishing them, so a test can kill the process while it holds a lease. Never set in production.
+/// running them, so a test can kill the process while it holds a lease. Never set in production.
 const FAULT_HOLD_VAR: &str = "QUALIFY_FAULT_HOLD_CLAIMED_JOBS";
 
 fn fault_hold() -> Option<Duration> {
@@ -26,56 +32,136 @@ fn fault_hold() -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-/// Runs one pass: claims and finishes every due job. Returns how many jobs it finished.
-pub async fn drain(state: &AppState, owner: &str) -> Result<usize, qualify_store::StoreError> {
-    let mut finished = 0;
+/// Why an attempt at a job failed; stored as the job's `last_error`.
+#[derive(Debug, Clone)]
+pub struct JobError(pub String);
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Runs the jobs of one kind. A handler finishes the job it was given (marks it done, in the
+/// transaction that applies its effects where it has any) and says how it ended; an `Err`
+/// means this attempt failed and the worker schedules the next one.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    async fn run(&self, state: &AppState, job: &Job, owner: &str) -> Result<JobFinish, JobError>;
+}
+
+/// The handlers by job kind.
+#[derive(Clone, Default)]
+pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);
+
+impl Handlers {
+    /// Every kind `serve` runs: vetting.
+    pub fn standard() -> Self {
+        Self::default().with(JobKind::VETTING, Vetting)
+    }
+
+    pub fn with(mut self, kind: &str, handler: impl JobHandler) -> Self {
+        self.0.insert(kind.to_owned(), Arc::new(handler));
+        self
+    }
+
+    fn get(&self, kind: &JobKind) -> Option<&Arc<dyn JobHandler>> {
+        self.0.get(kind.as_str())
+    }
+}
+
+/// The vetting job: the policy decides, in the store's transaction
+/// ([`qualify_core::engine::plan_vetting`]).
+pub struct Vetting;
+
+#[async_trait]
+impl JobHandler for Vetting {
+    async fn run(&self, state: &AppState, job: &Job, owner: &str) -> Result<JobFinish, JobError> {
+        let now = state.time.now_for(job.partner);
+        Ok(state
+            .store
+            .run_vetting_job(job, owner, now, &state.config.policy)
+            .await?)
+    }
+}
+
+/// Runs one claimed job with its handler; a failure is recorded on the job (retry or dead).
+async fn run_one(state: &AppState, job: &Job, owner: &str) -> Result<(), StoreError> {
+    let result = match state.jobs.get(&job.kind) {
+        Some(handler) => handler.run(state, job, owner).await,
+        None => Err(JobError(format!(
+            "no handler for jobs of kind {}",
+            job.kind
+        ))),
+    };
+    match result {
+        Ok(finish) => {
+            tracing::info!(
+                job = job.id,
+                kind = %job.kind,
+                partner = %job.partner,
+                attempt = job.attempts,
+                outcome = %finish,
+                "job finished"
+            );
+        }
+        Err(error) => {
+            let now = state.time.now_for(job.partner);
+            let after = after_failure(job.attempts, now);
+            state
+                .store
+                .fail_job(job, owner, now, &error.0, after)
+                .await?;
+            tracing::warn!(
+                job = job.id,
+                kind = %job.kind,
+                partner = %job.partner,
+                attempt = job.attempts,
+                %error,
+                next = %match after {
+                    qualify_core::jobs::AfterFailure::RetryAt(at) => qualify_core::time_fmt::wire(at),
+                    qualify_core::jobs::AfterFailure::Dead => "never (dead)".to_owned(),
+                },
+                "job attempt failed"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs one pass: claims and runs every due job. Returns how many jobs it ran.
+pub async fn drain(state: &AppState, owner: &str) -> Result<usize, StoreError> {
+    let mut ran = 0;
     loop {
-        let now = state.clock.now();
         let jobs = state
             .store
-            .claim_jobs(owner, now, state.config.job_lease, BATCH)
+            .claim_jobs(owner, state.time.wall(), state.config.job_lease, BATCH)
             .await?;
         let claimed = jobs.len();
         if let (Some(hold), true) = (fault_hold(), claimed > 0) {
             tracing::warn!(
                 claimed,
-                ?hold,
+                hold_ms = hold.as_millis() as u64,
                 "{FAULT_HOLD_VAR} is set: holding claimed jobs"
             );
             tokio::time::sleep(hold).await;
         }
-        // Finish the claimed jobs together: their writes share commits (group commit on
-        // SQLite, concurrent transactions on PostgreSQL).
-        let finishes = jobs.iter().map(|job| async move {
-            let outcome = match state
-                .config
-                .policy
-                .evaluate(&job.qualification, &job.company)
-            {
-                PolicyOutcome::Decide(d) => JobOutcome::Decide(d),
-                PolicyOutcome::AwaitReviewer => JobOutcome::AwaitReviewer,
-            };
-            let result = state
-                .store
-                .finish_job(job, owner, state.clock.now(), &outcome)
-                .await;
-            (job, outcome, result)
-        });
-        for (job, outcome, result) in futures::future::join_all(finishes).await {
-            let result = result?;
-            tracing::info!(
-                job = job.id,
-                customer_id = %job.qualification.customer_id,
-                qualification = %job.qualification.qualification,
-                attempts = job.attempts,
-                ?outcome,
-                ?result,
-                "vetting job finished"
-            );
-            finished += 1;
+        // Run the claimed jobs together: their writes share commits (group commit on SQLite,
+        // concurrent transactions on PostgreSQL). One failing job does not stop the others.
+        let results =
+            futures::future::join_all(jobs.iter().map(|job| run_one(state, job, owner))).await;
+        for result in results {
+            result?;
+            ran += 1;
         }
         if claimed < BATCH as usize {
-            return Ok(finished);
+            return Ok(ran);
         }
     }
 }
@@ -91,20 +177,25 @@ async fn time_to_next_job(store: &dyn Store, now: time::OffsetDateTime) -> Durat
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let owner = format!("worker-{}", uuid::Uuid::new_v4());
     state.worker_running.store(true, Ordering::SeqCst);
-    tracing::info!(%owner, mode = ?state.config.policy.mode, delay = ?state.config.policy.delay, "vetting worker started");
+    tracing::info!(
+        %owner,
+        vetting = %state.config.policy.mode,
+        vetting_delay = %humantime::format_duration(state.config.policy.delay),
+        "job worker started"
+    );
     // Enqueues by other instances (PostgreSQL NOTIFY); without it, polling covers them.
     let remote = state
         .store
         .jobs_signal()
-        .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
+        .unwrap_or_else(|| Arc::new(tokio::sync::Notify::new()));
     loop {
         if *stop.borrow() {
             break;
         }
         let wait = match drain(&state, &owner).await {
-            Ok(_) => time_to_next_job(state.store.as_ref(), state.clock.now()).await,
+            Ok(_) => time_to_next_job(state.store.as_ref(), state.time.wall()).await,
             Err(e) => {
-                tracing::warn!(error = %e, "vetting worker pass failed; retrying");
+                tracing::warn!(error = %e, "job worker pass failed; retrying");
                 BACKOFF_ON_ERROR
             }
         };
@@ -116,7 +207,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
     }
     match state.store.release_jobs(&owner).await {
-        Ok(n) => tracing::info!(released = n, "vetting worker stopped"),
+        Ok(n) => tracing::info!(released = n, "job worker stopped"),
         Err(e) => tracing::warn!(error = %e, "releasing claimed jobs failed"),
     }
 }

@@ -469,11 +469,11 @@ fn judge(
             if let Some(iat) = c["iat"].as_i64() {
                 prop_assert!(iat <= now() + 360, "accepted iat {iat}");
             }
-            prop_assert_eq!(caller.admin, c["roles"] == json!([ADMIN_ROLE]));
+            prop_assert_eq!(caller.is_operator(), c["roles"] == json!([ADMIN_ROLE]));
             let app_user = c["idtyp"] != json!("app")
                 && c["scp"].as_str().is_some_and(|s| !s.is_empty())
                 && c["upn"].as_str().is_some_and(|s| !s.is_empty());
-            prop_assert_eq!(caller.app_user, app_user);
+            prop_assert_eq!(caller.is_delegated(), app_user);
             Ok(true)
         }
     }

@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
+use qualify_core::customer::{BillingProfile, Customer, NewCustomer};
+use qualify_core::engine::Stamp;
+use qualify_core::jobs::{AfterFailure, Job, JobFinish, NewJob};
+use qualify_core::policy::VettingPolicy;
 use qualify_core::qualification::{
     QualificationRecord, SettableQualification, VettingDecision, VettingStatus,
 };
@@ -80,6 +83,17 @@ pub struct WriteContext {
     pub idempotency: Option<IdempotencyKey>,
 }
 
+impl WriteContext {
+    /// What the write's audit events are stamped with.
+    pub fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            at: self.now,
+            actor: &self.actor,
+            ids: Some((&self.request_id, &self.correlation_id)),
+        }
+    }
+}
+
 /// A write's result, and whether it is the stored result of an earlier identical request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotent<T> {
@@ -108,36 +122,6 @@ pub struct AuditEvent {
     pub correlation_id: Option<String>,
     /// The etag of the company profile (domain, name, address) the event looked at.
     pub profile_etag: Option<String>,
-}
-
-/// A vetting job claimed by a worker: the request and the profile the policy reads.
-#[derive(Debug, Clone)]
-pub struct ClaimedJob {
-    pub id: i64,
-    pub attempts: i64,
-    pub qualification: QualificationRecord,
-    pub company: CompanyProfile,
-    pub company_etag: String,
-}
-
-/// What the worker does with a claimed job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobOutcome {
-    /// Apply the policy's decision (a no-op when it was applied already).
-    Decide(VettingDecision),
-    /// Leave the request to a reviewer.
-    AwaitReviewer,
-}
-
-/// How a finished job ended, for logs and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobFinish {
-    Decided,
-    LeftForReviewer,
-    /// Already decided by a reviewer or an earlier run: nothing changed.
-    NoChange,
-    /// The lease had passed to another worker: nothing changed.
-    LeaseLost,
 }
 
 #[async_trait]
@@ -256,24 +240,49 @@ pub trait Store: Send + Sync + 'static {
         qualification: SettableQualification,
     ) -> StoreResult<Vec<AuditEvent>>;
 
-    // The durable vetting queue.
-    /// Leases up to `limit` due jobs (not done, `run_at <= now`, no live lease) to `owner`.
+    // The durable job queue (jobs of every kind).
+    /// Enqueues a job on its own (jobs caused by a transition are enqueued by its plan, in its
+    /// transaction). `qualification` names its subject, when it has one.
+    async fn enqueue_job(&self, job: NewJob, qualification: Option<i64>) -> StoreResult<()>;
+    /// Leases up to `limit` due jobs (not done, `run_at <= now`, no live lease) to `owner`,
+    /// oldest due first; each claim counts as an attempt.
     async fn claim_jobs(
         &self,
         owner: &str,
         now: OffsetDateTime,
         lease: Duration,
         limit: u32,
-    ) -> StoreResult<Vec<ClaimedJob>>;
-    /// Applies the outcome, writes the audit event and marks the job done, in one transaction,
-    /// only while `owner` still holds the lease. Running a job twice has the effect of once.
-    async fn finish_job(
+    ) -> StoreResult<Vec<Job>>;
+    /// Runs a claimed vetting job in one transaction, only while `owner` holds its lease: loads
+    /// its qualification and the customer's company profile, lets
+    /// [`engine::plan_vetting`](qualify_core::engine::plan_vetting) decide with `policy`,
+    /// applies the effects and marks the job done. Running a job twice has the effect of once.
+    async fn run_vetting_job(
         &self,
-        job: &ClaimedJob,
+        job: &Job,
         owner: &str,
         now: OffsetDateTime,
-        outcome: &JobOutcome,
+        policy: &VettingPolicy,
     ) -> StoreResult<JobFinish>;
+    /// Marks a claimed job done with `finish` (for handlers whose work lies outside the
+    /// database). `false` when `owner` no longer holds the lease.
+    async fn complete_job(
+        &self,
+        job: &Job,
+        owner: &str,
+        now: OffsetDateTime,
+        finish: &JobFinish,
+    ) -> StoreResult<bool>;
+    /// A claimed job's attempt failed with `error`: it is tried again at the time `after` says,
+    /// or given up (done, outcome `dead`). `false` when `owner` no longer holds the lease.
+    async fn fail_job(
+        &self,
+        job: &Job,
+        owner: &str,
+        now: OffsetDateTime,
+        error: &str,
+        after: AfterFailure,
+    ) -> StoreResult<bool>;
     /// Gives back the leases `owner` holds (graceful shutdown).
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
     /// When the next unfinished job can be claimed (its due time, or the end of its lease).
@@ -282,10 +291,7 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }
 
-/// A fresh opaque ETag.
-pub fn new_etag() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
+pub use qualify_core::engine::new_etag;
 
 /// A new numeric validation code id (the value clients send as `validationCode`).
 pub fn new_validation_id() -> String {

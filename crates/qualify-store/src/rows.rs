@@ -3,6 +3,8 @@
 //! mapping to domain types lives here once.
 
 use qualify_core::customer::Customer;
+use qualify_core::engine::QualificationRef;
+use qualify_core::jobs::{Job, JobKind};
 use qualify_core::qualification::{
     EducationSegment, QualificationRecord, SettableQualification, VettingStatus,
 };
@@ -24,6 +26,7 @@ pub(crate) trait Cells {
     fn text(&self, column: &str) -> StoreResult<String>;
     fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
     fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
 }
 
 macro_rules! impl_cells {
@@ -36,6 +39,9 @@ macro_rules! impl_cells {
                 Ok(sqlx::Row::try_get(self, column)?)
             }
             fn int(&self, column: &str) -> $crate::StoreResult<i64> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_int(&self, column: &str) -> $crate::StoreResult<Option<i64>> {
                 Ok(sqlx::Row::try_get(self, column)?)
             }
         }
@@ -111,28 +117,29 @@ pub(crate) fn fold_owned_qualifications(
     owned
 }
 
-/// The record of a qualification request just stored under `id`: InReview, undecided.
-pub(crate) fn new_qualification(
-    id: i64,
-    customer: CustomerId,
-    partner: PartnerId,
-    request: qualify_core::rules::QualificationRequest,
-    now: time::OffsetDateTime,
-    etag: String,
-) -> QualificationRecord {
-    QualificationRecord {
-        id,
-        customer_id: customer,
-        partner_id: partner,
-        qualification: request.qualification,
-        vetting_status: VettingStatus::InReview,
-        vetting_reason: None,
-        vetting_create_date: now,
-        education_segment: request.education_segment,
-        website: request.website,
-        validation_code: request.validation_code,
-        etag,
+/// The id an effect's qualification reference stands for: `inserted` is the qualification the
+/// same plan inserted earlier.
+pub(crate) fn resolve(r: QualificationRef, inserted: Option<i64>) -> StoreResult<i64> {
+    match r {
+        QualificationRef::Existing(id) => Ok(id),
+        QualificationRef::Inserted => inserted.ok_or_else(|| {
+            StoreError::Backend("an effect names a qualification the plan did not insert".into())
+        }),
     }
+}
+
+/// A claimed job (the columns of each backend's `job_columns!`).
+pub(crate) fn job(r: &impl Cells) -> StoreResult<Job> {
+    Ok(Job {
+        id: r.int("id")?,
+        kind: JobKind(r.text("kind")?),
+        partner: PartnerId(uuid(r, "partner_id")?),
+        qualification_id: r.opt_int("qualification_id")?,
+        payload: from_json("job payload", &r.text("payload")?)?,
+        run_at: from_millis(r.int("run_at")?),
+        attempts: r.int("attempts")?,
+        last_error: r.opt_text("last_error")?,
+    })
 }
 
 pub(crate) fn customer(r: &impl Cells) -> StoreResult<Customer> {

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qualify_core::customer::{BillingProfile, CompanyProfile, NewCustomer};
+use qualify_core::jobs::{AfterFailure, JobFinish, JobKind, NewJob};
+use qualify_core::policy::{VettingMode, VettingPolicy};
 use qualify_core::qualification::{
     DecisionStatus, EducationSegment, SettableQualification, VettingDecision, VettingStatus,
 };
@@ -14,8 +16,7 @@ use qualify_core::validation::{AccountStatus, GdapRole};
 use qualify_core::{CustomerId, ErrorKind, PartnerId};
 use qualify_store::testing::fresh_postgres_database;
 use qualify_store::{
-    IdempotencyKey, JobFinish, JobOutcome, PgSettings, PgStore, SqliteStore, Store, StoreError,
-    WriteContext,
+    IdempotencyKey, PgSettings, PgStore, SqliteStore, Store, StoreError, WriteContext,
 };
 use time::OffsetDateTime;
 
@@ -89,6 +90,19 @@ fn gcc(code: &str) -> QualificationRequest {
     .unwrap()
 }
 
+/// The built-in rules: `edu()` (website contoso.edu) is Approved.
+fn auto() -> VettingPolicy {
+    VettingPolicy {
+        mode: VettingMode::Auto,
+        ..Default::default()
+    }
+}
+
+/// Every request waits for a reviewer.
+fn manual() -> VettingPolicy {
+    VettingPolicy::default()
+}
+
 fn kind(e: StoreError) -> ErrorKind {
     match e {
         StoreError::Domain(d) => d.kind,
@@ -160,6 +174,8 @@ backends!(
     rejections_are_replayed_to_retries,
     concurrent_writes_fail_and_succeed_independently,
     owner_and_qualifications_are_read_together,
+    jobs_of_any_kind_fail_with_backoff_without_holding_back_others,
+    a_vetting_job_whose_qualification_is_gone_finishes_nothing,
 );
 
 async fn owner_and_qualifications_are_read_together(store: &dyn Store) {
@@ -318,11 +334,16 @@ async fn a_create_writes_qualification_job_and_audit_event_together(store: &dyn 
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].qualification, q);
     assert_eq!(
-        jobs[0].company.domain.as_deref(),
-        Some("contoso.onmicrosoft.com")
+        (
+            jobs[0].kind.as_str(),
+            jobs[0].partner,
+            jobs[0].qualification_id,
+            jobs[0].attempts
+        ),
+        (JobKind::VETTING, p, Some(q.id), 1)
     );
+    assert_eq!(jobs[0].run_at, at(5));
 }
 
 async fn rejected_creates_change_nothing(store: &dyn Store) {
@@ -589,28 +610,24 @@ async fn jobs_are_leased_finished_once_and_reclaimed_after_a_crash(store: &dyn S
     let b = store.claim_jobs("b", at(31_002), lease, 10).await.unwrap();
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].attempts, 2);
-    let approve = JobOutcome::Decide(VettingDecision {
-        status: DecisionStatus::Approved,
-        reason: None,
-    });
     // The old holder's late finish changes nothing.
     assert_eq!(
         store
-            .finish_job(&a[0], "a", at(31_003), &approve)
+            .run_vetting_job(&a[0], "a", at(31_003), &auto())
             .await
             .unwrap(),
         JobFinish::LeaseLost
     );
     assert_eq!(
         store
-            .finish_job(&b[0], "b", at(31_004), &approve)
+            .run_vetting_job(&b[0], "b", at(31_004), &auto())
             .await
             .unwrap(),
-        JobFinish::Decided
+        JobFinish::Decided(VettingStatus::Approved)
     );
     assert_eq!(
         store
-            .finish_job(&b[0], "b", at(31_005), &approve)
+            .run_vetting_job(&b[0], "b", at(31_005), &auto())
             .await
             .unwrap(),
         JobFinish::LeaseLost
@@ -659,7 +676,7 @@ async fn released_jobs_are_claimable_at_once(store: &dyn Store) {
         .unwrap();
     assert_eq!(b.len(), 1);
     // A reviewer decides before the worker finishes: the worker changes nothing.
-    let q = &b[0].qualification;
+    let q = store.qualifications(c).await.unwrap().remove(0);
     store
         .decide(
             &ctx(at(3)),
@@ -673,13 +690,12 @@ async fn released_jobs_are_claimable_at_once(store: &dyn Store) {
         )
         .await
         .unwrap();
-    let approve = JobOutcome::Decide(VettingDecision {
-        status: DecisionStatus::Approved,
-        reason: None,
-    });
     assert_eq!(
-        store.finish_job(&b[0], "b", at(4), &approve).await.unwrap(),
-        JobFinish::NoChange
+        store
+            .run_vetting_job(&b[0], "b", at(4), &auto())
+            .await
+            .unwrap(),
+        JobFinish::NoChange(VettingStatus::Denied)
     );
     assert_eq!(
         store.qualifications(c).await.unwrap()[0].vetting_status,
@@ -709,7 +725,7 @@ async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
     assert_eq!(jobs.len(), 1);
     assert_eq!(
         store
-            .finish_job(&jobs[0], "w", at(5_001), &JobOutcome::AwaitReviewer)
+            .run_vetting_job(&jobs[0], "w", at(5_001), &manual())
             .await
             .unwrap(),
         JobFinish::LeftForReviewer
@@ -901,6 +917,227 @@ async fn concurrent_writes_fail_and_succeed_independently(store: &dyn Store) {
     );
 }
 
+async fn jobs_of_any_kind_fail_with_backoff_without_holding_back_others(store: &dyn Store) {
+    let p = PartnerId::new_random();
+    let c = customer(store, p).await;
+    let q = store
+        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .await
+        .unwrap()
+        .value;
+    let other = NewJob {
+        kind: JobKind("test-kind".into()),
+        partner: p,
+        payload: serde_json::json!({"n": 1}),
+        run_at: at(0),
+    };
+    store.enqueue_job(other, Some(q.id)).await.unwrap();
+    let lease = Duration::from_secs(30);
+    let jobs = store.claim_jobs("w", at(1), lease, 10).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    let (vetting, odd): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .partition(|j| j.kind.as_str() == JobKind::VETTING);
+    let odd = &odd[0];
+    assert_eq!(
+        (&odd.payload, odd.qualification_id),
+        (&serde_json::json!({"n": 1}), Some(q.id))
+    );
+    // The odd job fails; the vetting job finishes all the same.
+    assert!(
+        store
+            .fail_job(odd, "w", at(2), "boom", AfterFailure::RetryAt(at(1_002)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fail_job(odd, "someone-else", at(2), "x", AfterFailure::Dead)
+            .await
+            .unwrap(),
+        "only the lease holder records a failure"
+    );
+    assert_eq!(
+        store
+            .run_vetting_job(&vetting[0], "w", at(3), &auto())
+            .await
+            .unwrap(),
+        JobFinish::Decided(VettingStatus::Approved)
+    );
+    // Not before its retry time; then again, with its last error, one more attempt.
+    assert_eq!(store.next_job_due().await.unwrap(), Some(at(1_002)));
+    assert!(
+        store
+            .claim_jobs("w", at(1_001), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim_jobs("w", at(1_002), lease, 10).await.unwrap();
+    assert_eq!(
+        (again[0].attempts, again[0].last_error.as_deref()),
+        (2, Some("boom"))
+    );
+    // Given up: never claimed again.
+    assert!(
+        store
+            .fail_job(&again[0], "w", at(1_003), "boom again", AfterFailure::Dead)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_jobs("w", at(999_999), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_job_due().await.unwrap(), None);
+}
+
+async fn a_vetting_job_whose_qualification_is_gone_finishes_nothing(store: &dyn Store) {
+    let p = PartnerId::new_random();
+    let job = NewJob {
+        kind: JobKind::vetting(),
+        partner: p,
+        payload: serde_json::json!({}),
+        run_at: at(0),
+    };
+    store.enqueue_job(job, None).await.unwrap();
+    let jobs = store
+        .claim_jobs("w", at(1), Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .run_vetting_job(&jobs[0], "w", at(2), &auto())
+            .await
+            .unwrap(),
+        JobFinish::SubjectGone
+    );
+    assert!(
+        !store
+            .complete_job(&jobs[0], "w", at(3), &JobFinish::Done("again".into()))
+            .await
+            .unwrap(),
+        "a finished job is not finished twice"
+    );
+    assert_eq!(store.next_job_due().await.unwrap(), None);
+}
+
+// ---- upgrades -----------------------------------------------------------------------------------
+
+/// A database written by the previous release (0.1, commit 0d61996: `qualify serve --vetting
+/// auto --vetting-delay 1000h`, three customers, three qualification requests whose vetting jobs
+/// are pending, one of them decided by an operator since) is upgraded when it is opened, and
+/// its pending jobs are run by the general queue.
+#[tokio::test]
+async fn pending_jobs_of_the_previous_release_are_finished_after_an_upgrade_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upgraded.db");
+    std::fs::copy("tests/fixtures/release-0.1-pending-jobs.db", &path).unwrap();
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    finish_pending_jobs_of_the_previous_release(&store).await;
+}
+
+/// The same on PostgreSQL: the previous release's migration, rows as it wrote them, then the
+/// store of this release opens the database.
+#[tokio::test]
+async fn pending_jobs_of_the_previous_release_are_finished_after_an_upgrade_postgres() {
+    let Some(url) = fresh_postgres_database().await else {
+        return;
+    };
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut previous = sqlx::migrate!("./migrations/postgres");
+    previous.migrations = std::borrow::Cow::Owned(previous.migrations[..1].to_vec());
+    previous.run(&pool).await.unwrap();
+    let due = T0 + 3_600_000_000;
+    // What 0.1 wrote for three requests (see the SQLite fixture): customers, qualifications,
+    // audit events and 'vet' jobs; the third already decided by an operator.
+    for (i, (domain, q, status, website)) in [
+        ("contoso.edu", "Education", "InReview", Some("contoso.edu")),
+        (
+            "fabrikam.com",
+            "Education",
+            "InReview",
+            Some("fabrikam.com"),
+        ),
+        ("state.example", "StateOwnedEntity", "Approved", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let customer = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at)              VALUES ($1::uuid, '9daaeb1c-4195-4db5-9f1d-509eb70c8c2d', $2::jsonb, 'pe', '{}'::jsonb, 'be', $3)",
+        )
+        .bind(&customer)
+        .bind(serde_json::json!({"domain": domain}).to_string())
+        .bind(T0)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date,              education_segment, website, etag) VALUES ($1::uuid, '9daaeb1c-4195-4db5-9f1d-509eb70c8c2d', $2, $3, $4, $5, $6, 'e') RETURNING id",
+        )
+        .bind(&customer)
+        .bind(q)
+        .bind(status)
+        .bind(T0)
+        .bind((q == "Education").then_some("K12"))
+        .bind(website)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', $1, '9daaeb1c-4195-4db5-9f1d-509eb70c8c2d', $2)",
+        )
+        .bind(id)
+        .bind(due + i as i64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    let store = PgStore::open(&url, &PgSettings::default()).await.unwrap();
+    finish_pending_jobs_of_the_previous_release(&store).await;
+}
+
+async fn finish_pending_jobs_of_the_previous_release(store: &dyn Store) {
+    let due = store
+        .next_job_due()
+        .await
+        .unwrap()
+        .expect("three jobs pending");
+    let jobs = store
+        .claim_jobs(
+            "w",
+            due + Duration::from_secs(60),
+            Duration::from_secs(30),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    let mut finishes = vec![];
+    for job in &jobs {
+        assert_eq!(job.kind.as_str(), JobKind::VETTING);
+        assert!(job.qualification_id.is_some());
+        finishes.push(store.run_vetting_job(job, "w", due, &auto()).await.unwrap());
+    }
+    assert_eq!(
+        finishes,
+        vec![
+            JobFinish::Decided(VettingStatus::Approved),
+            JobFinish::Decided(VettingStatus::Denied),
+            JobFinish::NoChange(VettingStatus::Approved),
+        ]
+    );
+    assert_eq!(store.next_job_due().await.unwrap(), None);
+}
+
 // ---- SQLite files ------------------------------------------------------------------------------
 
 fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> String {
@@ -935,7 +1172,8 @@ async fn sqlite_migrations_interoperate_with_sqlx() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(applied, 1, "nothing applied twice");
+    let known = sqlx::migrate!("./migrations/sqlite").iter().count() as i64;
+    assert_eq!(applied, known, "nothing applied twice");
     sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00'")
         .execute(&pool)
         .await

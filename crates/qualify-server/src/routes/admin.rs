@@ -1,5 +1,5 @@
-//! The operator API under `/admin/v1` (api.md section 6). The `Caller` extractor has already
-//! refused tokens without the admin role.
+//! The operator API under `/admin/v1` (api.md section 6). Every handler takes the [`Operator`]
+//! extractor: tokens without the admin role get 403 900150.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -9,10 +9,11 @@ use qualify_core::validation::{AccountStatus, GdapRole};
 use qualify_core::{ErrorKind, PartnerId};
 
 use super::{
-    CustomerPath, QualificationPath, any_customer, query_map, settable_qualification, write_context,
+    CustomerPath, QualificationPath, any_customer, query_map, settable_qualification,
+    write_context_for,
 };
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::Operator;
 use crate::body::{Json, JsonBody, ok};
 use crate::context::{RequestIds, if_match};
 use crate::dto::input::{DecisionIn, GdapIn, IssueCodeIn, ValidationStatusIn};
@@ -69,14 +70,14 @@ fn partner_id(raw: &str) -> ApiResult<PartnerId> {
 )]
 pub async fn issue_code(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     ids: RequestIds,
     Path(partner): Path<String>,
     body: JsonBody<IssueCodeIn>,
 ) -> ApiResult<Response> {
     let partner = partner_id(&partner)?;
     let (org, max) = body.value.validate()?;
-    let ctx = write_context(&state, &caller, &ids, None);
+    let ctx = write_context_for(&state, partner, &caller, &ids, None);
     let code = state
         .store
         .issue_validation_code(&ctx, partner, &org, max)
@@ -103,7 +104,7 @@ pub async fn issue_code(
 )]
 pub async fn list_codes(
     State(state): State<AppState>,
-    _caller: Caller,
+    _: Operator,
     Path(partner): Path<String>,
 ) -> ApiResult<Response> {
     let partner = partner_id(&partner)?;
@@ -145,11 +146,7 @@ pub async fn list_codes(
         (status = 503, response = ServiceUnavailable),
     ),
 )]
-pub async fn reviews(
-    State(state): State<AppState>,
-    _caller: Caller,
-    uri: Uri,
-) -> ApiResult<Response> {
+pub async fn reviews(State(state): State<AppState>, _: Operator, uri: Uri) -> ApiResult<Response> {
     let status = match query_map(&uri)?.get("status") {
         None => VettingStatus::InReview,
         Some(s) => VettingStatus::parse(s).ok_or_else(|| {
@@ -193,7 +190,7 @@ pub async fn reviews(
 )]
 pub async fn decide(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     ids: RequestIds,
     headers: HeaderMap,
     Path((customer, qualification)): Path<(String, String)>,
@@ -208,7 +205,7 @@ pub async fn decide(
             "A decision requires If-Match with the qualification's etag (see /admin/v1/reviews).",
         )
     })?;
-    let ctx = write_context(&state, &caller, &ids, None);
+    let ctx = write_context_for(&state, customer.partner_id, &caller, &ids, None);
     let ctx = qualify_store::WriteContext {
         actor: format!("operator {}", ctx.actor),
         ..ctx
@@ -244,7 +241,7 @@ pub async fn decide(
 )]
 pub async fn history(
     State(state): State<AppState>,
-    _caller: Caller,
+    _: Operator,
     Path((customer, qualification)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let customer = any_customer(&state, &customer).await?;
@@ -276,14 +273,14 @@ pub async fn history(
 )]
 pub async fn set_validation_status(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     ids: RequestIds,
     Path(customer): Path<String>,
     body: JsonBody<ValidationStatusIn>,
 ) -> ApiResult<Response> {
     let customer = any_customer(&state, &customer).await?;
     let status = AccountStatus::try_from(body.value)?;
-    let ctx = write_context(&state, &caller, &ids, None);
+    let ctx = write_context_for(&state, customer.partner_id, &caller, &ids, None);
     let saved = state
         .store
         .set_validation_status(&ctx, customer.id, status)
@@ -314,14 +311,14 @@ pub async fn set_validation_status(
 )]
 pub async fn set_gdap(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     ids: RequestIds,
     Path(customer): Path<String>,
     body: JsonBody<GdapIn>,
 ) -> ApiResult<Response> {
     let customer = any_customer(&state, &customer).await?;
     let roles = Vec::<GdapRole>::try_from(body.value)?;
-    let ctx = write_context(&state, &caller, &ids, None);
+    let ctx = write_context_for(&state, customer.partner_id, &caller, &ids, None);
     let grant = state
         .store
         .set_gdap_grant(&ctx, customer.partner_id, customer.id, &roles)
@@ -348,7 +345,7 @@ pub async fn set_gdap(
 )]
 pub async fn get_gdap(
     State(state): State<AppState>,
-    _caller: Caller,
+    _: Operator,
     Path(customer): Path<String>,
 ) -> ApiResult<Response> {
     let customer = any_customer(&state, &customer).await?;

@@ -10,7 +10,7 @@ use qualify_core::{DomainError, ErrorKind};
 
 use super::{CustomerPath, WriteRequest, owned_customer, query_map, write_context};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::AnyPartner;
 use crate::body::{Json, JsonBody, ok};
 use crate::context::{IDEMPOTENT_REPLAYED, MS_CONTINUATION_TOKEN, RequestIds, if_match};
 use crate::dto::input::{BillingProfileIn, CustomerIn};
@@ -83,7 +83,7 @@ pub fn replayed(mut r: Response, replayed: bool) -> Response {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     ids: RequestIds,
     method: Method,
     uri: Uri,
@@ -130,7 +130,7 @@ pub async fn create(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let customer = owned_customer(&state, &caller, &id).await?;
@@ -177,7 +177,7 @@ fn decode_token(token: &str) -> Option<i64> {
 /// `MS-ContinuationToken` header from `links.next`.
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     uri: Uri,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -266,7 +266,7 @@ pub async fn list(
 )]
 pub async fn company_profile(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let customer = owned_customer(&state, &caller, &id).await?;
@@ -297,7 +297,7 @@ pub async fn company_profile(
 )]
 pub async fn billing_profile(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let customer = owned_customer(&state, &caller, &id).await?;
@@ -344,7 +344,7 @@ pub async fn billing_profile(
 #[allow(clippy::too_many_arguments)]
 pub async fn update_billing_profile(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     ids: RequestIds,
     method: Method,
     uri: Uri,

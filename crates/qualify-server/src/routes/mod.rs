@@ -66,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(middleware::from_fn(move |req, next| {
             bounded(timeout, req, next)
         }))
@@ -227,10 +231,21 @@ pub struct WriteRequest<'a> {
     pub canonical_body: &'a str,
 }
 
-/// The write context of a request. An idempotency key applies when the client chose the
-/// `MS-RequestId`.
+/// The write context of a partner's request, at the partner's domain time. An idempotency key
+/// applies when the client chose the `MS-RequestId`.
 pub fn write_context(
     state: &AppState,
+    caller: &Caller,
+    ids: &RequestIds,
+    request: Option<WriteRequest<'_>>,
+) -> WriteContext {
+    write_context_for(state, caller.partner, caller, ids, request)
+}
+
+/// The write context of a request that changes `partner`'s state (an operator's, for one).
+pub fn write_context_for(
+    state: &AppState,
+    partner: qualify_core::PartnerId,
     caller: &Caller,
     ids: &RequestIds,
     request: Option<WriteRequest<'_>>,
@@ -250,7 +265,7 @@ pub fn write_context(
             ),
         });
     WriteContext {
-        now: state.clock.now(),
+        now: state.time.now_for(partner),
         actor: caller.actor(),
         request_id: ids.request_id.clone(),
         correlation_id: ids.correlation_id.clone(),

@@ -11,7 +11,7 @@ use super::{
     CustomerPath, WriteRequest, owned_customer_id, owned_qualifications, query_map, write_context,
 };
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{AnyPartner, Caller, Delegated};
 use crate::body::{Json, JsonBody, ok};
 use crate::context::RequestIds;
 use crate::dto::input::{LegacyQualificationIn, QualificationIn};
@@ -33,7 +33,6 @@ async fn record(
     customer_id: &str,
     request: impl FnOnce() -> Result<QualificationRequest, qualify_core::DomainError>,
 ) -> ApiResult<qualify_store::Idempotent<qualify_core::qualification::QualificationRecord>> {
-    caller.require_app_user()?;
     let customer = owned_customer_id(state, caller, customer_id).await?;
     let request = request()?;
     let ctx = write_context(state, caller, ids, Some(write));
@@ -43,7 +42,7 @@ async fn record(
         .create_qualification(&ctx, caller.partner, customer, request, vet_at)
         .await?;
     if !created.replayed {
-        state.jobs_enqueued.notify_one();
+        state.wake_worker();
     }
     Ok(created)
 }
@@ -92,7 +91,7 @@ async fn record(
 )]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Delegated(caller): Delegated,
     ids: RequestIds,
     method: Method,
     uri: Uri,
@@ -137,7 +136,7 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let all = owned_qualifications(&state, &caller, &id).await?;
@@ -166,7 +165,7 @@ pub async fn list(
 )]
 pub async fn legacy_get(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyPartner(caller): AnyPartner,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let all = owned_qualifications(&state, &caller, &id).await?;
@@ -207,7 +206,7 @@ pub async fn legacy_get(
 )]
 pub async fn legacy_put(
     State(state): State<AppState>,
-    caller: Caller,
+    Delegated(caller): Delegated,
     ids: RequestIds,
     method: Method,
     uri: Uri,

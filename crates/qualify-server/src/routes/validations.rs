@@ -7,7 +7,7 @@ use qualify_core::ErrorKind;
 
 use super::{CustomerPath, owned_customer_id, query_map};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{AnyPartner, Delegated};
 use crate::body::ok;
 use crate::dto::output::{ValidationCodeOut, ValidationStatusOut};
 use crate::error::{ApiError, ApiResult};
@@ -31,7 +31,10 @@ use crate::openapi::{
         (status = 503, response = ServiceUnavailable),
     ),
 )]
-pub async fn list_codes(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn list_codes(
+    State(state): State<AppState>,
+    AnyPartner(caller): AnyPartner,
+) -> ApiResult<Response> {
     let codes = state.store.validation_codes(caller.partner).await?;
     Ok(ok(codes
         .iter()
@@ -65,11 +68,10 @@ pub async fn list_codes(State(state): State<AppState>, caller: Caller) -> ApiRes
 )]
 pub async fn account_status(
     State(state): State<AppState>,
-    caller: Caller,
+    Delegated(caller): Delegated,
     uri: Uri,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    caller.require_app_user()?;
     let customer = owned_customer_id(&state, &caller, &id).await?;
     match query_map(&uri)?.get("type") {
         Some(t) if t.eq_ignore_ascii_case("account") => {}

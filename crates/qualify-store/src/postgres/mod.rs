@@ -15,11 +15,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
-use qualify_core::qualification::{
-    EducationSegment, QualificationRecord, SettableQualification, Transition, VettingDecision,
-    VettingStatus, transition,
+use qualify_core::engine::{
+    CreateReads, CreateSnapshot, DecideSnapshot, Effect, QualificationRef, VettingSnapshot,
+    plan_create, plan_decide, plan_vetting,
 };
-use qualify_core::rules::{QualificationRequest, check_against_existing, check_validation_code};
+use qualify_core::jobs::{AfterFailure, Job, JobFinish, NewJob};
+use qualify_core::policy::VettingPolicy;
+use qualify_core::qualification::{
+    EducationSegment, QualificationRecord, SettableQualification, VettingDecision, VettingStatus,
+};
+use qualify_core::rules::QualificationRequest;
 use qualify_core::time_fmt::{from_millis, to_millis};
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
@@ -34,8 +39,8 @@ use tokio::sync::Notify;
 
 use crate::rows;
 use crate::{
-    AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
-    StoreResult, WriteContext, new_etag, new_validation_id,
+    AuditEvent, CustomerPage, Idempotent, Store, StoreError, StoreResult, WriteContext, new_etag,
+    new_validation_id,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -72,6 +77,12 @@ macro_rules! qualification_columns {
     () => {
         "id, customer_id::text AS customer_id, partner_id::text AS partner_id, qualification, vetting_status, \
          vetting_reason, vetting_create_date, education_segment, website, validation_code, etag"
+    };
+}
+
+macro_rules! job_columns {
+    () => {
+        "id, kind, partner_id::text AS partner_id, qualification_id, payload::text AS payload, run_at, attempts, last_error"
     };
 }
 
@@ -232,113 +243,230 @@ async fn load_qualifications(
     found.iter().map(rows::qualification).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_audit(
-    conn: &mut PgConnection,
-    q: &QualificationRecord,
-    at: OffsetDateTime,
-    actor: &str,
-    from: Option<VettingStatus>,
-    to: VettingStatus,
-    reason: Option<&str>,
-    ids: Option<(&str, &str)>,
-    profile_etag: Option<&str>,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, from_status, \
-         to_status, reason, request_id, correlation_id, profile_etag) \
-         VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(q.id)
-    .bind(q.customer_id.to_string())
-    .bind(q.partner_id.to_string())
-    .bind(q.qualification.name())
-    .bind(to_millis(at))
-    .bind(actor)
-    .bind(from.map(VettingStatus::name))
-    .bind(to.name())
-    .bind(reason)
-    .bind(ids.map(|i| i.0))
-    .bind(ids.map(|i| i.1))
-    .bind(profile_etag)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+// ---- snapshots and effects ----------------------------------------------------------------------
+//
+// A write loads the snapshot its plan reads (`qualify_core::engine`) under row locks, lets the
+// plan decide, and applies the effects in the same transaction: concurrent writes on any
+// instance serialise on the rows they read.
 
-async fn company_etag(
+/// What a create reads. Locks the customer first: every request on one customer, whatever
+/// instance it reached, waits here for the one before it.
+async fn create_snapshot(
     conn: &mut PgConnection,
+    partner: PartnerId,
     customer: CustomerId,
-) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid")
+    reads: CreateReads<'_>,
+) -> StoreResult<CreateSnapshot> {
+    let company_etag: Option<String> =
+        sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid FOR UPDATE")
             .bind(customer.to_string())
             .fetch_optional(&mut *conn)
-            .await?,
-    )
+            .await?;
+    if company_etag.is_none() {
+        return Ok(CreateSnapshot::default());
+    }
+    let gdap = if reads.gdap {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            gdap_columns!(),
+            " FROM gdap_grants WHERE partner_id = $1::uuid AND customer_id = $2::uuid"
+        ))
+        .bind(partner.to_string())
+        .bind(customer.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.as_ref().map(rows::gdap).transpose()?
+    } else {
+        None
+    };
+    let existing = load_qualifications(conn, customer).await?;
+    let code = match reads.code {
+        Some(code) => {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                code_columns!(),
+                " FROM validation_codes WHERE validation_id = $1 FOR UPDATE"
+            ))
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.as_ref().map(rows::validation_code).transpose()?
+        }
+        None => None,
+    };
+    Ok(CreateSnapshot {
+        company_etag,
+        gdap,
+        existing,
+        code,
+    })
 }
 
-/// Applies a decision to a qualification the caller has locked, with its audit event.
-async fn apply_decision(
+async fn company_of(
     conn: &mut PgConnection,
-    q: &QualificationRecord,
-    decision: &VettingDecision,
-    at: OffsetDateTime,
-    actor: &str,
-    ids: Option<(&str, &str)>,
-) -> StoreResult<Option<QualificationRecord>> {
-    let Transition::Decide { from, to } = transition(q.vetting_status, decision)? else {
-        return Ok(None);
-    };
-    let etag = new_etag();
-    let done = sqlx::query(
-        "UPDATE qualifications SET vetting_status = $1, vetting_reason = $2, etag = $3, decided_at = $4 \
-         WHERE id = $5 AND vetting_status = 'InReview'",
+    customer: CustomerId,
+) -> StoreResult<Option<(CompanyProfile, String)>> {
+    let row = sqlx::query(
+        "SELECT company_profile::text AS company_profile, company_etag FROM customers WHERE id = $1::uuid",
     )
-    .bind(to.name())
-    .bind(decision.reason.as_deref())
-    .bind(&etag)
-    .bind(to_millis(at))
-    .bind(q.id)
-    .execute(&mut *conn)
+    .bind(customer.to_string())
+    .fetch_optional(&mut *conn)
     .await?;
-    if done.rows_affected() != 1 {
-        return Err(DomainError::of(ErrorKind::AlreadyDecided).into());
-    }
-    let profile = company_etag(conn, q.customer_id).await?;
-    insert_audit(
-        conn,
-        q,
-        at,
-        actor,
-        Some(from),
-        to,
-        decision.reason.as_deref(),
-        ids,
-        profile.as_deref(),
-    )
-    .await?;
-    Ok(Some(QualificationRecord {
-        vetting_status: to,
-        vetting_reason: decision.reason.clone(),
-        etag,
-        ..q.clone()
-    }))
+    row.map(|r| {
+        Ok((
+            rows::from_json::<CompanyProfile>(
+                "company profile",
+                &r.try_get::<String, _>("company_profile")?,
+            )?,
+            r.try_get("company_etag")?,
+        ))
+    })
+    .transpose()
 }
 
 async fn qualification_for_update(
     conn: &mut PgConnection,
     id: i64,
-) -> StoreResult<QualificationRecord> {
+) -> StoreResult<Option<QualificationRecord>> {
     let row = sqlx::query(concat!(
         "SELECT ",
         qualification_columns!(),
         " FROM qualifications WHERE id = $1 FOR UPDATE"
     ))
     .bind(id)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    rows::qualification(&row)
+    row.as_ref().map(rows::qualification).transpose()
+}
+
+/// Applies a plan's effects in order; returns the id of the qualification it inserted, if any.
+async fn apply(conn: &mut PgConnection, effects: &[Effect]) -> StoreResult<Option<i64>> {
+    let mut inserted = None;
+    for effect in effects {
+        match effect {
+            Effect::InsertQualification(q) => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, \
+                     vetting_create_date, education_segment, website, validation_code, etag) \
+                     VALUES ($1::uuid, $2::uuid, $3, 'InReview', $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(q.customer_id.to_string())
+                .bind(q.partner_id.to_string())
+                .bind(q.qualification.name())
+                .bind(to_millis(q.vetting_create_date))
+                .bind(q.education_segment.map(EducationSegment::name))
+                .bind(q.website.as_deref())
+                .bind(q.validation_code.as_deref())
+                .bind(&q.etag)
+                .fetch_one(&mut *conn)
+                .await?;
+                inserted = Some(id);
+            }
+            Effect::SpendValidationCode {
+                validation_id,
+                etag,
+            } => {
+                let spent = sqlx::query(
+                    "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = $1 \
+                     WHERE validation_id = $2 AND remaining_creates > 0",
+                )
+                .bind(etag)
+                .bind(validation_id)
+                .execute(&mut *conn)
+                .await?;
+                if spent.rows_affected() != 1 {
+                    return Err(ErrorKind::ValidationCodeExhausted.into());
+                }
+            }
+            Effect::DecideQualification {
+                id,
+                to,
+                reason,
+                etag,
+                at,
+            } => {
+                let changed = sqlx::query(
+                    "UPDATE qualifications SET vetting_status = $1, vetting_reason = $2, etag = $3, decided_at = $4 \
+                     WHERE id = $5 AND vetting_status = 'InReview'",
+                )
+                .bind(to.name())
+                .bind(reason.as_deref())
+                .bind(etag)
+                .bind(to_millis(*at))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                if changed.rows_affected() != 1 {
+                    return Err(ErrorKind::AlreadyDecided.into());
+                }
+            }
+            Effect::Enqueue { job, subject } => {
+                let qualification = subject.map(|s| rows::resolve(s, inserted)).transpose()?;
+                sqlx::query(
+                    "INSERT INTO jobs (kind, partner_id, qualification_id, payload, run_at) \
+                     VALUES ($1, $2::uuid, $3, $4::jsonb, $5)",
+                )
+                .bind(job.kind.as_str())
+                .bind(job.partner.to_string())
+                .bind(qualification)
+                .bind(rows::json(&job.payload)?)
+                .bind(to_millis(job.run_at))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Effect::Audit(a) => {
+                sqlx::query(
+                    "INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, \
+                     from_status, to_status, reason, request_id, correlation_id, profile_etag) \
+                     VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(rows::resolve(a.qualification, inserted)?)
+                .bind(a.customer_id.to_string())
+                .bind(a.partner_id.to_string())
+                .bind(a.kind.name())
+                .bind(to_millis(a.at))
+                .bind(&a.actor)
+                .bind(a.from.map(VettingStatus::name))
+                .bind(a.to.name())
+                .bind(a.reason.as_deref())
+                .bind(a.request_id.as_deref())
+                .bind(a.correlation_id.as_deref())
+                .bind(a.profile_etag.as_deref())
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+    Ok(inserted)
+}
+
+/// Locks an unfinished job if `owner` still holds its lease.
+async fn holds(conn: &mut PgConnection, job: i64, owner: &str) -> StoreResult<bool> {
+    let held: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE id = $1 AND lease_owner = $2 AND done_at IS NULL FOR UPDATE",
+    )
+    .bind(job)
+    .bind(owner)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(held.is_some())
+}
+
+async fn mark_done(
+    conn: &mut PgConnection,
+    job: i64,
+    now: OffsetDateTime,
+    outcome: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE jobs SET done_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3",
+    )
+    .bind(to_millis(now))
+    .bind(outcome)
+    .bind(job)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 // ---- the Store ----------------------------------------------------------------------------------
@@ -566,95 +694,13 @@ impl Store for PgStore {
                     replayed: true,
                 });
             }
-            // Serialises every request on this customer, whatever instance it reached.
-            let profile: Option<String> =
-                sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid FOR UPDATE")
-                    .bind(customer.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let profile = profile.ok_or(ErrorKind::NotFound)?;
-            if request.qualification == SettableQualification::GovernmentCommunityCloud {
-                let grant = sqlx::query(concat!(
-                    "SELECT ",
-                    gdap_columns!(),
-                    " FROM gdap_grants WHERE partner_id = $1::uuid AND customer_id = $2::uuid"
-                ))
-                .bind(partner.to_string())
-                .bind(customer.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let allowed = grant
-                    .as_ref()
-                    .map(rows::gdap)
-                    .transpose()?
-                    .is_some_and(|g| g.allows_gcc());
-                if !allowed {
-                    return Err(DomainError::new(
-                        ErrorKind::Forbidden,
-                        "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
-                         License Administrator or User Administrator over this customer.",
-                    )
-                    .into());
-                }
-            }
-            let existing = load_qualifications(&mut tx, customer).await?;
-            check_against_existing(&request, &existing)?;
-            if let Some(code) = &request.validation_code {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    code_columns!(),
-                    " FROM validation_codes WHERE validation_id = $1 FOR UPDATE"
-                ))
-                .bind(code)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let found = row.as_ref().map(rows::validation_code).transpose()?;
-                check_validation_code(partner, found.as_ref())?;
-                sqlx::query(
-                    "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = $1 \
-                     WHERE validation_id = $2 AND remaining_creates > 0",
-                )
-                .bind(new_etag())
-                .bind(code)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let etag = new_etag();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
-                 education_segment, website, validation_code, etag) \
-                 VALUES ($1::uuid, $2::uuid, $3, 'InReview', $4, $5, $6, $7, $8) RETURNING id",
-            )
-            .bind(customer.to_string())
-            .bind(partner.to_string())
-            .bind(request.qualification.name())
-            .bind(to_millis(ctx.now))
-            .bind(request.education_segment.map(EducationSegment::name))
-            .bind(request.website.as_deref())
-            .bind(request.validation_code.as_deref())
-            .bind(&etag)
-            .fetch_one(&mut *tx)
-            .await?;
-            let record = rows::new_qualification(id, customer, partner, request, ctx.now, etag);
-            sqlx::query("INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', $1, $2::uuid, $3)")
-                .bind(id)
-                .bind(partner.to_string())
-                .bind(to_millis(vet_at))
-                .execute(&mut *tx)
-                .await?;
-            let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-            insert_audit(
-                &mut tx,
-                &record,
-                ctx.now,
-                &ctx.actor,
-                None,
-                VettingStatus::InReview,
-                None,
-                Some(ids),
-                Some(&profile),
-            )
-            .await?;
+            let snapshot =
+                create_snapshot(&mut tx, partner, customer, CreateReads::of(&request)).await?;
+            let plan = plan_create(partner, customer, &request, &snapshot, ctx.stamp(), vet_at)?;
+            let id = apply(&mut tx, &plan.effects)
+                .await?
+                .ok_or_else(|| StoreError::Backend("the plan inserted nothing".into()))?;
+            let record = plan.qualification.into_record(id);
             remember(&mut tx, ctx, &record).await?;
             tx.commit().await?;
             Ok(Idempotent {
@@ -830,30 +876,19 @@ impl Store for PgStore {
         .bind(qualification.name())
         .fetch_optional(&mut *tx)
         .await?;
-        let id = latest.ok_or_else(|| {
-            DomainError::new(
-                ErrorKind::NotFound,
-                format!("The customer has no {qualification} qualification request."),
-            )
-        })?;
         // Two reviewers on two instances: the second waits here and then sees the decision.
-        let current = qualification_for_update(&mut tx, id).await?;
-        if current.vetting_status.is_terminal() {
-            return Err(DomainError::new(
-                ErrorKind::AlreadyDecided,
-                format!("The {qualification} qualification is already {}; terminal states never change.", current.vetting_status),
-            )
-            .into());
-        }
-        if current.etag != if_match {
-            return Err(ErrorKind::PreconditionFailed.into());
-        }
-        let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-        let updated = apply_decision(&mut tx, &current, decision, ctx.now, &ctx.actor, Some(ids))
-            .await?
-            .ok_or(ErrorKind::AlreadyDecided)?;
+        let latest = match latest {
+            Some(id) => qualification_for_update(&mut tx, id).await?,
+            None => None,
+        };
+        let snapshot = DecideSnapshot {
+            latest,
+            company_etag: company_of(&mut tx, customer).await?.map(|(_, etag)| etag),
+        };
+        let plan = plan_decide(qualification, if_match, decision, &snapshot, ctx.stamp())?;
+        apply(&mut tx, &plan.effects).await?;
         tx.commit().await?;
-        Ok(updated)
+        Ok(plan.updated)
     }
 
     async fn history(
@@ -872,105 +907,112 @@ impl Store for PgStore {
         found.iter().map(rows::audit_event).collect()
     }
 
+    async fn enqueue_job(&self, job: NewJob, qualification: Option<i64>) -> StoreResult<()> {
+        let effect = Effect::Enqueue {
+            job,
+            subject: qualification.map(QualificationRef::Existing),
+        };
+        let mut conn = self.pool.acquire().await?;
+        apply(&mut conn, &[effect]).await?;
+        Ok(())
+    }
+
     async fn claim_jobs(
         &self,
         owner: &str,
         now: OffsetDateTime,
         lease: Duration,
         limit: u32,
-    ) -> StoreResult<Vec<ClaimedJob>> {
+    ) -> StoreResult<Vec<Job>> {
         let now_ms = to_millis(now);
         let until = now_ms + lease.as_millis() as i64;
-        let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
+        let claimed = sqlx::query(concat!(
             "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN \
              (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-              ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, qualification_id, attempts",
-        )
+              ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING ",
+            job_columns!()
+        ))
         .bind(owner)
         .bind(until)
         .bind(now_ms)
         .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        let mut jobs = Vec::with_capacity(claimed.len());
-        for row in &claimed {
-            let qid: i64 = row.try_get("qualification_id")?;
-            let q = sqlx::query(concat!(
-                "SELECT ",
-                qualification_columns!(),
-                " FROM qualifications WHERE id = $1"
-            ))
-            .bind(qid)
-            .fetch_one(&mut *tx)
-            .await?;
-            let qualification = rows::qualification(&q)?;
-            let c = sqlx::query("SELECT company_profile::text AS company_profile, company_etag FROM customers WHERE id = $1::uuid")
-                .bind(qualification.customer_id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-            jobs.push(ClaimedJob {
-                id: row.try_get("id")?,
-                attempts: row.try_get("attempts")?,
-                company: rows::from_json::<CompanyProfile>(
-                    "company profile",
-                    &c.try_get::<String, _>("company_profile")?,
-                )?,
-                company_etag: c.try_get("company_etag")?,
-                qualification,
-            });
-        }
-        tx.commit().await?;
-        Ok(jobs)
+        claimed.iter().map(rows::job).collect()
     }
 
-    async fn finish_job(
+    async fn run_vetting_job(
         &self,
-        job: &ClaimedJob,
+        job: &Job,
         owner: &str,
         now: OffsetDateTime,
-        outcome: &JobOutcome,
+        policy: &VettingPolicy,
     ) -> StoreResult<JobFinish> {
         let mut tx = self.pool.begin().await?;
-        let held: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE id = $1 AND lease_owner = $2 AND done_at IS NULL FOR UPDATE",
-        )
-        .bind(job.id)
-        .bind(owner)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if held.is_none() {
+        if !holds(&mut tx, job.id, owner).await? {
             return Ok(JobFinish::LeaseLost);
         }
-        let (finish, label) = match outcome {
-            JobOutcome::AwaitReviewer => {
-                (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned())
-            }
-            JobOutcome::Decide(decision) => {
-                let current = qualification_for_update(&mut tx, job.qualification.id).await?;
-                if current.vetting_status.is_terminal() {
-                    (
-                        JobFinish::NoChange,
-                        format!("already-{}", current.vetting_status),
-                    )
-                } else {
-                    apply_decision(&mut tx, &current, decision, now, "vetting-policy", None)
-                        .await?;
-                    (
-                        JobFinish::Decided,
-                        decision.status.vetting_status().name().to_owned(),
-                    )
-                }
-            }
+        // Locked and read inside the transaction: a reviewer may have decided meanwhile.
+        let qualification = match job.qualification_id {
+            Some(id) => qualification_for_update(&mut tx, id).await?,
+            None => None,
         };
-        sqlx::query("UPDATE jobs SET done_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3")
-            .bind(to_millis(now))
-            .bind(label)
-            .bind(job.id)
-            .execute(&mut *tx)
-            .await?;
+        let company = match &qualification {
+            Some(q) => company_of(&mut tx, q.customer_id).await?,
+            None => None,
+        };
+        let snapshot = VettingSnapshot {
+            qualification,
+            company,
+        };
+        let plan = plan_vetting(job, &snapshot, policy, now)?;
+        apply(&mut tx, &plan.effects).await?;
+        mark_done(&mut tx, job.id, now, &plan.finish.label()).await?;
         tx.commit().await?;
-        Ok(finish)
+        Ok(plan.finish)
+    }
+
+    async fn complete_job(
+        &self,
+        job: &Job,
+        owner: &str,
+        now: OffsetDateTime,
+        finish: &JobFinish,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !holds(&mut tx, job.id, owner).await? {
+            return Ok(false);
+        }
+        mark_done(&mut tx, job.id, now, &finish.label()).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fail_job(
+        &self,
+        job: &Job,
+        owner: &str,
+        now: OffsetDateTime,
+        error: &str,
+        after: AfterFailure,
+    ) -> StoreResult<bool> {
+        let (run_at, done_at, outcome) = match after {
+            AfterFailure::RetryAt(at) => (Some(to_millis(at)), None, None),
+            AfterFailure::Dead => (None, Some(to_millis(now)), Some("dead")),
+        };
+        let r = sqlx::query(
+            "UPDATE jobs SET last_error = $1, run_at = COALESCE($2, run_at), done_at = $3, outcome = $4, \
+             lease_owner = NULL, lease_until = NULL WHERE id = $5 AND lease_owner = $6 AND done_at IS NULL",
+        )
+        .bind(error)
+        .bind(run_at)
+        .bind(done_at)
+        .bind(outcome)
+        .bind(job.id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64> {

@@ -11,17 +11,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
-use qualify_core::qualification::{
-    EducationSegment, QualificationRecord, SettableQualification, Transition, VettingDecision,
-    VettingStatus, transition,
+use qualify_core::engine::{
+    CreateReads, CreateSnapshot, DecideSnapshot, Effect, QualificationRef, VettingSnapshot,
+    plan_create, plan_decide, plan_vetting,
 };
-use qualify_core::rules::{QualificationRequest, check_against_existing, check_validation_code};
+use qualify_core::jobs::{AfterFailure, Job, JobFinish, NewJob};
+use qualify_core::policy::VettingPolicy;
+use qualify_core::qualification::{
+    EducationSegment, QualificationRecord, SettableQualification, VettingDecision, VettingStatus,
+};
+use qualify_core::rules::QualificationRequest;
 use qualify_core::time_fmt::{from_millis, to_millis};
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
 };
 use qualify_core::{CustomerId, DomainError, ErrorKind, PartnerId};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row, params};
+use rusqlite::{Connection, OpenFlags, Params, Row, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -31,8 +36,8 @@ use crate::rows;
 mod migrate;
 mod writer;
 use crate::{
-    AuditEvent, ClaimedJob, CustomerPage, Idempotent, JobFinish, JobOutcome, Store, StoreError,
-    StoreResult, WriteContext, new_etag, new_validation_id,
+    AuditEvent, CustomerPage, Idempotent, Store, StoreError, StoreResult, WriteContext, new_etag,
+    new_validation_id,
 };
 use writer::{Durability, Writer};
 
@@ -217,6 +222,12 @@ macro_rules! joined_qualification_columns {
     };
 }
 
+macro_rules! job_columns {
+    () => {
+        "id, kind, partner_id, qualification_id, payload, run_at, attempts, last_error"
+    };
+}
+
 macro_rules! customer_columns {
     () => {
         "seq, id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at"
@@ -231,6 +242,9 @@ impl rows::Cells for Row<'_> {
         Ok(self.get(column)?)
     }
     fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
         Ok(self.get(column)?)
     }
 }
@@ -378,7 +392,7 @@ fn load_customer(conn: &Connection, id: CustomerId) -> StoreResult<Option<Custom
     )
 }
 
-fn qualification_by_id(conn: &Connection, id: i64) -> StoreResult<QualificationRecord> {
+fn qualification_by_id(conn: &Connection, id: i64) -> StoreResult<Option<QualificationRecord>> {
     one(
         conn,
         concat!(
@@ -388,8 +402,7 @@ fn qualification_by_id(conn: &Connection, id: i64) -> StoreResult<QualificationR
         ),
         [id],
         |r| rows::qualification(r),
-    )?
-    .ok_or_else(|| StoreError::Backend(format!("qualification {id} vanished")))
+    )
 }
 
 fn load_gdap(
@@ -405,172 +418,195 @@ fn load_gdap(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_audit(
-    conn: &Connection,
-    q: &QualificationRecord,
-    at: OffsetDateTime,
-    actor: &str,
-    from: Option<VettingStatus>,
-    to: VettingStatus,
-    reason: Option<&str>,
-    ids: Option<(&str, &str)>,
-    profile_etag: Option<&str>,
-) -> StoreResult<()> {
-    run(
-        conn,
-        "INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, from_status, \
-         to_status, reason, request_id, correlation_id, profile_etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
-            q.id,
-            q.customer_id.to_string(),
-            q.partner_id.to_string(),
-            q.qualification.name(),
-            to_millis(at),
-            actor,
-            from.map(VettingStatus::name),
-            to.name(),
-            reason,
-            ids.map(|i| i.0),
-            ids.map(|i| i.1),
-            profile_etag,
-        ],
-    )?;
-    Ok(())
-}
+// ---- snapshots and effects ----------------------------------------------------------------------
+//
+// A write loads the snapshot its plan reads (`qualify_core::engine`), lets the plan decide, and
+// applies the effects. On SQLite every write runs on the one writer thread, so what a snapshot
+// read cannot change before the effects are applied.
 
-fn company_etag(conn: &Connection, customer: CustomerId) -> StoreResult<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT company_etag FROM customers WHERE id = ?")?
-        .query_row([customer.to_string()], |r| r.get(0))
-        .optional()?)
-}
-
-/// Applies a decision to a qualification, with its audit event. Returns the updated record, or
-/// `None` when the same decision was already applied.
-fn apply_decision(
-    conn: &Connection,
-    q: &QualificationRecord,
-    decision: &VettingDecision,
-    at: OffsetDateTime,
-    actor: &str,
-    ids: Option<(&str, &str)>,
-) -> StoreResult<Option<QualificationRecord>> {
-    let Transition::Decide { from, to } = transition(q.vetting_status, decision)? else {
-        return Ok(None);
-    };
-    let etag = new_etag();
-    let changed = run(
+fn load_code(conn: &Connection, validation_id: &str) -> StoreResult<Option<ValidationCode>> {
+    one(
         conn,
-        "UPDATE qualifications SET vetting_status = ?, vetting_reason = ?, etag = ?, decided_at = ? \
-         WHERE id = ? AND vetting_status = 'InReview'",
-        params![
-            to.name(),
-            decision.reason.as_deref(),
-            etag,
-            to_millis(at),
-            q.id
-        ],
-    )?;
-    if changed != 1 {
-        return Err(DomainError::of(ErrorKind::AlreadyDecided).into());
-    }
-    let profile = company_etag(conn, q.customer_id)?;
-    insert_audit(
-        conn,
-        q,
-        at,
-        actor,
-        Some(from),
-        to,
-        decision.reason.as_deref(),
-        ids,
-        profile.as_deref(),
-    )?;
-    Ok(Some(QualificationRecord {
-        vetting_status: to,
-        vetting_reason: decision.reason.clone(),
-        etag,
-        ..q.clone()
-    }))
-}
-
-fn gcc_forbidden() -> StoreError {
-    DomainError::new(
-        ErrorKind::Forbidden,
-        "GovernmentCommunityCloud requires one of the GDAP roles Directory Reader, Directory Writer, \
-         License Administrator or User Administrator over this customer.",
+        "SELECT * FROM validation_codes WHERE validation_id = ?",
+        [validation_id],
+        |r| rows::validation_code(r),
     )
-    .into()
 }
 
-fn insert_qualification(
+fn create_snapshot(
     conn: &Connection,
-    ctx: &WriteContext,
     partner: PartnerId,
     customer: CustomerId,
-    request: QualificationRequest,
-    vet_at: OffsetDateTime,
-) -> StoreResult<QualificationRecord> {
-    if request.qualification == SettableQualification::GovernmentCommunityCloud
-        && !load_gdap(conn, partner, customer)?.is_some_and(|g| g.allows_gcc())
-    {
-        return Err(gcc_forbidden());
-    }
-    let (profile, existing) = company_etag_and_qualifications(conn, customer)?;
-    check_against_existing(&request, &existing)?;
-    if let Some(code) = &request.validation_code {
-        let found = one(
-            conn,
-            "SELECT * FROM validation_codes WHERE validation_id = ?",
-            [code],
-            |r| rows::validation_code(r),
-        )?;
-        check_validation_code(partner, found.as_ref())?;
-        run(
-            conn,
-            "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = ? \
-             WHERE validation_id = ? AND remaining_creates > 0",
-            params![new_etag(), code],
-        )?;
-    }
-    let etag = new_etag();
-    let id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, vetting_create_date, \
-             education_segment, website, validation_code, etag) VALUES (?, ?, ?, 'InReview', ?, ?, ?, ?, ?) RETURNING id",
-        )?
-        .query_row(
-            params![
-                customer.to_string(),
-                partner.to_string(),
-                request.qualification.name(),
-                to_millis(ctx.now),
-                request.education_segment.map(EducationSegment::name),
-                request.website.as_deref(),
-                request.validation_code.as_deref(),
+    reads: CreateReads<'_>,
+) -> StoreResult<CreateSnapshot> {
+    let (company_etag, existing) = company_etag_and_qualifications(conn, customer)?;
+    Ok(CreateSnapshot {
+        company_etag,
+        existing,
+        gdap: if reads.gdap {
+            load_gdap(conn, partner, customer)?
+        } else {
+            None
+        },
+        code: reads
+            .code
+            .map(|c| load_code(conn, c))
+            .transpose()?
+            .flatten(),
+    })
+}
+
+fn company_of(
+    conn: &Connection,
+    customer: CustomerId,
+) -> StoreResult<Option<(CompanyProfile, String)>> {
+    one(
+        conn,
+        "SELECT company_profile, company_etag FROM customers WHERE id = ?",
+        [customer.to_string()],
+        |r| {
+            Ok((
+                rows::from_json::<CompanyProfile>("company profile", &r.get::<_, String>(0)?)?,
+                r.get::<_, String>(1)?,
+            ))
+        },
+    )
+}
+
+fn latest_qualification(
+    conn: &Connection,
+    customer: CustomerId,
+    qualification: SettableQualification,
+) -> StoreResult<Option<QualificationRecord>> {
+    one(
+        conn,
+        concat!(
+            "SELECT ",
+            qualification_columns!(),
+            " FROM qualifications WHERE customer_id = ? AND qualification = ? ORDER BY id DESC LIMIT 1"
+        ),
+        [customer.to_string(), qualification.name().to_owned()],
+        |r| rows::qualification(r),
+    )
+}
+
+/// Applies a plan's effects in order; returns the id of the qualification it inserted, if any.
+fn apply(conn: &Connection, effects: &[Effect]) -> StoreResult<Option<i64>> {
+    let mut inserted = None;
+    for effect in effects {
+        match effect {
+            Effect::InsertQualification(q) => {
+                let id: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, \
+                         vetting_create_date, education_segment, website, validation_code, etag) \
+                         VALUES (?, ?, ?, 'InReview', ?, ?, ?, ?, ?) RETURNING id",
+                    )?
+                    .query_row(
+                        params![
+                            q.customer_id.to_string(),
+                            q.partner_id.to_string(),
+                            q.qualification.name(),
+                            to_millis(q.vetting_create_date),
+                            q.education_segment.map(EducationSegment::name),
+                            q.website.as_deref(),
+                            q.validation_code.as_deref(),
+                            q.etag,
+                        ],
+                        |r| r.get(0),
+                    )?;
+                inserted = Some(id);
+            }
+            Effect::SpendValidationCode {
+                validation_id,
                 etag,
-            ],
-            |r| r.get(0),
-        )?;
-    let record = rows::new_qualification(id, customer, partner, request, ctx.now, etag);
+            } => {
+                let spent = run(
+                    conn,
+                    "UPDATE validation_codes SET remaining_creates = remaining_creates - 1, etag = ? \
+                     WHERE validation_id = ? AND remaining_creates > 0",
+                    params![etag, validation_id],
+                )?;
+                if spent != 1 {
+                    return Err(ErrorKind::ValidationCodeExhausted.into());
+                }
+            }
+            Effect::DecideQualification {
+                id,
+                to,
+                reason,
+                etag,
+                at,
+            } => {
+                let changed = run(
+                    conn,
+                    "UPDATE qualifications SET vetting_status = ?, vetting_reason = ?, etag = ?, decided_at = ? \
+                     WHERE id = ? AND vetting_status = 'InReview'",
+                    params![to.name(), reason.as_deref(), etag, to_millis(*at), id],
+                )?;
+                if changed != 1 {
+                    return Err(ErrorKind::AlreadyDecided.into());
+                }
+            }
+            Effect::Enqueue { job, subject } => {
+                let qualification = subject.map(|s| rows::resolve(s, inserted)).transpose()?;
+                run(
+                    conn,
+                    "INSERT INTO jobs (kind, partner_id, qualification_id, payload, run_at) VALUES (?, ?, ?, ?, ?)",
+                    params![
+                        job.kind.as_str(),
+                        job.partner.to_string(),
+                        qualification,
+                        rows::json(&job.payload)?,
+                        to_millis(job.run_at)
+                    ],
+                )?;
+            }
+            Effect::Audit(a) => {
+                run(
+                    conn,
+                    "INSERT INTO audit_events (qualification_id, customer_id, partner_id, qualification, at, actor, \
+                     from_status, to_status, reason, request_id, correlation_id, profile_etag) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        rows::resolve(a.qualification, inserted)?,
+                        a.customer_id.to_string(),
+                        a.partner_id.to_string(),
+                        a.kind.name(),
+                        to_millis(a.at),
+                        a.actor,
+                        a.from.map(VettingStatus::name),
+                        a.to.name(),
+                        a.reason.as_deref(),
+                        a.request_id.as_deref(),
+                        a.correlation_id.as_deref(),
+                        a.profile_etag.as_deref(),
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(inserted)
+}
+
+/// Whether `owner` still holds the lease of an unfinished job.
+fn holds(conn: &Connection, job: i64, owner: &str) -> StoreResult<bool> {
+    Ok(one(
+        conn,
+        "SELECT id FROM jobs WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
+        params![job, owner],
+        |_| Ok(()),
+    )?
+    .is_some())
+}
+
+fn mark_done(conn: &Connection, job: i64, now: OffsetDateTime, outcome: &str) -> StoreResult<()> {
     run(
         conn,
-        "INSERT INTO jobs (kind, qualification_id, partner_id, run_at) VALUES ('vet', ?, ?, ?)",
-        params![id, partner.to_string(), to_millis(vet_at)],
+        "UPDATE jobs SET done_at = ?, outcome = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        params![to_millis(now), outcome, job],
     )?;
-    insert_audit(
-        conn,
-        &record,
-        ctx.now,
-        &ctx.actor,
-        None,
-        VettingStatus::InReview,
-        None,
-        Some((&ctx.request_id, &ctx.correlation_id)),
-        profile.as_deref(),
-    )?;
-    Ok(record)
+    Ok(())
 }
 
 // ---- the Store ----------------------------------------------------------------------------------
@@ -759,7 +795,13 @@ impl Store for SqliteStore {
             .write_idempotent(ctx, move |conn| {
                 let ctx = &ctx_owned;
                 idempotent(conn, ctx, || {
-                    insert_qualification(conn, ctx, partner, customer, request, vet_at)
+                    let snapshot =
+                        create_snapshot(conn, partner, customer, CreateReads::of(&request))?;
+                    let plan =
+                        plan_create(partner, customer, &request, &snapshot, ctx.stamp(), vet_at)?;
+                    let id = apply(conn, &plan.effects)?
+                        .ok_or_else(|| StoreError::Backend("the plan inserted nothing".into()))?;
+                    Ok(plan.qualification.into_record(id))
                 })
             })
             .await
@@ -931,38 +973,14 @@ impl Store for SqliteStore {
         let decision = decision.clone();
         self.writer
             .write(move |conn| {
-                let current = one(
-                    conn,
-                    concat!(
-                        "SELECT ",
-                        qualification_columns!(),
-                        " FROM qualifications WHERE customer_id = ? AND qualification = ? ORDER BY id DESC LIMIT 1"
-                    ),
-                    [customer.to_string(), qualification.name().to_owned()],
-                    |r| rows::qualification(r),
-                )?
-                .ok_or_else(|| {
-                    DomainError::new(
-                        ErrorKind::NotFound,
-                        format!("The customer has no {qualification} qualification request."),
-                    )
-                })?;
-                if current.vetting_status.is_terminal() {
-                    return Err(DomainError::new(
-                        ErrorKind::AlreadyDecided,
-                        format!(
-                            "The {qualification} qualification is already {}; terminal states never change.",
-                            current.vetting_status
-                        ),
-                    )
-                    .into());
-                }
-                if current.etag != if_match {
-                    return Err(ErrorKind::PreconditionFailed.into());
-                }
-                let ids = (ctx.request_id.as_str(), ctx.correlation_id.as_str());
-                apply_decision(conn, &current, &decision, ctx.now, &ctx.actor, Some(ids))?
-                    .ok_or_else(|| ErrorKind::AlreadyDecided.into())
+                let snapshot = DecideSnapshot {
+                    latest: latest_qualification(conn, customer, qualification)?,
+                    company_etag: company_of(conn, customer)?.map(|(_, etag)| etag),
+                };
+                let plan =
+                    plan_decide(qualification, &if_match, &decision, &snapshot, ctx.stamp())?;
+                apply(conn, &plan.effects)?;
+                Ok(plan.updated)
             })
             .await
     }
@@ -983,106 +1001,126 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn enqueue_job(&self, job: NewJob, qualification: Option<i64>) -> StoreResult<()> {
+        let effect = Effect::Enqueue {
+            job,
+            subject: qualification.map(QualificationRef::Existing),
+        };
+        self.writer
+            .write(move |conn| apply(conn, &[effect]))
+            .await?;
+        Ok(())
+    }
+
     async fn claim_jobs(
         &self,
         owner: &str,
         now: OffsetDateTime,
         lease: Duration,
         limit: u32,
-    ) -> StoreResult<Vec<ClaimedJob>> {
+    ) -> StoreResult<Vec<Job>> {
         let now_ms = to_millis(now);
         let until = now_ms + lease.as_millis() as i64;
         let owner = owner.to_owned();
         self.writer
             .write(move |conn| {
-                let claimed = all(
+                all(
                     conn,
-                    "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN \
-                     (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= ? AND (lease_until IS NULL OR lease_until < ?) \
-                      ORDER BY run_at, id LIMIT ?) RETURNING id, qualification_id, attempts",
+                    concat!(
+                        "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN \
+                         (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= ? AND (lease_until IS NULL OR lease_until < ?) \
+                          ORDER BY run_at, id LIMIT ?) RETURNING ",
+                        job_columns!()
+                    ),
                     params![owner, until, now_ms, now_ms, i64::from(limit)],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
-                )?;
-                claimed
-                    .into_iter()
-                    .map(|(id, qualification_id, attempts)| {
-                        let qualification = qualification_by_id(conn, qualification_id)?;
-                        let (company, company_etag) = one(
-                            conn,
-                            "SELECT company_profile, company_etag FROM customers WHERE id = ?",
-                            [qualification.customer_id.to_string()],
-                            |r| {
-                                Ok((
-                                    rows::from_json::<CompanyProfile>(
-                                        "company profile",
-                                        &r.get::<_, String>(0)?,
-                                    )?,
-                                    r.get::<_, String>(1)?,
-                                ))
-                            },
-                        )?
-                        .ok_or_else(|| StoreError::Backend("a job's customer vanished".into()))?;
-                        Ok(ClaimedJob {
-                            id,
-                            attempts,
-                            company,
-                            company_etag,
-                            qualification,
-                        })
-                    })
-                    .collect()
+                    |r| rows::job(r),
+                )
             })
             .await
     }
 
-    async fn finish_job(
+    async fn run_vetting_job(
         &self,
-        job: &ClaimedJob,
+        job: &Job,
         owner: &str,
         now: OffsetDateTime,
-        outcome: &JobOutcome,
+        policy: &VettingPolicy,
     ) -> StoreResult<JobFinish> {
-        let (job_id, qualification_id) = (job.id, job.qualification.id);
-        let owner = owner.to_owned();
-        let outcome = outcome.clone();
+        let (job, owner, policy) = (job.clone(), owner.to_owned(), policy.clone());
         self.writer
             .write(move |conn| {
-                let held = one(
-                    conn,
-                    "SELECT id FROM jobs WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
-                    params![job_id, owner],
-                    |_| Ok(()),
-                )?;
-                if held.is_none() {
+                if !holds(conn, job.id, &owner)? {
                     return Ok(JobFinish::LeaseLost);
                 }
-                let (finish, label) = match &outcome {
-                    JobOutcome::AwaitReviewer => {
-                        (JobFinish::LeftForReviewer, "awaiting-reviewer".to_owned())
-                    }
-                    JobOutcome::Decide(decision) => {
-                        // Re-read inside the transaction: a reviewer may have decided meanwhile.
-                        let current = qualification_by_id(conn, qualification_id)?;
-                        if current.vetting_status.is_terminal() {
-                            (
-                                JobFinish::NoChange,
-                                format!("already-{}", current.vetting_status),
-                            )
-                        } else {
-                            apply_decision(conn, &current, decision, now, "vetting-policy", None)?;
-                            (
-                                JobFinish::Decided,
-                                decision.status.vetting_status().name().to_owned(),
-                            )
-                        }
-                    }
+                // Read inside the transaction: a reviewer may have decided meanwhile.
+                let qualification = job
+                    .qualification_id
+                    .map(|id| qualification_by_id(conn, id))
+                    .transpose()?
+                    .flatten();
+                let company = match &qualification {
+                    Some(q) => company_of(conn, q.customer_id)?,
+                    None => None,
                 };
-                run(
-                    conn,
-                    "UPDATE jobs SET done_at = ?, outcome = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                    params![to_millis(now), label, job_id],
-                )?;
-                Ok(finish)
+                let snapshot = VettingSnapshot {
+                    qualification,
+                    company,
+                };
+                let plan = plan_vetting(&job, &snapshot, &policy, now)?;
+                apply(conn, &plan.effects)?;
+                mark_done(conn, job.id, now, &plan.finish.label())?;
+                Ok(plan.finish)
+            })
+            .await
+    }
+
+    async fn complete_job(
+        &self,
+        job: &Job,
+        owner: &str,
+        now: OffsetDateTime,
+        finish: &JobFinish,
+    ) -> StoreResult<bool> {
+        let (id, owner, label) = (job.id, owner.to_owned(), finish.label());
+        self.writer
+            .write(move |conn| {
+                let held = holds(conn, id, &owner)?;
+                if held {
+                    mark_done(conn, id, now, &label)?;
+                }
+                Ok(held)
+            })
+            .await
+    }
+
+    async fn fail_job(
+        &self,
+        job: &Job,
+        owner: &str,
+        now: OffsetDateTime,
+        error: &str,
+        after: AfterFailure,
+    ) -> StoreResult<bool> {
+        let (id, owner, error) = (job.id, owner.to_owned(), error.to_owned());
+        self.writer
+            .write(move |conn| {
+                if !holds(conn, id, &owner)? {
+                    return Ok(false);
+                }
+                match after {
+                    AfterFailure::RetryAt(at) => run(
+                        conn,
+                        "UPDATE jobs SET last_error = ?, run_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                        params![error, to_millis(at), id],
+                    )?,
+                    AfterFailure::Dead => run(
+                        conn,
+                        "UPDATE jobs SET last_error = ?, done_at = ?, outcome = 'dead', lease_owner = NULL, \
+                         lease_until = NULL WHERE id = ?",
+                        params![error, to_millis(now), id],
+                    )?,
+                };
+                Ok(true)
             })
             .await
     }

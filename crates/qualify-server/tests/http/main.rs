@@ -1,0 +1,7 @@
+//! HTTP behaviour tests, in process: the real router on a fresh store with a manual clock
+//! (`qualify_server::testing::TestApp`). Jobs run when a test drains the queue; nothing sleeps.
+//! `QUALIFY_TEST_BACKEND=postgres` runs the same tests on PostgreSQL.
+
+mod support;
+
+mod vetting;
