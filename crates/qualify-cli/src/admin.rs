@@ -1,42 +1,82 @@
-//! `qualify admin ...`: the operator API from the command line. Prints the server's JSON;
-//! exits 0 on success, 1 when the server answers with an error (its body on stderr), 2 on
-//! usage errors (clap).
+//! `qualify admin ...`: the operator API (`/admin/v1`) through the Rust SDK (`client.admin()`),
+//! with the connection flags, exit codes and output of the client commands (`crate::remote`,
+//! `crate::render`): tables by default, `--json` for the API's own shapes.
+//!
+//! An operator command is one variant of [`AdminCommand`] (its flags typed, e.g.
+//! `one_of(..)` for the API's enum values), one arm in [`call`] that makes one SDK call and hands
+//! the answer to [`Output`], and a [`Tabular`] impl for a model printed for the first time.
+//! `backup` and `restore` are the exception: they open the database, not a server.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
+use qualify_client::{
+    AccountStatus, Admin, AuditEvent, GdapGrant, GdapRole, NewValidationCode, Qualification,
+    Review, VettingDecision, VettingStatus,
+};
 use qualify_core::PartnerId;
 use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
 use qualify_server::{DevToken, Secret, mint_dev_token};
-use reqwest::Method;
-use serde_json::{Value, json};
+
+use crate::remote::{ConnectionArgs, Failure, finish, one_of};
+use crate::render::{Output, Tabular, opt, when};
+
+/// Under `--help` of `qualify admin` and of each of its commands.
+pub const ADMIN_HELP: &str = "\
+Credential: --token or QUALIFY_ADMIN_TOKEN, a token with the Qualify.Admin role (e.g. \
+`qualify token --tenant <guid> --admin --app-only`). QUALIFY_TOKEN is never read: it holds the \
+partner's token of the client commands. With neither, a dev admin token is minted with \
+--dev-secret / QUALIFY_DEV_SECRET (the well-known dev secret by default), which a server in dev \
+auth mode accepts. `backup` and `restore` open the database itself and need no server and no \
+token.
+
+Exit codes: 0 success; 1 the API answered with an error (on stderr; as one JSON object with \
+--json); 2 usage error; 3 server unreachable, timed out or unreadable answer.";
+
+fn with_admin_help(command: clap::Command) -> clap::Command {
+    command
+        .after_help(ADMIN_HELP)
+        .mut_subcommands(with_admin_help)
+}
 
 #[derive(Debug, Args)]
+#[command(after_help = ADMIN_HELP, mut_subcommands = with_admin_help)]
 pub struct AdminArgs {
-    /// The server's base URL
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// An operator's bearer token (role Qualify.Admin); without one, a dev admin token is minted
     #[arg(
         long,
-        env = "QUALIFY_BASE_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
+        env = "QUALIFY_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true,
+        help_heading = "Connection and output"
     )]
-    pub base_url: String,
-    /// An admin bearer token; without one, a dev admin token is minted with the dev secret
-    #[arg(long, env = "QUALIFY_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
-    /// Dev secret used to mint the admin token when --token is absent
+    /// The dev secret to mint the admin token with when there is no --token (must match the
+    /// server's)
     #[arg(
         long,
         env = "QUALIFY_DEV_SECRET",
         hide_env_values = true,
-        global = true
+        global = true,
+        help_heading = "Connection and output"
     )]
     pub dev_secret: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
+
+/// The qualifications a request can be made for, and so decided and audited (api.md 4.1).
+const SETTABLE: &[Qualification] = &[
+    Qualification::Education,
+    Qualification::GovernmentCommunityCloud,
+    Qualification::StateOwnedEntity,
+];
+
+/// The decisions an operator can take.
+const DECISIONS: &[VettingStatus] = &[VettingStatus::Approved, VettingStatus::Denied];
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -45,20 +85,22 @@ pub enum AdminCommand {
     ValidationCodes(CodesCommand),
     /// The review queue (oldest first)
     Reviews {
-        /// InReview, Approved or Denied
-        #[arg(long, default_value = "InReview")]
-        status: String,
+        /// The vetting status of the requests to list
+        #[arg(long, default_value = "InReview", value_parser = one_of(VettingStatus::KNOWN))]
+        status: VettingStatus,
     },
-    /// Decide a customer's qualification request (Approved or Denied)
+    /// Decide a customer's qualification request
     Decide {
+        /// The customer id (GUID)
         #[arg(long)]
         customer: String,
-        /// Education, GovernmentCommunityCloud or StateOwnedEntity
-        #[arg(long)]
-        qualification: String,
-        /// Approved or Denied
-        #[arg(long)]
-        status: String,
+        /// The qualification requested
+        #[arg(long, value_parser = one_of(SETTABLE))]
+        qualification: Qualification,
+        /// The decision
+        #[arg(long, value_parser = one_of(DECISIONS))]
+        status: VettingStatus,
+        /// The reason the customer's partner reads (vettingReason)
         #[arg(long)]
         reason: Option<String>,
         /// The etag from the review queue; looked up there when absent
@@ -67,25 +109,28 @@ pub enum AdminCommand {
     },
     /// Set a customer's account validation status
     ValidationStatus {
+        /// The customer id (GUID)
         #[arg(long)]
         customer: String,
-        /// Unknown, UnderReview, Allowed, NotAllowed or "Not Ready"
-        #[arg(long)]
-        status: String,
+        /// The status the customer's partner then reads
+        #[arg(long, value_parser = one_of(AccountStatus::KNOWN))]
+        status: AccountStatus,
     },
     /// Set the GDAP roles the customer's partner holds over it (repeat --role; none clears)
     Gdap {
+        /// The customer id (GUID)
         #[arg(long)]
         customer: String,
-        #[arg(long = "role")]
-        roles: Vec<String>,
+        #[arg(long = "role", value_parser = one_of(GdapRole::KNOWN))]
+        roles: Vec<GdapRole>,
     },
-    /// The audit history of a customer's qualification
+    /// The audit history of a customer's qualification (oldest first)
     History {
+        /// The customer id (GUID)
         #[arg(long)]
         customer: String,
-        #[arg(long)]
-        qualification: String,
+        #[arg(long, value_parser = one_of(SETTABLE))]
+        qualification: Qualification,
     },
     /// Write a consistent copy of the database while the server keeps running (opens the
     /// database directly; PostgreSQL needs pg_dump on the PATH)
@@ -113,136 +158,87 @@ pub enum AdminCommand {
 pub enum CodesCommand {
     /// Issue a new code to a partner
     Issue {
+        /// The partner tenant id (GUID)
         #[arg(long)]
         partner: String,
+        /// The organization the code is for
         #[arg(long)]
         organization: String,
+        /// How many GCC requests the code allows
         #[arg(long, default_value_t = 1)]
         max_creates: i64,
     },
     /// List a partner's codes
     List {
+        /// The partner tenant id (GUID)
         #[arg(long)]
         partner: String,
     },
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        if_match: Option<&str>,
-    ) -> anyhow::Result<Result<Value, Value>> {
-        let mut req = self
-            .http
-            .request(
-                method,
-                format!("{}{}", self.base.trim_end_matches('/'), path),
-            )
-            .bearer_auth(&self.token)
-            .header("MS-CorrelationId", uuid::Uuid::new_v4().to_string());
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        if let Some(e) = if_match {
-            req = req.header("If-Match", e);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("calling {}", self.base))?;
-        let ok = resp.status().is_success();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        Ok(if ok { Ok(value) } else { Err(value) })
-    }
-}
-
-fn print(result: Result<Value, Value>) -> anyhow::Result<ExitCode> {
-    match result {
-        Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("{}", serde_json::to_string_pretty(&e)?);
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
+/// `qualify admin ...`
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
-    // Backup and restore work on the database itself, not through the server.
-    match &args.command {
-        AdminCommand::Backup { database, to } => return crate::backup::backup(database, to).await,
-        AdminCommand::Restore { from, database } => {
-            return crate::backup::restore(from, database).await;
+    let out = Output::new(args.connection.json);
+    let command = match args.command {
+        AdminCommand::Backup { database, to } => {
+            return crate::backup::backup(&database, &to).await;
         }
-        _ => {}
-    }
-    let token = match args.token {
-        Some(t) => t,
-        None => mint_dev_token(
-            &DevToken {
-                tenant: PartnerId(uuid::Uuid::nil()),
-                app_only: true,
-                admin: true,
-                upn: None,
-                ttl: Duration::from_secs(600),
-                audience: DEFAULT_AUDIENCE.into(),
-            },
-            &Secret::new(args.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into())),
-        ),
+        AdminCommand::Restore { from, database } => {
+            return crate::backup::restore(&from, &database).await;
+        }
+        command => command,
     };
-    let client = Client {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?,
-        base: args.base_url,
-        token,
+    let token = args
+        .token
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| dev_admin_token(args.dev_secret));
+    let result = async {
+        let client = args.connection.connect(token)?;
+        call(client.admin(), command, out).await
     };
-    let result = match args.command {
+    Ok(finish(result.await, out.json))
+}
+
+/// A short-lived app-only token with the admin role, signed with the dev secret.
+fn dev_admin_token(dev_secret: Option<String>) -> String {
+    mint_dev_token(
+        &DevToken {
+            tenant: PartnerId(uuid::Uuid::nil()),
+            app_only: true,
+            admin: true,
+            upn: None,
+            ttl: Duration::from_secs(600),
+            audience: DEFAULT_AUDIENCE.into(),
+        },
+        &Secret::new(dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into())),
+    )
+}
+
+/// One operator command: one SDK call, its answer printed.
+async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<(), Failure> {
+    match command {
         AdminCommand::ValidationCodes(CodesCommand::Issue {
             partner,
             organization,
             max_creates,
         }) => {
-            let body = json!({"organizationName": organization, "maxCreates": max_creates});
-            client
-                .call(
-                    Method::POST,
-                    &format!("/admin/v1/partners/{partner}/validations"),
-                    Some(body),
-                    None,
-                )
-                .await?
+            let code = NewValidationCode {
+                organization_name: organization,
+                max_creates,
+            };
+            out.one(
+                &admin
+                    .partner(partner)
+                    .validation_codes()
+                    .issue(&code)
+                    .await?,
+            )
         }
         AdminCommand::ValidationCodes(CodesCommand::List { partner }) => {
-            client
-                .call(
-                    Method::GET,
-                    &format!("/admin/v1/partners/{partner}/validations"),
-                    None,
-                    None,
-                )
-                .await?
+            out.list(&admin.partner(partner).validation_codes().list().await?)
         }
         AdminCommand::Reviews { status } => {
-            client
-                .call(
-                    Method::GET,
-                    &format!("/admin/v1/reviews?status={status}"),
-                    None,
-                    None,
-                )
-                .await?
+            out.list(&admin.reviews().list_by_status(&status).await?)
         }
         AdminCommand::Decide {
             customer,
@@ -252,68 +248,105 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             etag,
         } => {
             let etag = match etag {
-                Some(e) => e,
-                None => find_etag(&client, &customer, &qualification).await?,
+                Some(etag) => etag,
+                None => etag_in_review(admin, &customer, &qualification).await?,
             };
-            let body = json!({"vettingStatus": status, "vettingReason": reason});
-            let path =
-                format!("/admin/v1/customers/{customer}/qualifications/{qualification}/decision");
-            client
-                .call(Method::POST, &path, Some(body), Some(&etag))
-                .await?
+            let decision = VettingDecision {
+                vetting_status: status,
+                vetting_reason: reason,
+            };
+            let q = admin.customer(customer).qualification(qualification);
+            out.one(&q.decide(&decision, &etag).await?)
         }
-        AdminCommand::ValidationStatus { customer, status } => {
-            client
-                .call(
-                    Method::PUT,
-                    &format!("/admin/v1/customers/{customer}/validationStatus"),
-                    Some(json!({"status": status})),
-                    None,
-                )
-                .await?
-        }
+        AdminCommand::ValidationStatus { customer, status } => out.one(
+            &admin
+                .customer(customer)
+                .validation_status()
+                .set(&status)
+                .await?,
+        ),
         AdminCommand::Gdap { customer, roles } => {
-            client
-                .call(
-                    Method::PUT,
-                    &format!("/admin/v1/customers/{customer}/gdap"),
-                    Some(json!({"roles": roles})),
-                    None,
-                )
-                .await?
+            out.one(&admin.customer(customer).gdap().set(&roles).await?)
         }
         AdminCommand::History {
             customer,
             qualification,
         } => {
-            let path =
-                format!("/admin/v1/customers/{customer}/qualifications/{qualification}/history");
-            client.call(Method::GET, &path, None, None).await?
+            let q = admin.customer(customer).qualification(qualification);
+            out.list(&q.history().await?)
         }
         AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => {
-            unreachable!("handled above")
+            unreachable!("backup and restore do not call a server")
         }
-    };
-    print(result)
+    }
 }
 
-/// The etag of the customer's open request for `qualification`, from the review queue.
-async fn find_etag(client: &Client, customer: &str, qualification: &str) -> anyhow::Result<String> {
-    let queue = match client
-        .call(Method::GET, "/admin/v1/reviews?status=InReview", None, None)
-        .await?
-    {
-        Ok(v) => v,
-        Err(e) => anyhow::bail!("reading the review queue failed: {e}"),
-    };
+/// The etag of the customer's request for `qualification` in the review queue.
+async fn etag_in_review(
+    admin: Admin<'_>,
+    customer: &str,
+    qualification: &Qualification,
+) -> Result<String, Failure> {
+    let queue = admin.reviews().list().await?;
     queue
-        .as_array()
         .into_iter()
-        .flatten()
-        .find(|item| {
-            item["customerId"].as_str().is_some_and(|c| c.eq_ignore_ascii_case(customer))
-                && item["qualification"].as_str().is_some_and(|q| q.eq_ignore_ascii_case(qualification))
+        .find(|r| r.customer_id.eq_ignore_ascii_case(customer) && r.qualification == *qualification)
+        .map(|r| r.etag)
+        .ok_or_else(|| {
+            Failure::api(format!(
+                "no {qualification} request of customer {customer} is in review; pass --etag to decide anyway"
+            ))
         })
-        .and_then(|item| item["etag"].as_str().map(str::to_owned))
-        .with_context(|| format!("no {qualification} request of customer {customer} is in review; pass --etag to decide anyway"))
+}
+
+impl Tabular for Review {
+    const COLUMNS: &'static [&'static str] = &[
+        "CUSTOMER",
+        "QUALIFICATION",
+        "VETTING STATUS",
+        "CREATED",
+        "ETAG",
+        "SEGMENT",
+        "WEBSITE",
+        "PARTNER",
+    ];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.customer_id.clone(),
+            self.qualification.to_string(),
+            self.vetting_status.to_string(),
+            when(&self.vetting_create_date),
+            self.etag.clone(),
+            opt(&self.education_segment),
+            opt(&self.website),
+            self.partner_id.clone(),
+        ]
+    }
+}
+
+impl Tabular for AuditEvent {
+    const COLUMNS: &'static [&'static str] = &["AT", "ACTOR", "FROM", "TO", "REASON", "REQUEST ID"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            when(&self.at),
+            self.actor.clone(),
+            opt(&self.from),
+            self.to.to_string(),
+            opt(&self.reason),
+            opt(&self.request_id),
+        ]
+    }
+}
+
+impl Tabular for GdapGrant {
+    const COLUMNS: &'static [&'static str] = &["CUSTOMER", "PARTNER", "ROLES", "UPDATED"];
+    fn row(&self) -> Vec<String> {
+        let roles: Vec<&str> = self.roles.iter().map(GdapRole::as_str).collect();
+        vec![
+            self.customer_id.clone(),
+            self.partner_id.clone(),
+            roles.join(", "),
+            when(&self.updated_at),
+        ]
+    }
 }

@@ -1,34 +1,21 @@
 //! The client commands (`qualify customers|qualifications|validations|validation-status`), built
 //! on the Rust SDK (`qualify-client`). Tables for people by default, `--json` for scripts.
 //!
-//! Exit codes (also in `--help` and the README):
-//! 0 success; 1 the API answered with an error; 2 usage error; 3 the server could not be
-//! reached or gave an unreadable answer; 4 `qualifications wait` timed out.
+//! The connection flags, the exit codes and the error output are those of every command that
+//! calls a server (`crate::remote`), also in `--help` and the README.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use comfy_table::{Table, presets};
-use qualify_client::models::date;
 use qualify_client::{
-    Address, BillingProfile, Client, CompanyProfile, Customer, CustomerQualification,
-    EducationSegment, Error, ErrorCategory, NewCustomer, Qualification, QualificationRequest,
-    ValidationCode, ValidationStatus, ValidationType, WaitOptions,
+    Address, BillingProfile, Client, CompanyProfile, Customer, EducationSegment, NewCustomer,
+    Qualification, QualificationRequest, ValidationType, WaitOptions,
 };
-use serde::Serialize;
 
-/// Success.
-pub const EXIT_OK: u8 = 0;
-/// The API answered with an error (4xx/5xx); the error is on stderr.
-pub const EXIT_API_ERROR: u8 = 1;
-/// Usage error: bad flags or values (clap uses 2 as well).
-pub const EXIT_USAGE: u8 = 2;
-/// The server could not be reached, timed out, or gave an answer that could not be read.
-pub const EXIT_TRANSPORT: u8 = 3;
-/// `qualifications wait` reached its `--timeout` before vetting finished.
-pub const EXIT_WAIT_TIMEOUT: u8 = 4;
+use crate::remote::{ConnectionArgs, Failure, finish, one_of};
+use crate::render::{Output, Tabular, opt};
 
 /// Shown under `--help` of every client command.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 the API answered with an error (on stderr; as JSON with --json); \
@@ -37,26 +24,17 @@ pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 the API answered wit
 /// Where the server is and who is calling; shared by every client command.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// The server's base URL
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The partner's bearer token (e.g. from `qualify token --tenant ...`)
     #[arg(
         long,
-        env = "QUALIFY_BASE_URL",
-        default_value = qualify_client::DEFAULT_BASE_URL,
-        global = true
+        env = "QUALIFY_TOKEN",
+        hide_env_values = true,
+        global = true,
+        help_heading = "Connection and output"
     )]
-    pub base_url: String,
-    /// The partner's bearer token (e.g. from `qualify token --tenant ...`)
-    #[arg(long, env = "QUALIFY_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
-    /// Print JSON (the API's camelCase shapes) instead of tables; errors go to stderr as JSON
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Time one HTTP attempt may take, e.g. 30s
-    #[arg(long, default_value = "30s", global = true)]
-    pub request_timeout: String,
-    /// Attempts per call (retries on 429, 5xx and connection errors; 1 turns retries off)
-    #[arg(long, default_value_t = 4, global = true)]
-    pub max_attempts: u32,
 }
 
 #[derive(Debug, Args)]
@@ -149,12 +127,12 @@ pub enum QualificationsCommand {
         /// The customer id (GUID)
         #[arg(long)]
         customer: String,
-        /// Education, GovernmentCommunityCloud or StateOwnedEntity
-        #[arg(long)]
-        qualification: String,
-        /// Education: K12 or HigherEducation
-        #[arg(long)]
-        segment: Option<String>,
+        /// The qualification requested
+        #[arg(long, value_parser = one_of(Qualification::KNOWN))]
+        qualification: Qualification,
+        /// Education: the kind of school
+        #[arg(long, value_parser = one_of(EducationSegment::KNOWN))]
+        segment: Option<EducationSegment>,
         /// Education: the school's website
         #[arg(long)]
         website: Option<String>,
@@ -179,8 +157,8 @@ pub enum QualificationsCommand {
         #[arg(long)]
         customer: String,
         /// Which qualification; by default the customer's most recent request
-        #[arg(long)]
-        qualification: Option<String>,
+        #[arg(long, value_parser = one_of(Qualification::KNOWN))]
+        qualification: Option<Qualification>,
         /// Give up after this long (exit code 4), e.g. 90s, 10m
         #[arg(long, default_value = "5m")]
         timeout: String,
@@ -224,64 +202,9 @@ pub enum ValidationStatusCommand {
         #[arg(long)]
         customer: String,
         /// The validation type
-        #[arg(long = "type", default_value = "account")]
-        kind: String,
+        #[arg(long = "type", default_value = "account", value_parser = one_of(ValidationType::KNOWN))]
+        kind: ValidationType,
     },
-}
-
-/// A failure of a client command, already mapped to its exit code.
-struct Failure {
-    exit: u8,
-    message: String,
-    error: Option<Error>,
-}
-
-impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
-        Self {
-            exit: EXIT_USAGE,
-            message: message.into(),
-            error: None,
-        }
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        let exit = match e.category() {
-            ErrorCategory::WaitTimedOut => EXIT_WAIT_TIMEOUT,
-            ErrorCategory::Transport | ErrorCategory::InvalidResponse => EXIT_TRANSPORT,
-            ErrorCategory::Configuration => EXIT_USAGE,
-            _ => EXIT_API_ERROR,
-        };
-        Self {
-            exit,
-            message: e.to_string(),
-            error: Some(e),
-        }
-    }
-}
-
-/// The error on stderr: one line for people, one JSON object with `--json`.
-fn report(failure: &Failure, json: bool) -> ExitCode {
-    if json {
-        let e = failure.error.as_ref();
-        let body = serde_json::json!({
-            "error": failure.message,
-            "category": e.map(|e| format!("{:?}", e.category())),
-            "status": e.and_then(Error::status),
-            "code": e.and_then(Error::code),
-            "description": e.map(Error::description),
-            "requestId": e.and_then(Error::request_id),
-            "correlationId": e.and_then(Error::correlation_id),
-            "retryAfterSeconds": e.and_then(Error::retry_after).map(|d| d.as_secs()),
-            "exitCode": failure.exit,
-        });
-        eprintln!("{body}");
-    } else {
-        eprintln!("error: {}", failure.message);
-    }
-    ExitCode::from(failure.exit)
 }
 
 fn client(args: &ClientArgs) -> Result<Client, Failure> {
@@ -294,107 +217,31 @@ fn client(args: &ClientArgs) -> Result<Client, Failure> {
                 "a token is required: pass --token or set QUALIFY_TOKEN (e.g. TOKEN=$(qualify token --tenant <partner-guid>))",
             )
         })?;
-    let timeout = crate::cli::parse_duration("--request-timeout", &args.request_timeout)
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(Client::builder()
-        .base_url(&args.base_url)
-        .token(token)
-        .timeout(timeout)
-        .max_attempts(args.max_attempts)
-        .application_name("qualify-cli")
-        .build()?)
+    args.connection.connect(token)
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Failure {
-        exit: EXIT_TRANSPORT,
-        message: format!("cannot print the answer as JSON: {e}"),
-        error: None,
-    })?;
-    println!("{text}");
-    Ok(())
-}
-
-/// A borderless table: columns separated by two spaces, like `kubectl get`.
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING).set_header(header.to_vec());
-    for column in t.column_iter_mut() {
-        column.set_padding((0, 2));
-    }
-    t
-}
-
-fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
-}
-
-fn when(t: &Option<time::OffsetDateTime>) -> String {
-    t.as_ref().map(date::format).unwrap_or_default()
-}
-
-fn print_customers(customers: &[Customer]) {
-    let mut t = table(&["ID", "COMPANY", "DOMAIN", "RELATIONSHIP"]);
-    for c in customers {
-        let company = c.company_profile.clone().unwrap_or_default();
-        t.add_row(vec![
-            c.id.clone(),
+impl Tabular for Customer {
+    const COLUMNS: &'static [&'static str] = &["ID", "COMPANY", "DOMAIN", "RELATIONSHIP"];
+    fn row(&self) -> Vec<String> {
+        let company = self.company_profile.clone().unwrap_or_default();
+        vec![
+            self.id.clone(),
             opt(&company.company_name),
             opt(&company.domain),
-            opt(&c.relationship_to_partner),
-        ]);
+            opt(&self.relationship_to_partner),
+        ]
     }
-    println!("{}", t.trim_fmt());
-}
-
-fn print_qualifications(items: &[CustomerQualification]) {
-    let mut t = table(&["QUALIFICATION", "VETTING STATUS", "REASON", "CREATED"]);
-    for q in items {
-        t.add_row(vec![
-            q.qualification.to_string(),
-            q.vetting_status.to_string(),
-            opt(&q.vetting_reason),
-            when(&q.vetting_create_date),
-        ]);
-    }
-    println!("{}", t.trim_fmt());
-}
-
-fn print_codes(codes: &[ValidationCode]) {
-    let mut t = table(&["VALIDATION ID", "ORGANIZATION", "REMAINING", "MAX"]);
-    for c in codes {
-        t.add_row(vec![
-            c.validation_id.clone(),
-            c.organization_name.clone(),
-            c.remaining_creates.to_string(),
-            c.max_creates.to_string(),
-        ]);
-    }
-    println!("{}", t.trim_fmt());
-}
-
-fn print_status(s: &ValidationStatus) {
-    let mut t = table(&["TYPE", "STATUS", "LAST UPDATE"]);
-    t.add_row(vec![
-        s.kind.to_string(),
-        s.status.to_string(),
-        when(&s.last_update_date_time),
-    ]);
-    println!("{}", t.trim_fmt());
 }
 
 /// `qualify customers ...`
 pub async fn customers(args: CustomersArgs) -> ExitCode {
-    let json = args.client.json;
-    match run_customers(args).await {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(f) => report(&f, json),
-    }
+    let json = args.client.connection.json;
+    finish(run_customers(args).await, json)
 }
 
 async fn run_customers(args: CustomersArgs) -> Result<(), Failure> {
     let client = client(&args.client)?;
-    let json = args.client.json;
+    let out = Output::new(args.client.connection.json);
     match args.command {
         CustomersCommand::Create(create) => {
             let client = match &create.request_id {
@@ -403,19 +250,11 @@ async fn run_customers(args: CustomersArgs) -> Result<(), Failure> {
             };
             let new = new_customer(*create)?;
             let customer = client.customers().create(&new).await?;
-            if json {
-                print_json(&customer)?;
-            } else {
-                print_customers(std::slice::from_ref(&customer));
-            }
+            out.one(&customer)?;
         }
         CustomersCommand::Get { id } => {
             let customer = client.customers().by_id(&id).get().await?;
-            if json {
-                print_json(&customer)?;
-            } else {
-                print_customers(std::slice::from_ref(&customer));
-            }
+            out.one(&customer)?;
         }
         CustomersCommand::List { size, all } => {
             let customers = client.customers();
@@ -429,11 +268,7 @@ async fn run_customers(args: CustomersArgs) -> Result<(), Failure> {
                 let more = page.continuation().is_some();
                 (page.items, more)
             };
-            if json {
-                print_json(&items)?;
-            } else {
-                print_customers(&items);
-            }
+            out.list(&items)?;
             if more {
                 eprintln!("(more customers: pass --all to list every page)");
             }
@@ -482,49 +317,26 @@ fn new_customer(c: CreateCustomer) -> Result<NewCustomer, Failure> {
     })
 }
 
-/// A qualification name from the command line: a known value, case-insensitively.
-fn qualification(raw: &str) -> Result<Qualification, Failure> {
-    match Qualification::parse(raw) {
-        Qualification::Other(_) => Err(Failure::usage(format!(
-            "--qualification {raw:?} is not one of Education, GovernmentCommunityCloud, StateOwnedEntity"
-        ))),
-        q => Ok(q),
-    }
-}
-
 /// `qualify qualifications ...`
 pub async fn qualifications(args: QualificationsArgs) -> ExitCode {
-    let json = args.client.json;
-    match run_qualifications(args).await {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(f) => report(&f, json),
-    }
+    let json = args.client.connection.json;
+    finish(run_qualifications(args).await, json)
 }
 
 async fn run_qualifications(args: QualificationsArgs) -> Result<(), Failure> {
     let client = client(&args.client)?;
-    let json = args.client.json;
+    let out = Output::new(args.client.connection.json);
     match args.command {
         QualificationsCommand::Create {
             customer,
-            qualification: name,
+            qualification,
             segment,
             website,
             validation_code,
             request_id,
         } => {
-            let mut request = QualificationRequest::new(qualification(&name)?);
-            request.education_segment = match segment {
-                Some(s) => match EducationSegment::parse(&s) {
-                    EducationSegment::Other(_) => {
-                        return Err(Failure::usage(format!(
-                            "--segment {s:?} is not K12 or HigherEducation"
-                        )));
-                    }
-                    known => Some(known),
-                },
-                None => None,
-            };
+            let mut request = QualificationRequest::new(qualification);
+            request.education_segment = segment;
             request.website = website;
             request.validation_code = validation_code;
             let client = match &request_id {
@@ -537,11 +349,7 @@ async fn run_qualifications(args: QualificationsArgs) -> Result<(), Failure> {
                 .qualifications()
                 .create(&request)
                 .await?;
-            if json {
-                print_json(&created)?;
-            } else {
-                print_qualifications(std::slice::from_ref(&created));
-            }
+            out.one(&created)?;
         }
         QualificationsCommand::List { customer } => {
             let items = client
@@ -550,15 +358,11 @@ async fn run_qualifications(args: QualificationsArgs) -> Result<(), Failure> {
                 .qualifications()
                 .list()
                 .await?;
-            if json {
-                print_json(&items)?;
-            } else {
-                print_qualifications(&items);
-            }
+            out.list(&items)?;
         }
         QualificationsCommand::Wait {
             customer,
-            qualification: name,
+            qualification,
             timeout,
             interval,
         } => {
@@ -570,18 +374,14 @@ async fn run_qualifications(args: QualificationsArgs) -> Result<(), Failure> {
                     .max(Duration::from_millis(50)),
             };
             let ops = client.customers().by_id(&customer).qualifications();
-            let which = match name {
-                Some(n) => qualification(&n)?,
+            let which = match qualification {
+                Some(q) => q,
                 None => match ops.list().await?.pop() {
                     Some(latest) => latest.qualification,
                     None => {
-                        return Err(Failure {
-                            exit: EXIT_API_ERROR,
-                            message: format!(
-                                "the customer {customer} has no qualification request to wait for"
-                            ),
-                            error: None,
-                        });
+                        return Err(Failure::api(format!(
+                            "the customer {customer} has no qualification request to wait for"
+                        )));
                     }
                 },
             };
@@ -598,11 +398,7 @@ async fn run_qualifications(args: QualificationsArgs) -> Result<(), Failure> {
                 .await;
             progress.finish();
             let decided = result?;
-            if json {
-                print_json(&decided)?;
-            } else {
-                print_qualifications(std::slice::from_ref(&decided));
-            }
+            out.one(&decided)?;
         }
     }
     Ok(())
@@ -637,57 +433,32 @@ impl Progress {
 
 /// `qualify validations ...`
 pub async fn validations(args: ValidationsArgs) -> ExitCode {
-    let json = args.client.json;
+    let out = Output::new(args.client.connection.json);
     let run = async {
         let client = client(&args.client)?;
         match args.command {
-            ValidationsCommand::List => {
-                let codes = client.validation_codes().list().await?;
-                if json {
-                    print_json(&codes)?;
-                } else {
-                    print_codes(&codes);
-                }
-            }
+            ValidationsCommand::List => out.list(&client.validation_codes().list().await?),
         }
-        Ok::<(), Failure>(())
     };
-    match run.await {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(f) => report(&f, json),
-    }
+    finish(run.await, out.json)
 }
 
 /// `qualify validation-status ...`
 pub async fn validation_status(args: ValidationStatusArgs) -> ExitCode {
-    let json = args.client.json;
+    let out = Output::new(args.client.connection.json);
     let run = async {
         let client = client(&args.client)?;
         match args.command {
             ValidationStatusCommand::Get { customer, kind } => {
-                let kind = match ValidationType::parse(&kind) {
-                    ValidationType::Other(k) => {
-                        return Err(Failure::usage(format!("--type {k:?} is not account")));
-                    }
-                    known => known,
-                };
                 let status = client
                     .customers()
                     .by_id(&customer)
                     .validation_status(kind)
                     .get()
                     .await?;
-                if json {
-                    print_json(&status)?;
-                } else {
-                    print_status(&status);
-                }
+                out.one(&status)
             }
         }
-        Ok::<(), Failure>(())
     };
-    match run.await {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(f) => report(&f, json),
-    }
+    finish(run.await, out.json)
 }

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod logsink;
+pub mod remote;
+pub mod render;
 pub mod serve;
 
 use std::process::ExitCode;

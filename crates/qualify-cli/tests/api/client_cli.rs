@@ -3,48 +3,17 @@
 
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::*;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    fn json(&self) -> Value {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-
-    /// The error object `--json` prints on stderr.
-    #[track_caller]
-    fn error_json(&self) -> Value {
-        serde_json::from_str(self.stderr.trim())
-            .unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {}", self.stderr))
-    }
-}
-
 /// Runs `qualify ARGS` with the server and token in the environment (as a script would).
-fn qualify(base: &str, token: Option<&str>, args: &[&str]) -> Out {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("QUALIFY_TOKEN")
-        .env_remove("QUALIFY_CONFIG")
-        .env("QUALIFY_BASE_URL", base);
+fn qualify(base: &str, token: Option<&str>, args: &[&str]) -> CliOut {
+    let mut env = vec![("QUALIFY_BASE_URL", base)];
     if let Some(t) = token {
-        cmd.env("QUALIFY_TOKEN", t);
+        env.push(("QUALIFY_TOKEN", t));
     }
-    let out = cmd.output().expect("running qualify");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_cli(args, &env)
 }
 
 #[tokio::test]
@@ -373,10 +342,7 @@ async fn exit_codes_scripts_can_rely_on() {
     );
 
     // 3: nothing listens there (the flag wins over QUALIFY_BASE_URL).
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = closed_port_url();
     let unreachable = qualify(
         &s.base,
         t,

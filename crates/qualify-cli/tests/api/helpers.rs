@@ -587,3 +587,57 @@ impl Resp {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// What a run of the `qualify` binary left: its exit code and its two streams.
+pub struct CliOut {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOut {
+    /// stdout as JSON, after asserting exit 0.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    /// The error object `--json` prints on stderr.
+    #[track_caller]
+    pub fn error_json(&self) -> Value {
+        serde_json::from_str(self.stderr.trim())
+            .unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {}", self.stderr))
+    }
+}
+
+/// Runs `qualify ARGS` as a script would, with only `env` of qualify's own variables set (none
+/// leaks in from the environment of the test run).
+pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> CliOut {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for var in [
+        "QUALIFY_TOKEN",
+        "QUALIFY_ADMIN_TOKEN",
+        "QUALIFY_BASE_URL",
+        "QUALIFY_CONFIG",
+        "QUALIFY_DEV_SECRET",
+        "QUALIFY_OIDC_AUDIENCE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("running qualify");
+    CliOut {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A base URL nothing listens on (a port just freed).
+pub fn closed_port_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    format!("http://{}", l.local_addr().expect("its address"))
+}

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin_cli;
 mod attacks;
 mod auth;
 mod backup;
