@@ -7,6 +7,7 @@ mod auth;
 mod backup;
 mod client_cli;
 mod cluster;
+mod config;
 mod crash;
 mod customers;
 mod db;
