@@ -20,7 +20,9 @@
 //! Use an existing type from [`values`] (durations with a floor, numbers with a floor, choices,
 //! lists, `DatabaseUrl`, `ListenAddr`, `DevSecret`) or add one there (implement `Setting` and
 //! `Display`, then `setting!(Type)`); a plain `Option<String>` is free text without a default;
-//! a `bool` takes `value_parser = SettingParser::<bool>::new()`. Then carry the value into
+//! a `bool` takes `value_parser = SettingParser::<bool>::new()`. A value that may hold a secret
+//! takes `hide_env_values = true`, a type whose `Setting::show` hides it, and a case in
+//! `show_file_value` (a test checks the last). Then carry the value into
 //! `ServerConfig` in [`Settings::into_resolved`], and regenerate the README's table
 //! (`QUALIFY_UPDATE_README=1 cargo test -p qualify-cli --lib readme`).
 
@@ -75,6 +77,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "QUALIFY_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://qualify.db"
     )]
     pub database: DatabaseUrl,
@@ -299,24 +302,20 @@ fn extraction_error(e: figment::Error, figment: &Figment, origins: &Origins) -> 
     let Some(key) = e.path.first().cloned() else {
         return UsageError(format!("{file}: {}", e.kind));
     };
-    // A secret's value is not repeated on stderr.
-    let shown = if arg_of(&key).is_some_and(|a| a.is_hide_env_values_set()) {
-        "(hidden)".to_owned()
-    } else {
-        // The value at the error's path: the key, then an index into a list.
-        let mut value = figment.find_value(&key).ok();
-        for step in &e.path[1..] {
-            value = match (value, step.parse::<usize>()) {
-                (Some(Value::Array(_, items)), Ok(i)) => items.into_iter().nth(i),
-                (other, _) => other,
-            };
-        }
-        match value {
-            Some(Value::String(_, s)) => format!("{s:?}"),
-            Some(v) => serde_json::to_string(&v).unwrap_or_default(),
-            None => String::new(),
-        }
+    // The value at the error's path: the key, then an index into a list.
+    let mut value = figment.find_value(&key).ok();
+    for step in &e.path[1..] {
+        value = match (value, step.parse::<usize>()) {
+            (Some(Value::Array(_, items)), Ok(i)) => items.into_iter().nth(i),
+            (other, _) => other,
+        };
+    }
+    let text = match value {
+        Some(Value::String(_, s)) => s,
+        Some(v) => serde_json::to_string(&v).unwrap_or_default(),
+        None => String::new(),
     };
+    let shown = show_file_value(&key, &text);
     let reason = match &e.kind {
         Kind::Message(m) => m.clone(),
         Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
@@ -328,6 +327,16 @@ fn extraction_error(e: figment::Error, figment: &Figment, origins: &Origins) -> 
         &origins.of(&key),
         &reason,
     ))
+}
+
+/// A value of the file as an error shows it: secrets as their type shows them.
+fn show_file_value(key: &str, text: &str) -> String {
+    use values::Setting;
+    match key {
+        "dev_secret" => DevSecret::show(text),
+        "database" => DatabaseUrl::show(text),
+        _ => format!("{text:?}"),
+    }
 }
 
 impl Settings {
@@ -655,6 +664,18 @@ mod tests {
         ])
         .unwrap();
         let shown = format!("{r:?}");
+        // `--help` prints an environment variable's value unless told not to, and an error
+        // from the file prints the value: neither for a setting that may hold a secret.
+        for arg in serve_command().get_arguments() {
+            if arg.is_hide_env_values_set() {
+                let key = arg.get_id().as_str();
+                let e = show_file_value(key, "postgres://u:hunter2@h/x");
+                assert!(!e.contains("hunter2"), "{key} shows {e}");
+            }
+        }
+        for key in ["dev_secret", "database"] {
+            assert!(arg_of(key).unwrap().is_hide_env_values_set(), "{key}");
+        }
         assert!(
             !shown.contains("hunter2") && !shown.contains("pg-password"),
             "{shown}"

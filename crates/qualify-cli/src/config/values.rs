@@ -26,6 +26,10 @@ pub trait Setting: Sized + Clone + Send + Sync + 'static {
     fn parse(text: &str) -> Result<Self, String>;
     /// The words a choice accepts, for `--help`; empty for anything else.
     const CHOICES: &'static [&'static str] = &[];
+    /// A bad value as an error message shows it: quoted, or less of it for a secret.
+    fn show(text: &str) -> String {
+        format!("{text:?}")
+    }
 }
 
 /// Where a value came from, as a usage error names it.
@@ -124,11 +128,7 @@ impl<T: Setting> TypedValueParser for SettingParser<T> {
             ValueSource::DefaultValue => Origin::Default,
             _ => Origin::CommandLine,
         };
-        let shown = if arg.is_some_and(|a| a.is_hide_env_values_set()) {
-            "(hidden)".to_owned()
-        } else {
-            format!("{text:?}")
-        };
+        let shown = T::show(&text);
         Err(clap::Error::raw(
             ErrorKind::ValueValidation,
             format!("{}\n", invalid_value(&shown, &flag, &origin, &reason)),
@@ -417,15 +417,19 @@ impl DatabaseUrl {
 
     /// The URL without its password, for logs and messages.
     pub fn redacted(&self) -> String {
-        let url = self.as_str();
-        match (url.find("://"), url.rfind('@')) {
-            (Some(s), Some(at)) if at > s => {
-                let creds = &url[s + 3..at];
-                let user = creds.split(':').next().unwrap_or("");
-                format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
-            }
-            _ => url.to_owned(),
+        redact(self.as_str())
+    }
+}
+
+/// `url` without the password of its user info.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
         }
+        _ => url.to_owned(),
     }
 }
 
@@ -442,6 +446,10 @@ fn scheme(text: &str) -> Option<&str> {
 }
 
 impl Setting for DatabaseUrl {
+    fn show(text: &str) -> String {
+        format!("{:?}", redact(text))
+    }
+
     fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let Some(found) = scheme(text) else {
@@ -486,6 +494,10 @@ setting!(DatabaseUrl);
 pub struct DevSecret(pub Secret);
 
 impl Setting for DevSecret {
+    fn show(_: &str) -> String {
+        "(hidden)".into()
+    }
+
     fn parse(text: &str) -> Result<Self, String> {
         Ok(Self(Secret::new(text)))
     }
