@@ -1,376 +1,753 @@
-//! One typed configuration from defaults, the config file, the environment and flags
-//! (precedence flag > environment > file > default). clap folds flags and environment into one
-//! value per setting; figment lays those over the file. Bad values fail at start-up with a clear
-//! message.
+//! `qualify serve`'s configuration: one struct, [`Settings`], declares every setting once — its
+//! flag, environment variable, file key, type, default and help — and [`resolve`] layers the
+//! sources with precedence flag > environment > config file > default.
+//!
+//! clap reads the flag, the environment and the default (and `ArgMatches::value_source` says
+//! which one gave each value); figment lays the values clap took from a flag or the environment
+//! over the TOML file, and the file over clap's defaults. Every value is read from text by its
+//! type ([`values::Setting`]), so a bad value is refused the same way from all three sources,
+//! as a usage error (exit 2) that names the flag and where the value came from.
+//!
+//! **Adding a setting** is one field of [`Settings`]:
+//!
+//! ```ignore
+//! /// Help text: what it does (shown by `--help` and in the README's table).
+//! #[arg(long, env = "QUALIFY_JOURNAL_SIZE", default_value_t = AtLeast::from(1000usize))]
+//! pub journal_size: AtLeast<1>,
+//! ```
+//!
+//! The file key is the field's name (`journal_size`), the flag its kebab-case (`--journal-size`).
+//! Use an existing type from [`values`] (durations with a floor, numbers with a floor, choices,
+//! lists, `DatabaseUrl`, `ListenAddr`, `DevSecret`) or add one there (implement `Setting` and
+//! `Display`, then `setting!(Type)`); a plain `Option<String>` is free text without a default;
+//! a `bool` takes `value_parser = SettingParser::<bool>::new()`. A value that may hold a secret
+//! takes `hide_env_values = true`, a type whose `Setting::show` hides it, and a case in
+//! `show_file_value` (a test checks the last). Then carry the value into
+//! `ServerConfig` in [`Settings::into_resolved`], and regenerate the README's table
+//! (`QUALIFY_UPDATE_README=1 cargo test -p qualify-cli --lib readme`).
 
-use std::path::Path;
-use std::time::Duration;
+pub mod values;
 
-use anyhow::{Context, bail};
-use figment::Figment;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory};
 use figment::providers::{Format, Serialized, Toml};
-use qualify_core::policy::{DEFAULT_ACADEMIC_SUFFIXES, VettingMode, VettingPolicy};
-use qualify_core::validation::GdapRole;
-use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
-use qualify_server::{AuthConfig, Secret, ServerConfig};
+use figment::value::{Dict, Value};
+use figment::{Figment, Profile, Provider};
+use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET, DEFAULT_JWKS_REFRESH};
+use qualify_server::{AuthConfig, ServerConfig};
 use qualify_store::PgSettings;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{ServeArgs, parse_duration};
+pub use values::{
+    AcademicSuffix, AtLeast, AuthMode, DatabaseUrl, DevSecret, GdapRoleName, HumanDuration, List,
+    ListenAddr, LogFormat, Origin, SettingParser, Timeout, Vetting,
+};
 
-/// The settings as they may appear in the file; every key optional.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    pub listen: Option<String>,
-    pub database: Option<String>,
-    pub auth: Option<String>,
-    pub oidc_jwks: Option<String>,
-    pub oidc_issuer: Option<String>,
-    pub oidc_audience: Option<String>,
-    pub vetting: Option<String>,
-    pub vetting_delay: Option<String>,
-    pub rate_limit_per_minute: Option<u32>,
-    pub dev_secret: Option<String>,
-    pub academic_suffixes: Option<Vec<String>>,
-    pub default_gdap_roles: Option<Vec<String>>,
-    pub allow_dev_auth_on_network: Option<bool>,
-    pub log_format: Option<String>,
-    pub pg_max_connections: Option<u32>,
-    pub pg_statement_timeout: Option<String>,
-    pub job_lease: Option<String>,
-    pub oidc_jwks_refresh: Option<String>,
-    pub request_timeout: Option<String>,
-    pub header_read_timeout: Option<String>,
-    pub body_read_timeout: Option<String>,
-    pub max_header_bytes: Option<usize>,
-    pub max_connections: Option<usize>,
-    pub max_in_flight: Option<usize>,
+/// The defaults the server library already declares; the settings refer to them rather than
+/// repeat them.
+static SERVER: LazyLock<ServerConfig> = LazyLock::new(ServerConfig::default);
+static PG: LazyLock<PgSettings> = LazyLock::new(PgSettings::default);
+
+/// `qualify serve`'s command line: the config file and the settings.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below, keys as the flag names with underscores
+    /// (e.g. `vetting_delay = "5s"`); a flag or environment variable overrides the file
+    #[arg(long, env = "QUALIFY_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
-impl From<&ServeArgs> for Settings {
-    fn from(a: &ServeArgs) -> Self {
-        Settings {
-            listen: a.listen.clone(),
-            database: a.database.clone(),
-            auth: a.auth.clone(),
-            oidc_jwks: a.oidc_jwks.clone(),
-            oidc_issuer: a.oidc_issuer.clone(),
-            oidc_audience: a.oidc_audience.clone(),
-            vetting: a.vetting.clone(),
-            vetting_delay: a.vetting_delay.clone(),
-            rate_limit_per_minute: a.rate_limit_per_minute,
-            dev_secret: a.dev_secret.clone(),
-            academic_suffixes: a.academic_suffixes.clone(),
-            default_gdap_roles: a.default_gdap_roles.clone(),
-            allow_dev_auth_on_network: a.allow_dev_auth_on_network,
-            log_format: a.log_format.clone(),
-            pg_max_connections: a.pg_max_connections,
-            pg_statement_timeout: a.pg_statement_timeout.clone(),
-            job_lease: a.job_lease.clone(),
-            oidc_jwks_refresh: a.oidc_jwks_refresh.clone(),
-            request_timeout: a.request_timeout.clone(),
-            header_read_timeout: a.header_read_timeout.clone(),
-            body_read_timeout: a.body_read_timeout.clone(),
-            max_header_bytes: a.max_header_bytes,
-            max_connections: a.max_connections,
-            max_in_flight: a.max_in_flight,
-        }
-    }
+/// Every setting of `qualify serve`, declared once (see the module's documentation).
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free one. The first line on stdout is
+    /// `listening on http://HOST:PORT`
+    #[arg(long, env = "QUALIFY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: ListenAddr,
+    /// Database: `sqlite://FILE` or a file path (WAL, synchronous=FULL: a 2xx is on disk),
+    /// `sqlite::memory:`, or `postgres://...` (several instances may share one)
+    #[arg(
+        long,
+        env = "QUALIFY_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://qualify.db"
+    )]
+    pub database: DatabaseUrl,
+    /// Token validation: `dev` (HS256 with the dev secret, loopback only) or `oidc`
+    /// (RS256/ES256 against a JWKS); both accept 30 s of clock skew
+    #[arg(long, env = "QUALIFY_AUTH", default_value_t = AuthMode::Dev)]
+    pub auth: AuthMode,
+    /// JWKS file or http(s) URL (oidc, required there)
+    #[arg(long, env = "QUALIFY_OIDC_JWKS")]
+    pub oidc_jwks: Option<String>,
+    /// Expected `iss` (oidc, required there); `{tenantid}` stands for the token's `tid`
+    #[arg(long, env = "QUALIFY_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Expected `aud` of tokens
+    #[arg(long, env = "QUALIFY_OIDC_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+    pub oidc_audience: String,
+    /// Fetch the OIDC JWKS again when the cached copy is this old, so that a key removed from
+    /// it stops being accepted
+    #[arg(long, env = "QUALIFY_OIDC_JWKS_REFRESH", default_value_t = DEFAULT_JWKS_REFRESH.into())]
+    pub oidc_jwks_refresh: HumanDuration<1000>,
+    /// Development token secret shared with `qualify token` (default: the well-known dev
+    /// secret)
+    #[arg(long, env = "QUALIFY_DEV_SECRET", hide_env_values = true,
+          default_value = DEFAULT_DEV_SECRET, hide_default_value = true)]
+    pub dev_secret: DevSecret,
+    /// `true` allows dev auth on a non-loopback address (anyone who knows the dev secret gets
+    /// in)
+    #[arg(long, env = "QUALIFY_ALLOW_DEV_AUTH_ON_NETWORK", action = clap::ArgAction::Set,
+          default_value_t = false, value_parser = SettingParser::<bool>::new())]
+    pub allow_dev_auth_on_network: bool,
+    /// Vetting policy: `manual` (reviewers decide) or `auto` (rules decide, see docs/vetting.md)
+    #[arg(long, env = "QUALIFY_VETTING", default_value_t = SERVER.policy.mode.into())]
+    pub vetting: Vetting,
+    /// When the decision is taken after the request (scheduled and durable, not slept on)
+    #[arg(long, env = "QUALIFY_VETTING_DELAY", default_value_t = SERVER.policy.delay.into())]
+    pub vetting_delay: HumanDuration,
+    /// Academic domain suffixes of auto vetting, comma-separated; `XX` stands for any two
+    /// letters
+    #[arg(long, env = "QUALIFY_ACADEMIC_SUFFIXES", default_value_t = AcademicSuffix::defaults())]
+    pub academic_suffixes: List<AcademicSuffix>,
+    /// GDAP roles a new customer starts with, comma-separated
+    #[arg(long, env = "QUALIFY_DEFAULT_GDAP_ROLES",
+          default_value_t = SERVER.default_gdap_roles.iter().copied().collect())]
+    pub default_gdap_roles: List<GdapRoleName>,
+    /// Requests per minute per partner tenant; 0 turns throttling off
+    #[arg(long, env = "QUALIFY_RATE_LIMIT_PER_MINUTE",
+          default_value_t = SERVER.rate_limit_per_minute.into())]
+    pub rate_limit_per_minute: AtLeast<0>,
+    /// How long a worker holds a claimed vetting job before another may take it
+    #[arg(long, env = "QUALIFY_JOB_LEASE", default_value_t = SERVER.job_lease.into())]
+    pub job_lease: Timeout,
+    /// A request that takes longer is answered 503 with Retry-After
+    #[arg(long, env = "QUALIFY_REQUEST_TIMEOUT", default_value_t = SERVER.request_timeout.into())]
+    pub request_timeout: Timeout,
+    /// Time a client has to send a request's headers; also how long an idle keep-alive
+    /// connection is kept
+    #[arg(long, env = "QUALIFY_HEADER_READ_TIMEOUT",
+          default_value_t = SERVER.header_read_timeout.into())]
+    pub header_read_timeout: Timeout,
+    /// Time a client has to send a request's whole body; 408 after that
+    #[arg(long, env = "QUALIFY_BODY_READ_TIMEOUT",
+          default_value_t = SERVER.body_read_timeout.into())]
+    pub body_read_timeout: Timeout,
+    /// Largest request head (request line and headers) in bytes; larger heads get 431
+    #[arg(long, env = "QUALIFY_MAX_HEADER_BYTES", default_value_t = SERVER.max_header_bytes.into())]
+    pub max_header_bytes: AtLeast<8192>,
+    /// Connections served at once; more wait in the listen backlog
+    #[arg(long, env = "QUALIFY_MAX_CONNECTIONS", default_value_t = SERVER.max_connections.into())]
+    pub max_connections: AtLeast<1>,
+    /// Requests handled at once; more get 503 with Retry-After
+    #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT", default_value_t = SERVER.max_in_flight.into())]
+    pub max_in_flight: AtLeast<1>,
+    /// PostgreSQL: connections per instance
+    #[arg(long, env = "QUALIFY_PG_MAX_CONNECTIONS", default_value_t = PG.max_connections.into())]
+    pub pg_max_connections: AtLeast<1>,
+    /// PostgreSQL: server-side bound on one statement (`statement_timeout`)
+    #[arg(long, env = "QUALIFY_PG_STATEMENT_TIMEOUT",
+          default_value_t = PG.statement_timeout.into())]
+    pub pg_statement_timeout: HumanDuration,
+    /// Log format on stderr: `text` or `json`; the level comes from `QUALIFY_LOG` (e.g. `debug`)
+    #[arg(long, env = "QUALIFY_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// What `serve` runs with.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    pub listen: String,
-    pub database: String,
-    pub allow_dev_auth_on_network: bool,
+    pub listen: SocketAddr,
+    pub database: DatabaseUrl,
     pub json_logs: bool,
     pub postgres: PgSettings,
     pub server: ServerConfig,
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_DATABASE: &str = "sqlite://qualify.db";
+/// A bad configuration: `qualify serve` prints it after `error: ` and exits 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
 
-pub fn resolve(args: &ServeArgs) -> anyhow::Result<Resolved> {
-    let mut figment = Figment::new();
-    if let Some(path) = &args.config {
-        if !Path::new(path).exists() {
-            bail!("the config file {} does not exist", path.display());
-        }
-        figment = figment.merge(Toml::file(path));
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    // `None` values of the command line must not hide the file's: serialise only what is set.
-    let cli = serde_json::to_value(Settings::from(args))?;
-    let cli: serde_json::Map<String, serde_json::Value> = cli
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let s: Settings = figment
-        .merge(Serialized::defaults(cli))
-        .extract()
-        .context("invalid configuration")?;
-    settings_to_config(s)
 }
 
-fn settings_to_config(s: Settings) -> anyhow::Result<Resolved> {
-    let audience = s.oidc_audience.unwrap_or_else(|| DEFAULT_AUDIENCE.into());
-    let auth = match s.auth.as_deref().unwrap_or("dev") {
-        "dev" => AuthConfig::Dev {
-            secret: Secret::new(s.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into())),
-            audience,
-        },
-        "oidc" => AuthConfig::Oidc {
-            jwks: s
-                .oidc_jwks
-                .context("--oidc-jwks (a JWKS file or URL) is required with --auth oidc")?,
-            issuer: s
-                .oidc_issuer
-                .context("--oidc-issuer is required with --auth oidc")?,
-            audience,
-            jwks_refresh: match s.oidc_jwks_refresh.as_deref() {
-                None => qualify_server::auth::DEFAULT_JWKS_REFRESH,
-                Some(d) => at_least("--oidc-jwks-refresh", d, Duration::from_secs(1))?,
+impl std::error::Error for UsageError {}
+
+/// Where each setting's value came from.
+struct Origins {
+    /// The keys clap took from a flag or the environment, with that origin.
+    given: Vec<(String, Origin)>,
+    /// The keys the config file sets, and the file as given.
+    file: Option<(String, BTreeSet<String>)>,
+}
+
+impl Origins {
+    fn of(&self, key: &str) -> Origin {
+        if let Some((_, o)) = self.given.iter().find(|(k, _)| k == key) {
+            return o.clone();
+        }
+        match &self.file {
+            Some((path, keys)) if keys.contains(key) => Origin::File(path.clone(), key.into()),
+            _ => Origin::Default,
+        }
+    }
+}
+
+fn flag(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
+}
+
+/// A `serve` setting as clap declares it.
+fn arg_of(key: &str) -> Option<clap::Arg> {
+    ServeArgs::augment_args(clap::Command::new("serve"))
+        .get_arguments()
+        .find(|a| a.get_id() == key)
+        .cloned()
+}
+
+/// The environment variable of a `serve` setting.
+fn env_of(key: &str) -> String {
+    arg_of(key)
+        .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
+fn origin_from_source(key: &str, source: Option<ValueSource>) -> Option<Origin> {
+    match source? {
+        ValueSource::CommandLine => Some(Origin::CommandLine),
+        ValueSource::EnvVariable => Some(Origin::Env(env_of(key))),
+        _ => None,
+    }
+}
+
+/// The settings of `serve`'s arguments, with the config file laid between the values given
+/// (flags, environment) and the defaults; `matches` are `serve`'s, which tell them apart.
+pub fn resolve(args: &ServeArgs, matches: &ArgMatches) -> Result<Resolved, UsageError> {
+    let clap_values = match Value::serialize(&args.settings) {
+        Ok(Value::Dict(_, dict)) => dict,
+        other => unreachable!("the settings serialise to a dictionary: {other:?}"),
+    };
+    let (mut given, mut defaults) = (Dict::new(), Dict::new());
+    let mut origins = Origins {
+        given: vec![],
+        file: None,
+    };
+    for (key, value) in clap_values {
+        match origin_from_source(&key, matches.value_source(&key)) {
+            Some(origin) => {
+                origins.given.push((key.clone(), origin));
+                given.insert(key, value);
+            }
+            None => {
+                defaults.insert(key, value);
+            }
+        }
+    }
+    let mut figment = Figment::from(Serialized::defaults(defaults));
+    if let Some(path) = &args.config {
+        let shown = path.display().to_string();
+        if !path.is_file() {
+            let origin = origin_from_source("config", matches.value_source("config"))
+                .unwrap_or(Origin::Default);
+            return Err(UsageError(format!(
+                "the config file {shown} (--config, {origin}) does not exist"
+            )));
+        }
+        let toml = Toml::file_exact(path);
+        let data = toml.data().map_err(|e| {
+            UsageError(format!(
+                "the config file {shown} is not valid TOML: {}",
+                e.kind
+            ))
+        })?;
+        let keys = data
+            .get(&Profile::Default)
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default();
+        origins.file = Some((shown, keys));
+        figment = figment.merge(toml);
+    }
+    let figment = figment.merge(Serialized::defaults(given));
+    let settings: Settings = figment
+        .extract()
+        .map_err(|e| extraction_error(e, &figment, &origins))?;
+    settings.into_resolved(&origins)
+}
+
+/// A value figment could not take (only the file's can fail: clap has read the others).
+fn extraction_error(e: figment::Error, figment: &Figment, origins: &Origins) -> UsageError {
+    use figment::error::Kind;
+    let file = origins
+        .file
+        .as_ref()
+        .map(|(p, _)| p.as_str())
+        .unwrap_or("the config file");
+    if let Kind::UnknownField(key, known) = &e.kind {
+        return UsageError(format!(
+            "unknown key {key} in {file}; the keys are the serve flags with underscores: {}",
+            known.join(", ")
+        ));
+    }
+    let Some(key) = e.path.first().cloned() else {
+        return UsageError(format!("{file}: {}", e.kind));
+    };
+    // The value at the error's path: the key, then an index into a list.
+    let mut value = figment.find_value(&key).ok();
+    for step in &e.path[1..] {
+        value = match (value, step.parse::<usize>()) {
+            (Some(Value::Array(_, items)), Ok(i)) => items.into_iter().nth(i),
+            (other, _) => other,
+        };
+    }
+    let text = match value {
+        Some(Value::String(_, s)) => s,
+        Some(v) => serde_json::to_string(&v).unwrap_or_default(),
+        None => String::new(),
+    };
+    let shown = show_file_value(&key, &text);
+    let reason = match &e.kind {
+        Kind::Message(m) => m.clone(),
+        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
+        other => other.to_string(),
+    };
+    UsageError(values::invalid_value(
+        &shown,
+        &flag(&key),
+        &origins.of(&key),
+        &reason,
+    ))
+}
+
+/// A value of the file as an error shows it: secrets as their type shows them.
+fn show_file_value(key: &str, text: &str) -> String {
+    use values::Setting;
+    match key {
+        "dev_secret" => DevSecret::show(text),
+        "database" => DatabaseUrl::show(text),
+        _ => format!("{text:?}"),
+    }
+}
+
+impl Settings {
+    /// The checks that span settings, and the conversion into what `serve` needs.
+    fn into_resolved(self, origins: &Origins) -> Result<Resolved, UsageError> {
+        let audience = self.oidc_audience;
+        let auth = match self.auth {
+            AuthMode::Dev => AuthConfig::Dev {
+                secret: self.dev_secret.0,
+                audience,
             },
-        },
-        other => bail!("--auth {other:?} is not dev or oidc"),
-    };
-    let mode = match s.vetting.as_deref() {
-        None => VettingMode::Manual,
-        Some(v) => VettingMode::parse(v)
-            .with_context(|| format!("--vetting {v:?} is not manual or auto"))?,
-    };
-    let delay = match s.vetting_delay.as_deref() {
-        None => std::time::Duration::ZERO,
-        Some(d) => parse_duration("--vetting-delay", d)?,
-    };
-    let academic_suffixes = match s.academic_suffixes {
-        None => DEFAULT_ACADEMIC_SUFFIXES
-            .iter()
-            .map(|x| x.to_string())
-            .collect(),
-        Some(list) => {
-            let list: Vec<String> = list
-                .into_iter()
-                .map(|x| x.trim().to_owned())
-                .filter(|x| !x.is_empty())
-                .collect();
-            for x in &list {
-                if !x.starts_with('.') || x.len() < 2 || x.contains("..") {
-                    bail!("academic suffix {x:?} must look like .edu or .ac.XX");
+            AuthMode::Oidc => {
+                let needs = |key: &str, what: &str| {
+                    UsageError(format!(
+                        "--auth oidc ({}) needs {} ({what})",
+                        origins.of("auth"),
+                        flag(key)
+                    ))
+                };
+                AuthConfig::Oidc {
+                    jwks: self
+                        .oidc_jwks
+                        .ok_or_else(|| needs("oidc_jwks", "a JWKS file or URL"))?,
+                    issuer: self
+                        .oidc_issuer
+                        .ok_or_else(|| needs("oidc_issuer", "the tokens' expected iss"))?,
+                    audience,
+                    jwks_refresh: self.oidc_jwks_refresh.get(),
                 }
             }
-            list
+        };
+        let listen = self.listen.0;
+        if self.auth == AuthMode::Dev
+            && !listen.ip().is_loopback()
+            && !self.allow_dev_auth_on_network
+        {
+            return Err(UsageError(format!(
+                "dev auth accepts tokens signed with a well-known secret; refusing to listen on the \
+                 non-loopback address {listen} (--listen, {}). Use --auth oidc, or pass \
+                 --allow-dev-auth-on-network true if you really mean it",
+                origins.of("listen")
+            )));
         }
-    };
-    let default_gdap_roles = match s.default_gdap_roles {
-        None => vec![GdapRole::DirectoryReader],
-        Some(list) => list
-            .iter()
-            .map(|r| r.trim())
-            .filter(|r| !r.is_empty())
-            .map(|r| GdapRole::parse(r).with_context(|| format!("GDAP role {r:?} is not known")))
-            .collect::<anyhow::Result<_>>()?,
-    };
-    let json_logs = match s.log_format.as_deref() {
-        None | Some("text") => false,
-        Some("json") => true,
-        Some(other) => bail!("--log-format {other:?} is not text or json"),
-    };
-    let transport = ServerConfig::default();
-    let duration_or = |flag: &str, value: Option<&str>, default: Duration| match value {
-        None => Ok(default),
-        Some(d) => at_least(flag, d, Duration::from_millis(100)),
-    };
-    let request_timeout = duration_or(
-        "--request-timeout",
-        s.request_timeout.as_deref(),
-        transport.request_timeout,
-    )?;
-    let header_read_timeout = duration_or(
-        "--header-read-timeout",
-        s.header_read_timeout.as_deref(),
-        transport.header_read_timeout,
-    )?;
-    let body_read_timeout = duration_or(
-        "--body-read-timeout",
-        s.body_read_timeout.as_deref(),
-        transport.body_read_timeout,
-    )?;
-    let max_header_bytes = s.max_header_bytes.unwrap_or(transport.max_header_bytes);
-    if max_header_bytes < 8192 {
-        bail!("--max-header-bytes must be at least 8192");
-    }
-    let max_connections = s.max_connections.unwrap_or(transport.max_connections);
-    let max_in_flight = s.max_in_flight.unwrap_or(transport.max_in_flight);
-    if max_connections == 0 || max_in_flight == 0 {
-        bail!("--max-connections and --max-in-flight must be at least 1");
-    }
-    let defaults = PgSettings::default();
-    let postgres = PgSettings {
-        max_connections: s.pg_max_connections.unwrap_or(defaults.max_connections),
-        statement_timeout: match s.pg_statement_timeout.as_deref() {
-            None => defaults.statement_timeout,
-            Some(t) => parse_duration("--pg-statement-timeout", t)?,
-        },
-    };
-    Ok(Resolved {
-        postgres,
-        listen: s.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
-        database: s.database.unwrap_or_else(|| DEFAULT_DATABASE.into()),
-        allow_dev_auth_on_network: s.allow_dev_auth_on_network.unwrap_or(false),
-        json_logs,
-        server: ServerConfig {
-            auth,
-            policy: VettingPolicy {
-                mode,
-                delay,
-                academic_suffixes,
+        Ok(Resolved {
+            listen,
+            database: self.database,
+            json_logs: self.log_format == LogFormat::Json,
+            postgres: PgSettings {
+                max_connections: self.pg_max_connections.as_u32(),
+                statement_timeout: self.pg_statement_timeout.get(),
             },
-            rate_limit_per_minute: s.rate_limit_per_minute.unwrap_or(500),
-            default_gdap_roles,
-            job_lease: match s.job_lease.as_deref() {
-                None => ServerConfig::default().job_lease,
-                Some(l) => parse_duration("--job-lease", l).and_then(|d| {
-                    if d < std::time::Duration::from_millis(100) {
-                        bail!("--job-lease must be at least 100ms")
-                    }
-                    Ok(d)
-                })?,
+            server: ServerConfig {
+                auth,
+                policy: qualify_core::policy::VettingPolicy {
+                    mode: self.vetting.into(),
+                    delay: self.vetting_delay.get(),
+                    academic_suffixes: self.academic_suffixes.0.into_iter().map(|s| s.0).collect(),
+                },
+                rate_limit_per_minute: self.rate_limit_per_minute.as_u32(),
+                default_gdap_roles: self.default_gdap_roles.0.into_iter().map(|r| r.0).collect(),
+                job_lease: self.job_lease.get(),
+                request_timeout: self.request_timeout.get(),
+                header_read_timeout: self.header_read_timeout.get(),
+                body_read_timeout: self.body_read_timeout.get(),
+                max_header_bytes: self.max_header_bytes.as_usize(),
+                max_connections: self.max_connections.as_usize(),
+                max_in_flight: self.max_in_flight.as_usize(),
+                // Not a setting.
+                shutdown_grace: SERVER.shutdown_grace,
             },
-            request_timeout,
-            header_read_timeout,
-            body_read_timeout,
-            max_header_bytes,
-            max_connections,
-            max_in_flight,
-            ..ServerConfig::default()
-        },
-    })
+        })
+    }
 }
 
-/// A duration flag with a floor (a zero timeout would refuse everything).
-fn at_least(flag: &str, value: &str, min: Duration) -> anyhow::Result<Duration> {
-    let d = parse_duration(flag, value)?;
-    if d < min {
-        bail!(
-            "{flag} must be at least {}",
-            humantime::format_duration(min)
-        );
-    }
-    Ok(d)
+/// The `serve` command as clap has it (for the README's table and the tests).
+pub fn serve_command() -> clap::Command {
+    crate::cli::Cli::command()
+        .find_subcommand("serve")
+        .expect("serve is a subcommand")
+        .clone()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use clap::FromArgMatches;
+    use qualify_core::policy::{DEFAULT_ACADEMIC_SUFFIXES, VettingMode};
+    use qualify_core::validation::GdapRole;
+
     use super::*;
+
+    /// `qualify serve ARGS`, parsed as the binary parses it but blind to the process'
+    /// environment (so that a `QUALIFY_*` variable of whoever runs the tests changes nothing,
+    /// and no test has to set one).
+    fn resolve_args(args: &[&str]) -> Result<Resolved, String> {
+        let cmd = crate::cli::Cli::command()
+            .mut_subcommand("serve", |s| s.mut_args(|a| a.env(None::<&str>)));
+        let matches = cmd
+            .try_get_matches_from(
+                std::iter::once("qualify")
+                    .chain(["serve"])
+                    .chain(args.iter().copied()),
+            )
+            .map_err(|e| e.to_string())?;
+        let serve = matches.subcommand_matches("serve").unwrap();
+        let args = ServeArgs::from_arg_matches(serve).map_err(|e| e.to_string())?;
+        resolve(&args, serve).map_err(|e| e.0)
+    }
+
+    fn toml(dir: &tempfile::TempDir, text: &str) -> String {
+        let file = dir.path().join("qualify.toml");
+        std::fs::write(&file, text).unwrap();
+        file.display().to_string()
+    }
 
     #[test]
     fn defaults() {
-        let r = resolve(&ServeArgs::default()).unwrap();
-        assert_eq!(r.listen, DEFAULT_LISTEN);
-        assert_eq!(r.database, DEFAULT_DATABASE);
-        assert_eq!(r.server.rate_limit_per_minute, 500);
-        assert_eq!(r.server.policy.mode, VettingMode::Manual);
-        assert!(matches!(r.server.auth, AuthConfig::Dev { .. }));
+        let r = resolve_args(&[]).unwrap();
+        assert_eq!(r.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            r.database,
+            DatabaseUrl::Sqlite("sqlite://qualify.db".into())
+        );
+        assert!(!r.json_logs);
+        let s = &r.server;
+        let d = ServerConfig::default();
+        assert_eq!(s.rate_limit_per_minute, 500);
+        assert_eq!(s.policy, d.policy);
+        assert_eq!(s.policy.mode, VettingMode::Manual);
+        assert_eq!(
+            s.policy.academic_suffixes.len(),
+            DEFAULT_ACADEMIC_SUFFIXES.len()
+        );
+        assert_eq!(s.default_gdap_roles, vec![GdapRole::DirectoryReader]);
+        assert_eq!(
+            (
+                s.job_lease,
+                s.request_timeout,
+                s.header_read_timeout,
+                s.body_read_timeout
+            ),
+            (
+                d.job_lease,
+                d.request_timeout,
+                d.header_read_timeout,
+                d.body_read_timeout
+            )
+        );
+        assert_eq!(
+            (s.max_header_bytes, s.max_connections, s.max_in_flight),
+            (65536, 1024, 512)
+        );
+        assert_eq!(r.postgres.max_connections, 16);
+        assert_eq!(r.postgres.statement_timeout, Duration::from_secs(30));
+        match &s.auth {
+            AuthConfig::Dev { secret, audience } => {
+                assert_eq!(secret.expose(), DEFAULT_DEV_SECRET);
+                assert_eq!(audience, DEFAULT_AUDIENCE);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn flags_override_the_file_and_the_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("qualify.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9999\"\nvetting = \"auto\"\nrate_limit_per_minute = 7\n",
-        )
-        .unwrap();
-        let args = ServeArgs {
-            config: Some(file),
-            rate_limit_per_minute: Some(9),
-            ..Default::default()
-        };
-        let r = resolve(&args).unwrap();
-        assert_eq!(r.listen, "127.0.0.1:9999");
+        let file = toml(
+            &dir,
+            "listen = \"127.0.0.1:9999\"\nvetting = \"auto\"\nrate_limit_per_minute = 7\n\
+             vetting_delay = \"5s\"\nacademic_suffixes = [\".edu\"]\nmax_in_flight = \"9\"\n",
+        );
+        let r = resolve_args(&["--config", &file, "--rate-limit-per-minute", "9"]).unwrap();
+        assert_eq!(r.listen, "127.0.0.1:9999".parse().unwrap());
         assert_eq!(r.server.policy.mode, VettingMode::Auto);
+        assert_eq!(r.server.policy.delay, Duration::from_secs(5));
+        assert_eq!(r.server.policy.academic_suffixes, vec![".edu".to_owned()]);
+        assert_eq!(r.server.max_in_flight, 9);
         assert_eq!(r.server.rate_limit_per_minute, 9);
+        // A flag given with the default's value still beats the file.
+        let r = resolve_args(&["--config", &file, "--vetting", "manual"]).unwrap();
+        assert_eq!(r.server.policy.mode, VettingMode::Manual);
+        // A file value that a flag overrides is never read.
+        let file = toml(&dir, "vetting_delay = \"soon\"\n");
+        let r = resolve_args(&["--config", &file, "--vetting-delay", "1s"]).unwrap();
+        assert_eq!(r.server.policy.delay, Duration::from_secs(1));
     }
 
     #[test]
-    fn transport_limits_are_read_and_checked() {
-        let r = resolve(&ServeArgs {
-            request_timeout: Some("5s".into()),
-            header_read_timeout: Some("2s".into()),
-            max_connections: Some(7),
-            oidc_jwks_refresh: Some("10m".into()),
-            ..Default::default()
-        })
+    fn typed_values_from_flags() {
+        let r = resolve_args(&[
+            "--request-timeout",
+            "5s",
+            "--header-read-timeout",
+            "2s",
+            "--max-connections",
+            "7",
+            "--default-gdap-roles",
+            "",
+            "--database",
+            "./q.db",
+            "--log-format",
+            "json",
+            "--auth",
+            "oidc",
+            "--oidc-jwks",
+            "jwks.json",
+            "--oidc-issuer",
+            "iss",
+            "--oidc-jwks-refresh",
+            "10m",
+        ])
         .unwrap();
         assert_eq!(r.server.request_timeout, Duration::from_secs(5));
         assert_eq!(r.server.header_read_timeout, Duration::from_secs(2));
         assert_eq!(r.server.max_connections, 7);
-        let bad = |a: ServeArgs| resolve(&a).unwrap_err().to_string();
-        assert!(
-            bad(ServeArgs {
-                max_header_bytes: Some(100),
-                ..Default::default()
-            })
-            .contains("--max-header-bytes")
-        );
-        assert!(
-            bad(ServeArgs {
-                header_read_timeout: Some("0s".into()),
-                ..Default::default()
-            })
-            .contains("--header-read-timeout")
-        );
-        assert!(
-            bad(ServeArgs {
-                max_in_flight: Some(0),
-                ..Default::default()
-            })
-            .contains("--max-in-flight")
-        );
+        assert_eq!(r.server.default_gdap_roles, vec![]);
+        assert_eq!(r.database, DatabaseUrl::Sqlite("./q.db".into()));
+        assert!(r.json_logs);
+        assert!(matches!(
+            r.server.auth,
+            AuthConfig::Oidc { jwks_refresh, .. } if jwks_refresh == Duration::from_secs(600)
+        ));
     }
 
     #[test]
-    fn bad_values_fail_with_a_message() {
-        let bad = |a: ServeArgs| resolve(&a).unwrap_err().to_string();
+    fn bad_values_are_usage_errors_naming_the_flag_and_the_source() {
+        let bad = |args: &[&str]| resolve_args(args).unwrap_err();
+        let e = bad(&["--vetting-delay", "soon"]);
         assert!(
-            bad(ServeArgs {
-                vetting_delay: Some("soon".into()),
-                ..Default::default()
-            })
-            .contains("--vetting-delay")
+            e.contains("invalid value \"soon\" for --vetting-delay (from the command line)"),
+            "{e}"
         );
-        assert!(
-            bad(ServeArgs {
-                auth: Some("oidc".into()),
-                ..Default::default()
-            })
-            .contains("--oidc-jwks")
-        );
-        assert!(
-            bad(ServeArgs {
-                default_gdap_roles: Some(vec!["Global Admin".into()]),
-                ..Default::default()
-            })
-            .contains("GDAP")
-        );
+        for (args, says) in [
+            (&["--max-header-bytes", "100"][..], "at least 8192"),
+            (&["--header-read-timeout", "0s"], "at least 100ms"),
+            (&["--max-in-flight", "0"], "--max-in-flight"),
+            (&["--job-lease", "10ms"], "--job-lease"),
+            (&["--auth", "oidc"], "--oidc-jwks"),
+            (&["--default-gdap-roles", "Global Admin"], "GDAP"),
+            (&["--database", "mysql://x"], "sqlite::memory:"),
+            (&["--listen", "0.0.0.0:0"], "refusing to listen"),
+        ] {
+            let e = bad(args);
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("q.toml");
-        std::fs::write(&file, "no_such_key = 1\n").unwrap();
+        let file = toml(&dir, "no_such_key = 1\n");
+        let e = bad(&["--config", &file]);
+        assert!(e.contains("unknown key no_such_key in"), "{e}");
+        let file = toml(&dir, "vetting_delay = \"soon\"\n");
+        let e = bad(&["--config", &file]);
+        assert_eq!(
+            e,
+            format!(
+                "invalid value \"soon\" for vetting_delay in {file} (--vetting-delay): \
+                 expected a duration such as 30s or 5m"
+            )
+        );
+        let file = toml(
+            &dir,
+            "default_gdap_roles = [\"Directory Reader\", \"Root\"]\n",
+        );
+        let e = bad(&["--config", &file]);
         assert!(
-            resolve(&ServeArgs {
-                config: Some(file),
-                ..Default::default()
-            })
-            .is_err()
+            e.starts_with("invalid value \"Root\" for default_gdap_roles in"),
+            "{e}"
+        );
+        let file = toml(&dir, "allow_dev_auth_on_network = \"yes\"\n");
+        let e = bad(&["--config", &file]);
+        assert!(e.contains("allow_dev_auth_on_network in"), "{e}");
+        let file = toml(&dir, "auth = \"oidc\"\n");
+        let e = bad(&["--config", &file]);
+        assert!(
+            e.contains(&format!(
+                "--auth oidc (from auth in {file}) needs --oidc-jwks"
+            )),
+            "{e}"
+        );
+        let e = bad(&["--config", "/nonexistent/q.toml"]);
+        assert!(
+            e.contains("/nonexistent/q.toml (--config, from the command line) does not exist"),
+            "{e}"
+        );
+        let file = toml(&dir, "config = \"other.toml\"\n");
+        assert!(bad(&["--config", &file]).contains("unknown key config"));
+    }
+
+    /// Every typed setting's
+    /// parser is ours (its error says where the value came from).
+    #[test]
+    fn every_typed_setting_refuses_garbage_naming_its_source() {
+        let cmd = serve_command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            // Free text, or (database) a bare file path.
+            if matches!(
+                id,
+                "help"
+                    | "config"
+                    | "oidc_jwks"
+                    | "oidc_issuer"
+                    | "oidc_audience"
+                    | "dev_secret"
+                    | "database"
+            ) {
+                continue;
+            }
+            let long = format!("--{}", arg.get_long().unwrap());
+            let e = resolve_args(&[&long, "\u{1}garbage"]).unwrap_err();
+            assert!(
+                e.contains(&format!("for {long} (from the command line)")),
+                "{long}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let r = resolve_args(&[
+            "--dev-secret",
+            "hunter2-hunter2",
+            "--database",
+            "postgres://u:pg-password@h/db",
+        ])
+        .unwrap();
+        let shown = format!("{r:?}");
+        // `--help` prints an environment variable's value unless told not to, and an error
+        // from the file prints the value: neither for a setting that may hold a secret.
+        for arg in serve_command().get_arguments() {
+            if arg.is_hide_env_values_set() {
+                let key = arg.get_id().as_str();
+                let e = show_file_value(key, "postgres://u:hunter2@h/x");
+                assert!(!e.contains("hunter2"), "{key} shows {e}");
+            }
+        }
+        for key in ["dev_secret", "database"] {
+            assert!(arg_of(key).unwrap().is_hide_env_values_set(), "{key}");
+        }
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pg-password"),
+            "{shown}"
+        );
+    }
+
+    /// The README's table of `serve` flags, rendered from clap.
+    fn flags_table() -> String {
+        let cell = |s: &str| {
+            s.replace('|', "\\|")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut out = String::from("| flag | env | default | what |\n|---|---|---|---|\n");
+        for arg in serve_command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" {
+                continue;
+            }
+            let env = arg
+                .get_env()
+                .map(|e| format!("`{}`", e.to_string_lossy()))
+                .unwrap_or_else(|| "—".into());
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            let default = if arg.is_hide_default_value_set() {
+                "(hidden)".to_owned()
+            } else if defaults.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("`{}`", defaults.join(","))
+            };
+            let help = arg
+                .get_long_help()
+                .or(arg.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let what = cell(&help);
+            out.push_str(&format!("| `--{long}` | {env} | {default} | {what} |\n"));
+        }
+        out
+    }
+
+    #[test]
+    fn the_readme_lists_every_serve_flag_as_clap_has_it() {
+        const BEGIN: &str = "<!-- serve-flags: generated from clap by `QUALIFY_UPDATE_README=1 cargo test -p qualify-cli --lib readme` -->\n";
+        const END: &str = "<!-- serve-flags end -->";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let expected = flags_table();
+        let (start, end) = match (readme.find(BEGIN), readme.find(END)) {
+            (Some(s), Some(e)) if s < e => (s + BEGIN.len(), e),
+            _ => panic!("README.md lacks the markers of the serve flags table:\n{BEGIN}{END}"),
+        };
+        if readme[start..end] == expected {
+            return;
+        }
+        if std::env::var_os("QUALIFY_UPDATE_README").is_some() {
+            std::fs::write(
+                path,
+                format!("{}{expected}{}", &readme[..start], &readme[end..]),
+            )
+            .unwrap();
+            return;
+        }
+        panic!(
+            "README.md's table of serve flags differs from clap's; it should read:\n\n{expected}\n\
+             (or run: QUALIFY_UPDATE_README=1 cargo test -p qualify-cli --lib readme)"
         );
     }
 }

@@ -12,12 +12,34 @@ pub mod serve;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
+/// The exit code of a usage error (clap's too).
+const USAGE: u8 = 2;
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap prints its own usage errors (a bad value of a flag or an environment variable
+    // included) and exits 2.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // `serve`'s settings are resolved (the config file laid in) before anything starts.
+    let serve = match &cli.command {
+        Command::Serve(args) => {
+            let serve_matches = matches
+                .subcommand_matches("serve")
+                .expect("the serve subcommand was parsed");
+            match config::resolve(args, serve_matches) {
+                Ok(resolved) => Some(resolved),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(USAGE);
+                }
+            }
+        }
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,7 +52,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(_) => serve::run(serve.expect("resolved above")).await,
             Command::Token(args) => cli::token(args),
             Command::Admin(args) => admin::run(args).await,
             Command::Customers(args) => Ok(client::customers(args).await),

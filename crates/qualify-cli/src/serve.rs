@@ -1,11 +1,10 @@
 //! `qualify serve`.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use qualify_server::{AppState, AuthConfig};
 use qualify_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::net::TcpListener;
@@ -13,8 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::logsink::{FlushOnDrop, StderrSink};
 
-use crate::cli::ServeArgs;
-use crate::config::resolve;
+use crate::config::{DatabaseUrl, Resolved};
 
 /// Logs to stderr through the log thread; what is queued is written out when the guard drops.
 fn init_logging(json: bool) -> FlushOnDrop {
@@ -33,18 +31,13 @@ fn init_logging(json: bool) -> FlushOnDrop {
     flush
 }
 
-/// Opens the store named by a database URL: `postgres://` / `postgresql://` or SQLite.
-pub async fn open_store(url: &str, pg: &PgSettings) -> anyhow::Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PgStore::open(url, pg)
-            .await
-            .with_context(|| format!("opening the database {}", redact(url)))?;
-        return Ok(Arc::new(store));
-    }
-    let store = SqliteStore::open(url)
-        .await
-        .with_context(|| format!("opening the database {url}"))?;
-    Ok(Arc::new(store))
+/// Opens the store named by a database URL.
+pub async fn open_store(url: &DatabaseUrl, pg: &PgSettings) -> anyhow::Result<Arc<dyn Store>> {
+    let opening = || format!("opening the database {}", url.redacted());
+    Ok(match url {
+        DatabaseUrl::Postgres(u) => Arc::new(PgStore::open(u, pg).await.with_context(opening)?),
+        DatabaseUrl::Sqlite(u) => Arc::new(SqliteStore::open(u).await.with_context(opening)?),
+    })
 }
 
 async fn shutdown_signal() {
@@ -68,22 +61,11 @@ async fn shutdown_signal() {
     }
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = resolve(&args)?;
+/// Serves with the resolved settings (`config::resolve` has refused bad ones already).
+pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
     let _flush_log = init_logging(config.json_logs);
-    let addr: SocketAddr = config.listen.parse().with_context(|| {
-        format!(
-            "--listen {:?} is not an address such as 127.0.0.1:8080",
-            config.listen
-        )
-    })?;
+    let addr = config.listen;
     if let AuthConfig::Dev { .. } = &config.server.auth {
-        if !addr.ip().is_loopback() && !config.allow_dev_auth_on_network {
-            bail!(
-                "dev auth accepts tokens signed with a well-known secret; refusing to listen on the non-loopback address {addr}. \
-                 Use --auth oidc, or pass --allow-dev-auth-on-network true if you really mean it"
-            );
-        }
         tracing::warn!(
             "AUTH MODE dev: tokens signed with the development secret are accepted. Never expose this server."
         );
@@ -103,7 +85,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!(
         %local,
-        database = %redact(&config.database),
+        database = %config.database.redacted(),
         vetting = ?config.server.policy.mode,
         delay = ?config.server.policy.delay,
         rate_limit_per_minute = config.server.rate_limit_per_minute,
@@ -112,28 +94,4 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     qualify_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// A database URL without its password, for the log.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(super::redact("sqlite://qualify.db"), "sqlite://qualify.db");
-    }
 }

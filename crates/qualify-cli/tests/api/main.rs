@@ -8,6 +8,7 @@ mod auth;
 mod backup;
 mod client_cli;
 mod cluster;
+mod config;
 mod crash;
 mod customers;
 mod db;
