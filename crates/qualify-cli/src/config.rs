@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 
 pub use values::{
     AcademicSuffix, AtLeast, AuthMode, DatabaseUrl, DevSecret, GdapRoleName, HumanDuration, List,
-    ListenAddr, LogFormat, Origin, SettingParser, Timeout, Vetting,
+    ListenAddr, LogFormat, Origin, SettingParser, StartClock, Timeout, Vetting,
 };
 
 /// The defaults the server library already declares; the settings refer to them rather than
@@ -160,12 +160,29 @@ pub struct Settings {
     /// Log format on stderr: `text` or `json`; the level comes from `QUALIFY_LOG` (e.g. `debug`)
     #[arg(long, env = "QUALIFY_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// A fixture document (docs/fixtures.schema.json) applied at start-up, once per database and
+    /// document; a reset goes back to it. `/readyz` answers 200 only after it was applied
+    #[arg(long, env = "QUALIFY_SEED")]
+    pub seed: Option<String>,
+    /// `frozen:T` starts the global clock frozen at the RFC 3339 instant T (control.md 4)
+    #[arg(long, env = "QUALIFY_CLOCK")]
+    pub clock: Option<StartClock>,
+    /// The test values `approved.test`, `denied.test`, `review.test` decide requests (control.md
+    /// 3); default `true` with `--auth dev`, `false` with `--auth oidc`
+    #[arg(long, env = "QUALIFY_TEST_VALUES", action = clap::ArgAction::Set,
+          value_parser = SettingParser::<bool>::new())]
+    pub test_values: Option<bool>,
+    /// How long a clock advance may run the due work before it answers 503 with what it applied
+    #[arg(long, env = "QUALIFY_ADVANCE_TIMEOUT", default_value_t = SERVER.advance_timeout.into())]
+    pub advance_timeout: Timeout,
 }
 
 /// What `serve` runs with.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub listen: SocketAddr,
+    /// `--seed`: the fixture document applied at start-up.
+    pub seed: Option<PathBuf>,
     pub database: DatabaseUrl,
     pub json_logs: bool,
     pub postgres: PgSettings,
@@ -394,6 +411,8 @@ impl Settings {
                     mode: self.vetting.into(),
                     delay: self.vetting_delay.get(),
                     academic_suffixes: self.academic_suffixes.0.into_iter().map(|s| s.0).collect(),
+                    // An operator running real vetting must not let a partner approve itself.
+                    test_values: self.test_values.unwrap_or(self.auth == AuthMode::Dev),
                 },
                 rate_limit_per_minute: self.rate_limit_per_minute.as_u32(),
                 default_gdap_roles: self.default_gdap_roles.0.into_iter().map(|r| r.0).collect(),
@@ -404,9 +423,12 @@ impl Settings {
                 max_header_bytes: self.max_header_bytes.as_usize(),
                 max_connections: self.max_connections.as_usize(),
                 max_in_flight: self.max_in_flight.as_usize(),
+                advance_timeout: self.advance_timeout.get(),
+                start_clock: self.clock.map(|c| c.0),
                 // Not a setting.
                 shutdown_grace: SERVER.shutdown_grace,
             },
+            seed: self.seed.map(PathBuf::from),
         })
     }
 }

@@ -61,6 +61,32 @@ async fn shutdown_signal() {
     }
 }
 
+/// `--clock frozen:T`: freezes the global clock at T, unless it stands at T or later already
+/// (time never goes back: a restart keeps what advances did since).
+async fn start_clock(state: &AppState) -> anyhow::Result<()> {
+    use qualify_core::clock::ClockChange;
+    use qualify_core::engine::Scope;
+    let Some(at) = state.config.start_clock else {
+        return Ok(());
+    };
+    match state
+        .store
+        .change_clock(Scope::All, state.time.wall(), ClockChange::Freeze(at))
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(frozen_at = %qualify_core::time_fmt::wire(at), "global clock frozen")
+        }
+        Err(qualify_store::StoreError::Domain(e))
+            if e.kind == qualify_core::ErrorKind::ClockWentBack =>
+        {
+            tracing::info!("--clock: the global clock is past that instant already; kept")
+        }
+        Err(e) => return Err(e).context("setting the global clock (--clock)"),
+    }
+    Ok(())
+}
+
 /// Serves with the resolved settings (`config::resolve` has refused bad ones already).
 pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
     let _flush_log = init_logging(config.json_logs);
@@ -74,6 +100,30 @@ pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
     let state = AppState::new(store, config.server.clone())
         .await
         .map_err(anyhow::Error::msg)?;
+    start_clock(&state).await?;
+    if let Some(path) = &config.seed {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading the --seed document {}", path.display()))?;
+        match qualify_server::routes::control::seed_at_start(&state, &bytes)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the --seed document {} was not applied: {e}",
+                    path.display()
+                )
+            })? {
+            Some(applied) => tracing::info!(
+                seed = %path.display(),
+                customers = applied.customers,
+                qualifications = applied.qualifications,
+                validation_codes = applied.validation_codes,
+                "seed applied"
+            ),
+            None => {
+                tracing::info!(seed = %path.display(), "seed already applied to this database; not applied again")
+            }
+        }
+    }
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -61,3 +61,239 @@ mod tests {
         assert_eq!(c.now(), t0);
     }
 }
+
+// ---- the virtual clock (control.md 4) ---------------------------------------------------------
+
+/// A scope's own clock: the global one, or a partner tenant's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockSetting {
+    /// Time stands still at this instant.
+    Frozen(OffsetDateTime),
+    /// Time runs at real pace, this many milliseconds from wall time.
+    Running { offset_ms: i64 },
+}
+
+impl ClockSetting {
+    pub fn now(&self, wall: OffsetDateTime) -> OffsetDateTime {
+        match *self {
+            ClockSetting::Frozen(at) => at,
+            ClockSetting::Running { offset_ms } => wall + time::Duration::milliseconds(offset_ms),
+        }
+    }
+
+    /// `frozen` or `running`, as the API names the mode.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            ClockSetting::Frozen(_) => "frozen",
+            ClockSetting::Running { .. } => "running",
+        }
+    }
+}
+
+/// The clocks that decide a partner tenant's domain time: its own, else the global one, else
+/// wall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartnerClocks {
+    pub global: Option<ClockSetting>,
+    pub own: Option<ClockSetting>,
+}
+
+impl PartnerClocks {
+    /// The partner's domain time at wall time `wall`.
+    pub fn now(&self, wall: OffsetDateTime) -> OffsetDateTime {
+        self.own.or(self.global).map_or(wall, |c| c.now(wall))
+    }
+}
+
+/// A change of one scope's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockChange {
+    /// `PUT .../clock {"frozenAt": T}`.
+    Freeze(OffsetDateTime),
+    /// `POST .../clock/advance {"by": d}`.
+    AdvanceBy(std::time::Duration),
+    /// `POST .../clock/advance {"to": T}`.
+    AdvanceTo(OffsetDateTime),
+    /// `POST .../clock/resume`.
+    Resume,
+    /// `DELETE .../clock`.
+    Remove,
+}
+
+/// What a clock change does: the scope's own clock after it, and its time before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockPlan {
+    pub setting: Option<ClockSetting>,
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+}
+
+/// The rules of control.md 4. `own` is the scope's own clock, `inherited` the time the scope
+/// follows without one (the global clock's, or wall time). Once a scope has a clock of its own,
+/// time never goes back (409); removing the clock is the one way back.
+pub fn plan_clock(
+    own: Option<ClockSetting>,
+    inherited: OffsetDateTime,
+    wall: OffsetDateTime,
+    change: ClockChange,
+) -> Result<ClockPlan, crate::DomainError> {
+    use crate::time_fmt::{truncate_millis, wire};
+    let from = own.map_or(inherited, |c| c.now(wall));
+    let back = |to: OffsetDateTime| {
+        crate::DomainError::new(
+            crate::ErrorKind::ClockWentBack,
+            format!(
+                "The clock is at {} and never goes back; {} is earlier (DELETE the clock to return to real time).",
+                wire(from),
+                wire(to)
+            ),
+        )
+    };
+    let forward_to = |to: OffsetDateTime| -> Result<ClockPlan, crate::DomainError> {
+        let to = truncate_millis(to);
+        if to < from {
+            return Err(back(to));
+        }
+        let setting = match own {
+            Some(ClockSetting::Running { offset_ms }) => ClockSetting::Running {
+                offset_ms: offset_ms + (to - from).whole_milliseconds() as i64,
+            },
+            _ => ClockSetting::Frozen(to),
+        };
+        Ok(ClockPlan {
+            setting: Some(setting),
+            from,
+            to,
+        })
+    };
+    match change {
+        ClockChange::Freeze(at) => {
+            let at = truncate_millis(at);
+            if own.is_some() && at < from {
+                return Err(back(at));
+            }
+            Ok(ClockPlan {
+                setting: Some(ClockSetting::Frozen(at)),
+                from,
+                to: at,
+            })
+        }
+        ClockChange::AdvanceBy(by) => forward_to(from + by),
+        ClockChange::AdvanceTo(at) => forward_to(at),
+        ClockChange::Resume => Ok(ClockPlan {
+            setting: Some(match own {
+                Some(running @ ClockSetting::Running { .. }) => running,
+                _ => ClockSetting::Running {
+                    offset_ms: (from - wall).whole_milliseconds() as i64,
+                },
+            }),
+            from,
+            to: from,
+        }),
+        ClockChange::Remove => Ok(ClockPlan {
+            setting: None,
+            from,
+            to: inherited,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod virtual_clock_tests {
+    use super::*;
+    use crate::time_fmt::from_millis;
+    use std::time::Duration;
+
+    const WALL: i64 = 1_000_000;
+
+    fn wall() -> OffsetDateTime {
+        from_millis(WALL)
+    }
+
+    #[test]
+    fn a_partner_follows_its_own_clock_else_the_global_one_else_wall_time() {
+        let frozen = ClockSetting::Frozen(from_millis(5));
+        let running = ClockSetting::Running { offset_ms: -1_000 };
+        assert_eq!(PartnerClocks::default().now(wall()), wall());
+        let global = PartnerClocks {
+            global: Some(frozen),
+            own: None,
+        };
+        assert_eq!(global.now(wall()), from_millis(5));
+        let own = PartnerClocks {
+            global: Some(frozen),
+            own: Some(running),
+        };
+        assert_eq!(own.now(wall()), from_millis(WALL - 1_000));
+    }
+
+    #[test]
+    fn a_scope_without_a_clock_may_freeze_anywhere_and_then_never_goes_back() {
+        let past = from_millis(10);
+        let plan = plan_clock(None, wall(), wall(), ClockChange::Freeze(past)).unwrap();
+        assert_eq!(plan.setting, Some(ClockSetting::Frozen(past)));
+        let own = plan.setting;
+        let e = plan_clock(own, wall(), wall(), ClockChange::Freeze(from_millis(9))).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::ClockWentBack);
+        let e =
+            plan_clock(own, wall(), wall(), ClockChange::AdvanceTo(from_millis(9))).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::ClockWentBack);
+        // The same instant is not going back.
+        assert!(plan_clock(own, wall(), wall(), ClockChange::Freeze(past)).is_ok());
+        assert_eq!(
+            plan_clock(own, wall(), wall(), ClockChange::Remove).unwrap(),
+            ClockPlan {
+                setting: None,
+                from: past,
+                to: wall()
+            }
+        );
+    }
+
+    #[test]
+    fn advance_freezes_a_scope_without_a_clock_and_keeps_a_running_one_running() {
+        let plan = plan_clock(
+            None,
+            wall(),
+            wall(),
+            ClockChange::AdvanceBy(Duration::from_secs(2)),
+        )
+        .unwrap();
+        assert_eq!(
+            (plan.from, plan.to, plan.setting),
+            (
+                wall(),
+                from_millis(WALL + 2_000),
+                Some(ClockSetting::Frozen(from_millis(WALL + 2_000)))
+            )
+        );
+        let running = Some(ClockSetting::Running { offset_ms: 500 });
+        let plan = plan_clock(
+            running,
+            wall(),
+            wall(),
+            ClockChange::AdvanceBy(Duration::from_secs(1)),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.setting,
+            Some(ClockSetting::Running { offset_ms: 1_500 })
+        );
+        assert_eq!(plan.to, from_millis(WALL + 1_500));
+    }
+
+    #[test]
+    fn resume_runs_on_from_the_frozen_instant() {
+        let frozen = Some(ClockSetting::Frozen(from_millis(WALL - 300)));
+        let plan = plan_clock(frozen, wall(), wall(), ClockChange::Resume).unwrap();
+        assert_eq!(
+            plan.setting,
+            Some(ClockSetting::Running { offset_ms: -300 })
+        );
+        let later = from_millis(WALL + 10_000);
+        assert_eq!(
+            plan.setting.unwrap().now(later),
+            from_millis(WALL + 10_000 - 300)
+        );
+    }
+}

@@ -9,17 +9,19 @@
 
 use time::OffsetDateTime;
 
-use crate::customer::CompanyProfile;
+use crate::clock::ClockSetting;
+use crate::customer::{CompanyProfile, Customer};
 use crate::error::{DomainError, ErrorKind};
 use crate::ids::{CustomerId, PartnerId};
 use crate::jobs::{Job, JobFinish, JobKind, NewJob};
 use crate::policy::{PolicyOutcome, VettingPolicy};
 use crate::qualification::{
-    EducationSegment, QualificationRecord, SettableQualification, Transition, VettingDecision,
-    VettingStatus, transition,
+    DecisionStatus, EducationSegment, QualificationRecord, SettableQualification, Transition,
+    VettingDecision, VettingStatus, transition,
 };
 use crate::rules::{QualificationRequest, check_against_existing, check_validation_code};
-use crate::validation::{GdapGrant, ValidationCode};
+use crate::scenario::{Outcome, RequestFacts, Scenario, VettingChoice, choose};
+use crate::validation::{GdapGrant, ValidationCode, ValidationStatus};
 
 /// A fresh opaque ETag.
 pub fn new_etag() -> String {
@@ -37,8 +39,34 @@ pub struct Stamp<'a> {
     pub ids: Option<(&'a str, &'a str)>,
 }
 
-/// The actor of decisions taken by the vetting worker.
+/// The actor of decisions taken by the built-in vetting policy.
 pub const POLICY_ACTOR: &str = "vetting-policy";
+/// The actor of decisions a scenario rule or a test value chose (control.md 0, 3).
+pub const SCENARIO_ACTOR: &str = "qualify:scenario";
+
+/// What a control action applies to: every partner, or one partner tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    All,
+    Partner(PartnerId),
+}
+
+impl Scope {
+    pub fn includes(&self, partner: PartnerId) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Partner(p) => *p == partner,
+        }
+    }
+}
+
+/// What a reset (or a restore's reset) removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub customers: u64,
+    pub qualifications: u64,
+    pub validation_codes: u64,
+}
 
 /// Which qualification an effect is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,34 +76,40 @@ pub enum QualificationRef {
     Existing(i64),
 }
 
-/// A qualification request to insert (the database assigns its id).
+/// A qualification request to insert (the database assigns its id): InReview for a create,
+/// any status for a seeded one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewQualification {
     pub customer_id: CustomerId,
     pub partner_id: PartnerId,
     pub qualification: SettableQualification,
+    pub vetting_status: VettingStatus,
+    pub vetting_reason: Option<String>,
     pub vetting_create_date: OffsetDateTime,
     pub education_segment: Option<EducationSegment>,
     pub website: Option<String>,
     pub validation_code: Option<String>,
     pub etag: String,
+    pub choice: Option<VettingChoice>,
 }
 
 impl NewQualification {
-    /// The stored record, once the database gave it `id`: InReview, undecided.
+    /// The stored record, once the database gave it `id`.
     pub fn into_record(self, id: i64) -> QualificationRecord {
         QualificationRecord {
             id,
             customer_id: self.customer_id,
             partner_id: self.partner_id,
             qualification: self.qualification,
-            vetting_status: VettingStatus::InReview,
-            vetting_reason: None,
+            vetting_status: self.vetting_status,
+            vetting_reason: self.vetting_reason,
             vetting_create_date: self.vetting_create_date,
             education_segment: self.education_segment,
             website: self.website,
             validation_code: self.validation_code,
             etag: self.etag,
+            choice: self.choice,
+            reads: 0,
         }
     }
 }
@@ -115,11 +149,41 @@ pub enum Effect {
         etag: String,
         at: OffsetDateTime,
     },
+    /// One more read of an `afterReads` request by its partner.
+    CountRead {
+        id: i64,
+        reads: u32,
+    },
     Enqueue {
         job: NewJob,
         subject: Option<QualificationRef>,
     },
     Audit(AuditEntry),
+    // Control state (control.md 1-4): reset, seed, restore, scenarios, clocks.
+    /// Removes everything of the scope: customers and all under them, validation codes,
+    /// idempotency records, scenarios, clocks, jobs (the global clock only with `Scope::All`).
+    ClearScope(Scope),
+    /// Removes a customer and everything under it (profiles, qualifications, their jobs and
+    /// audit events, GDAP grants, validation status).
+    DeleteCustomer(CustomerId),
+    InsertCustomer(Box<Customer>),
+    SetGdap(GdapGrant),
+    SetValidationStatus(ValidationStatus),
+    /// Inserts the code, or replaces the code with that id (the plan checked its owner).
+    UpsertValidationCode {
+        code: ValidationCode,
+        at: OffsetDateTime,
+    },
+    /// A partner's scenario, as rules and as the document the API shows; `None` removes it.
+    SetScenario {
+        partner: PartnerId,
+        scenario: Option<(Scenario, serde_json::Value)>,
+    },
+    /// A scope's own clock (`Scope::All`: the global clock); `None` removes it.
+    SetClock {
+        scope: Scope,
+        setting: Option<ClockSetting>,
+    },
 }
 
 // ---- create ---------------------------------------------------------------------------------
@@ -147,10 +211,14 @@ impl<'a> CreateReads<'a> {
 pub struct CreateSnapshot {
     /// The etag of the customer's company profile; `None` when the customer does not exist.
     pub company_etag: Option<String>,
+    /// The company profile's domain (scenario rules and test values read it).
+    pub company_domain: Option<String>,
     pub gdap: Option<GdapGrant>,
     /// The customer's qualification requests, oldest first.
     pub existing: Vec<QualificationRecord>,
     pub code: Option<ValidationCode>,
+    /// The partner's vetting scenario.
+    pub scenario: Option<Scenario>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,15 +238,17 @@ fn gcc_forbidden() -> DomainError {
 
 /// Records a qualification request (api.md 4.1): the customer must exist, GCC needs a GDAP
 /// role and one of the partner's codes with creates left, and the customer's existing requests
-/// must allow it. Effects: the qualification, the code use, the vetting job due at `vet_at`,
-/// the audit event.
+/// must allow it. Its outcome is chosen now (test values, then the partner's scenario, else the
+/// server's policy; control.md 3). Effects: the qualification, the code use, the vetting job
+/// (due after the chosen delay; none for an `afterReads` choice: reads decide), the audit event
+/// (naming the rule).
 pub fn plan_create(
     partner: PartnerId,
     customer: CustomerId,
     request: &QualificationRequest,
     snapshot: &CreateSnapshot,
     stamp: Stamp<'_>,
-    vet_at: OffsetDateTime,
+    policy: &VettingPolicy,
 ) -> Result<CreatePlan, DomainError> {
     let profile_etag = snapshot
         .company_etag
@@ -198,44 +268,88 @@ pub fn plan_create(
             etag: new_etag(),
         });
     }
+    let choice = choose(
+        snapshot.scenario.as_ref(),
+        policy.test_values,
+        &RequestFacts {
+            customer_id: customer,
+            qualification: request.qualification,
+            education_segment: request.education_segment,
+            website: request.website.as_deref(),
+            domain: snapshot.company_domain.as_deref(),
+        },
+    );
     let qualification = NewQualification {
         customer_id: customer,
         partner_id: partner,
         qualification: request.qualification,
+        vetting_status: VettingStatus::InReview,
+        vetting_reason: None,
         vetting_create_date: stamp.at,
         education_segment: request.education_segment,
         website: request.website.clone(),
         validation_code: request.validation_code.clone(),
         etag: new_etag(),
+        choice,
     };
     effects.insert(0, Effect::InsertQualification(qualification.clone()));
-    effects.push(Effect::Enqueue {
-        job: NewJob {
-            kind: JobKind::vetting(),
-            partner,
-            payload: serde_json::json!({}),
-            run_at: vet_at,
-        },
-        subject: Some(QualificationRef::Inserted),
-    });
-    effects.push(Effect::Audit(AuditEntry {
-        qualification: QualificationRef::Inserted,
-        customer_id: customer,
-        partner_id: partner,
-        kind: request.qualification,
-        at: stamp.at,
-        actor: stamp.actor.to_owned(),
-        from: None,
-        to: VettingStatus::InReview,
-        reason: None,
-        request_id: stamp.ids.map(|i| i.0.to_owned()),
-        correlation_id: stamp.ids.map(|i| i.1.to_owned()),
-        profile_etag: Some(profile_etag),
-    }));
+    effects.extend(recorded_effects(
+        &qualification,
+        QualificationRef::Inserted,
+        stamp,
+        policy,
+        Some(profile_etag),
+    ));
     Ok(CreatePlan {
         qualification,
         effects,
     })
+}
+
+/// What follows the recording of an InReview request: its vetting job (unless reads decide) and
+/// its audit event, which names the rule or test value that chose its outcome.
+pub(crate) fn recorded_effects(
+    q: &NewQualification,
+    target: QualificationRef,
+    stamp: Stamp<'_>,
+    policy: &VettingPolicy,
+    profile_etag: Option<String>,
+) -> Vec<Effect> {
+    let delay = match &q.choice {
+        Some(choice) => choice.delay(),
+        None => Some(policy.delay),
+    };
+    let mut effects = Vec::with_capacity(2);
+    if let (Some(delay), VettingStatus::InReview) = (delay, q.vetting_status) {
+        effects.push(Effect::Enqueue {
+            job: NewJob {
+                kind: JobKind::vetting(),
+                partner: q.partner_id,
+                payload: serde_json::json!({}),
+                run_at: q.vetting_create_date + delay,
+            },
+            subject: Some(target),
+        });
+    }
+    effects.push(Effect::Audit(AuditEntry {
+        qualification: target,
+        customer_id: q.customer_id,
+        partner_id: q.partner_id,
+        kind: q.qualification,
+        at: stamp.at,
+        actor: stamp.actor.to_owned(),
+        from: None,
+        to: q.vetting_status,
+        reason: q
+            .choice
+            .as_ref()
+            .map(VettingChoice::label)
+            .or_else(|| q.vetting_reason.clone()),
+        request_id: stamp.ids.map(|i| i.0.to_owned()),
+        correlation_id: stamp.ids.map(|i| i.1.to_owned()),
+        profile_etag,
+    }));
+    effects
 }
 
 // ---- decisions ------------------------------------------------------------------------------
@@ -347,8 +461,38 @@ pub struct VettingPlan {
     pub finish: JobFinish,
 }
 
-/// Runs a due vetting job: the policy decides, unless a reviewer (or an earlier run of the same
-/// job) decided already. Running it twice has the effect of running it once.
+/// What decides an InReview request now: the outcome chosen when it was recorded, else the
+/// server's `--vetting` mode. `None`: it waits for a reviewer.
+fn decision_now(
+    q: &QualificationRecord,
+    company: &CompanyProfile,
+    policy: &VettingPolicy,
+) -> Option<(VettingDecision, &'static str)> {
+    let decided = |status, reason: Option<&String>| {
+        Some((
+            VettingDecision {
+                status,
+                reason: reason.cloned(),
+            },
+            SCENARIO_ACTOR,
+        ))
+    };
+    let by_policy = |o| match o {
+        PolicyOutcome::Decide(d) => Some((d, POLICY_ACTOR)),
+        PolicyOutcome::AwaitReviewer => None,
+    };
+    match q.choice.as_ref().map(|c| &c.outcome) {
+        None => by_policy(policy.evaluate(q, company)),
+        Some(Outcome::Approved) => decided(DecisionStatus::Approved, None),
+        Some(Outcome::Denied { reason }) => decided(DecisionStatus::Denied, Some(reason)),
+        Some(Outcome::Auto) => by_policy(policy.built_in_rules(q, company)),
+        Some(Outcome::Manual) => None,
+    }
+}
+
+/// Runs a due vetting job at the partner's time `now`: the chosen outcome or the policy
+/// decides, unless a reviewer (or an earlier run of the same job) decided already. Running it
+/// twice has the effect of running it once.
 pub fn plan_vetting(
     _job: &Job,
     snapshot: &VettingSnapshot,
@@ -368,13 +512,12 @@ pub fn plan_vetting(
     if q.vetting_status.is_terminal() {
         return done(JobFinish::NoChange(q.vetting_status));
     }
-    let decision = match policy.evaluate(q, company) {
-        PolicyOutcome::AwaitReviewer => return done(JobFinish::LeftForReviewer),
-        PolicyOutcome::Decide(d) => d,
+    let Some((decision, actor)) = decision_now(q, company, policy) else {
+        return done(JobFinish::LeftForReviewer);
     };
     let stamp = Stamp {
         at: now,
-        actor: POLICY_ACTOR,
+        actor,
         ids: None,
     };
     match decision_effects(q, &decision, stamp, Some(company_etag))? {
@@ -384,6 +527,64 @@ pub fn plan_vetting(
         }),
         None => done(JobFinish::NoChange(q.vetting_status)),
     }
+}
+
+// ---- reads that decide (afterReads) ---------------------------------------------------------
+
+/// Whether a read of these requests has to be counted (one of them waits for `afterReads`).
+pub fn reads_count(records: &[QualificationRecord]) -> bool {
+    records.iter().any(waits_for_reads)
+}
+
+fn waits_for_reads(q: &QualificationRecord) -> bool {
+    q.vetting_status == VettingStatus::InReview
+        && q.choice.as_ref().is_some_and(|c| c.after_reads.is_some())
+}
+
+/// What a read by the partner of `records` (the requests the read includes) does: each
+/// InReview request chosen with `afterReads: N` counts the read, and the N-th read applies its
+/// outcome, so that this read is the first to show the decision. Returns the records as the
+/// read shows them, and the effects.
+pub fn plan_read(
+    records: Vec<QualificationRecord>,
+    company: Option<&(CompanyProfile, String)>,
+    policy: &VettingPolicy,
+    now: OffsetDateTime,
+) -> Result<(Vec<QualificationRecord>, Vec<Effect>), DomainError> {
+    let mut effects = vec![];
+    let mut shown = Vec::with_capacity(records.len());
+    for mut q in records {
+        let Some(needed) = q
+            .choice
+            .as_ref()
+            .and_then(|c| c.after_reads)
+            .filter(|_| waits_for_reads(&q))
+        else {
+            shown.push(q);
+            continue;
+        };
+        q.reads += 1;
+        effects.push(Effect::CountRead {
+            id: q.id,
+            reads: q.reads,
+        });
+        if q.reads >= needed
+            && let Some((company, etag)) = company
+            && let Some((decision, actor)) = decision_now(&q, company, policy)
+        {
+            let stamp = Stamp {
+                at: now,
+                actor,
+                ids: None,
+            };
+            if let Some((updated, decided)) = decision_effects(&q, &decision, stamp, Some(etag))? {
+                effects.extend(decided);
+                q = updated;
+            }
+        }
+        shown.push(q);
+    }
+    Ok((shown, effects))
 }
 
 #[cfg(test)]
@@ -417,6 +618,13 @@ mod tests {
         .unwrap()
     }
 
+    fn delayed(ms: u64) -> VettingPolicy {
+        VettingPolicy {
+            delay: std::time::Duration::from_millis(ms),
+            ..Default::default()
+        }
+    }
+
     fn snapshot() -> CreateSnapshot {
         CreateSnapshot {
             company_etag: Some("profile-1".into()),
@@ -429,23 +637,16 @@ mod tests {
             customer_id: C,
             partner_id: P,
             qualification: q,
+            vetting_status: s,
+            vetting_reason: None,
             vetting_create_date: from_millis(0),
             education_segment: None,
             website: None,
             validation_code: None,
             etag: format!("etag-{id}"),
+            choice: None,
         }
         .into_record(id)
-        .with_status(s)
-    }
-
-    impl QualificationRecord {
-        fn with_status(self, s: VettingStatus) -> Self {
-            Self {
-                vetting_status: s,
-                ..self
-            }
-        }
     }
 
     fn code(remaining: i64) -> ValidationCode {
@@ -462,7 +663,7 @@ mod tests {
     #[test]
     fn a_create_inserts_enqueues_and_audits_in_that_order() {
         let r = request(SettableQualification::Education, None);
-        let plan = plan_create(P, C, &r, &snapshot(), stamp(), from_millis(5_000)).unwrap();
+        let plan = plan_create(P, C, &r, &snapshot(), stamp(), &delayed(5_000)).unwrap();
         assert_eq!(plan.qualification.vetting_create_date, from_millis(1_000));
         assert!(matches!(plan.effects[0], Effect::InsertQualification(_)));
         let Effect::Enqueue { job, subject } = &plan.effects[1] else {
@@ -472,9 +673,10 @@ mod tests {
             (job.kind.as_str(), job.run_at, *subject),
             (
                 JobKind::VETTING,
-                from_millis(5_000),
+                from_millis(6_000),
                 Some(QualificationRef::Inserted)
-            )
+            ),
+            "due at vettingCreateDate + --vetting-delay"
         );
         let Effect::Audit(audit) = &plan.effects[2] else {
             panic!()
@@ -491,7 +693,7 @@ mod tests {
     fn gcc_needs_a_role_and_a_code_with_creates_left_and_spends_one() {
         let r = request(SettableQualification::GovernmentCommunityCloud, Some("123"));
         let err = |s: &CreateSnapshot| {
-            plan_create(P, C, &r, s, stamp(), from_millis(0))
+            plan_create(P, C, &r, s, stamp(), &delayed(0))
                 .unwrap_err()
                 .kind
         };
@@ -516,7 +718,7 @@ mod tests {
             code: Some(code(1)),
             ..with_role
         };
-        let plan = plan_create(P, C, &r, &ok, stamp(), from_millis(0)).unwrap();
+        let plan = plan_create(P, C, &r, &ok, stamp(), &delayed(0)).unwrap();
         assert!(plan.effects.iter().any(|e| matches!(
             e,
             Effect::SpendValidationCode { validation_id, .. } if validation_id == "123"
@@ -535,7 +737,7 @@ mod tests {
         let r = request(SettableQualification::Education, None);
         let missing = CreateSnapshot::default();
         assert_eq!(
-            plan_create(P, C, &r, &missing, stamp(), from_millis(0))
+            plan_create(P, C, &r, &missing, stamp(), &delayed(0))
                 .unwrap_err()
                 .kind,
             ErrorKind::NotFound
@@ -549,7 +751,7 @@ mod tests {
             ..snapshot()
         };
         assert_eq!(
-            plan_create(P, C, &r, &taken, stamp(), from_millis(0))
+            plan_create(P, C, &r, &taken, stamp(), &delayed(0))
                 .unwrap_err()
                 .kind,
             ErrorKind::QualificationExists

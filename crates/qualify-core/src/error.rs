@@ -66,6 +66,10 @@ catalogue! {
     AlreadyDecided = (900309, 409, "The qualification has already been decided; terminal states never change."),
     /// `MS-RequestId` reused with another body or path.
     IdempotencyKeyReused = (900310, 409, "The MS-RequestId was already used for a different request."),
+    /// A virtual clock asked to go back (control.md 4).
+    ClockWentBack = (900313, 409, "The clock never goes back: the instant is earlier than the scope's current time."),
+    /// A fixture names a customer or validation code that belongs to another partner.
+    OwnedByAnotherPartner = (900314, 409, "The id already belongs to another partner."),
     /// `If-Match` does not match the current ETag.
     PreconditionFailed = (900312, 412, "The If-Match ETag does not match the current version of the resource."),
     /// The request body did not arrive within the body read timeout.

@@ -6,11 +6,13 @@ pub mod clock;
 pub mod customer;
 pub mod engine;
 pub mod error;
+pub mod fixture;
 pub mod ids;
 pub mod jobs;
 pub mod policy;
 pub mod qualification;
 pub mod rules;
+pub mod scenario;
 pub mod time_fmt;
 pub mod validation;
 

@@ -57,6 +57,9 @@ pub struct VettingPolicy {
     /// How long after the request the decision is taken (the job is scheduled, not slept on).
     pub delay: Duration,
     pub academic_suffixes: Vec<String>,
+    /// Whether the test values of control.md 3 (`approved.test`, `denied.test`, `review.test`)
+    /// decide requests: on by default with dev auth, off with oidc.
+    pub test_values: bool,
 }
 
 impl Default for VettingPolicy {
@@ -68,6 +71,7 @@ impl Default for VettingPolicy {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            test_values: true,
         }
     }
 }
@@ -80,10 +84,20 @@ pub enum PolicyOutcome {
 }
 
 impl VettingPolicy {
+    /// What the server's `--vetting` mode says about a request.
     pub fn evaluate(&self, q: &QualificationRecord, company: &CompanyProfile) -> PolicyOutcome {
         if self.mode == VettingMode::Manual {
             return PolicyOutcome::AwaitReviewer;
         }
+        self.built_in_rules(q, company)
+    }
+
+    /// The rules of `auto` mode, whatever the mode (a scenario's `Auto` outcome).
+    pub fn built_in_rules(
+        &self,
+        q: &QualificationRecord,
+        company: &CompanyProfile,
+    ) -> PolicyOutcome {
         match q.qualification {
             SettableQualification::Education => {
                 let candidates = q
@@ -179,6 +193,8 @@ mod tests {
             website: website.map(str::to_owned),
             validation_code: None,
             etag: "e".into(),
+            choice: None,
+            reads: 0,
         }
     }
 

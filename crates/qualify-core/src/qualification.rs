@@ -267,6 +267,13 @@ pub struct QualificationRecord {
     pub website: Option<String>,
     pub validation_code: Option<String>,
     pub etag: String,
+    /// The outcome a scenario or a test value chose when the request was recorded
+    /// (control.md 3); `None`: the server's `--vetting` mode decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<crate::scenario::VettingChoice>,
+    /// The partner's reads that included this request while it was InReview (for `afterReads`).
+    #[serde(default)]
+    pub reads: u32,
 }
 
 #[cfg(test)]

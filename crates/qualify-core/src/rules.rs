@@ -6,6 +6,15 @@ use crate::ids::PartnerId;
 use crate::qualification::{EducationSegment, QualificationRecord, SettableQualification};
 use crate::validation::ValidationCode;
 
+/// How long an `MS-RequestId` replays the first answer (api.md 1), on the partner's clock.
+pub const IDEMPOTENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Whether an idempotency record made at `recorded` (the partner's domain time) still replays
+/// at `now`: after the window the key starts a new request.
+pub fn replays(recorded: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
+    now < recorded + IDEMPOTENCY_WINDOW
+}
+
 /// Microsoft allows at most three Education verification requests per customer.
 pub const EDUCATION_REQUEST_LIMIT: usize = 3;
 
@@ -159,6 +168,8 @@ mod tests {
             website: None,
             validation_code: None,
             etag: String::new(),
+            choice: None,
+            reads: 0,
         }
     }
 

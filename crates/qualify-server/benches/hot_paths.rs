@@ -27,6 +27,8 @@ fn record(id: i64) -> QualificationRecord {
         website: None,
         validation_code: None,
         etag: "e".into(),
+        choice: None,
+        reads: 0,
     }
 }
 

@@ -37,7 +37,7 @@ fn fold_keys(v: Value) -> Value {
     }
 }
 
-fn is_json(content_type: &str) -> bool {
+pub fn is_json(content_type: &str) -> bool {
     let mime = content_type
         .split(';')
         .next()
@@ -57,6 +57,37 @@ fn timed_out(rejection: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
+}
+
+/// Reads a request body of at most `limit` bytes: 413 beyond it, 408 when the body read
+/// deadline passes first.
+pub async fn read_body<S: Send + Sync>(
+    req: Request,
+    _state: &S,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(c) = cause {
+                if c.is::<http_body_util::LengthLimitError>() {
+                    return ApiError::new(
+                        ErrorKind::PayloadTooLarge,
+                        format!("The request body is larger than {limit} bytes."),
+                    );
+                }
+                cause = c.source();
+            }
+            if timed_out(&e) {
+                ApiError::new(
+                    ErrorKind::RequestTimeout,
+                    "The request body was not received within the body read timeout.",
+                )
+            } else {
+                ApiError::invalid(format!("The request body could not be read: {e}"))
+            }
+        })
 }
 
 /// Parses bytes as JSON with folded keys into `T`.

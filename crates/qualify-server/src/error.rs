@@ -15,6 +15,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// The stored answer of an earlier request with the same `MS-RequestId`.
     pub replayed: bool,
+    /// The body's `data`: empty, but for the routes that document what they put there (a
+    /// clock advance that timed out lists what it applied).
+    pub data: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -23,6 +26,7 @@ impl ApiError {
             error: DomainError::new(kind, description),
             retry_after: None,
             replayed: false,
+            data: vec![],
         }
     }
 
@@ -31,6 +35,7 @@ impl ApiError {
             error: DomainError::of(kind),
             retry_after: None,
             replayed: false,
+            data: vec![],
         }
     }
 
@@ -43,6 +48,7 @@ impl ApiError {
             error: DomainError::of(ErrorKind::Throttled),
             retry_after: Some(retry_after.max(1)),
             replayed: false,
+            data: vec![],
         }
     }
 
@@ -57,6 +63,7 @@ impl From<DomainError> for ApiError {
             error,
             retry_after: None,
             replayed: false,
+            data: vec![],
         }
     }
 }
@@ -124,9 +131,10 @@ pub struct ErrorBody<'a> {
     /// Human-readable description, at most 1024 characters.
     #[schema(max_length = 1024)]
     description: &'a str,
-    /// Always an empty array.
-    #[schema(value_type = Vec<serde_json::Value>, max_items = 0)]
-    data: [(); 0],
+    /// An empty array, but where a route documents what it holds (a clock advance that timed
+    /// out: the transitions it applied).
+    #[schema(value_type = Vec<serde_json::Value>)]
+    data: &'a [serde_json::Value],
     /// Always `PartnerFD`.
     #[schema(value_type = String, pattern = "^PartnerFD$")]
     source: &'static str,
@@ -153,7 +161,7 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&ErrorBody {
             code: kind.code(),
             description: &self.error.description,
-            data: [],
+            data: &self.data,
             source: "PartnerFD",
         })
         .unwrap_or_default();

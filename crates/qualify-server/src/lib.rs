@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod context;
+pub mod control;
 pub mod dto;
 pub mod error;
 pub mod openapi;
@@ -55,6 +56,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Requests handled at once; further ones get 503 with `Retry-After`.
     pub max_in_flight: usize,
+    /// How long a clock advance may run its scope's due work before it answers 503 with what it
+    /// applied so far (control.md 4).
+    pub advance_timeout: Duration,
+    /// `--clock frozen:T`: the global clock starts frozen at T (and a global reset puts it back).
+    pub start_clock: Option<time::OffsetDateTime>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +81,8 @@ impl Default for ServerConfig {
             max_header_bytes: 64 * 1024,
             max_connections: 1024,
             max_in_flight: 512,
+            advance_timeout: Duration::from_secs(120),
+            start_clock: None,
         }
     }
 }
@@ -107,9 +115,10 @@ impl std::ops::Deref for AppState {
 
 /// Time through one seam. **Wall time** (leases, throttling, purges) comes from the injected
 /// [`Clock`]; **domain time** — what a partner sees and what its schedules use:
-/// `vettingCreateDate`, audit times, due times, the idempotency window — is asked per partner
-/// tenant with [`Time::now_for`]. Token `exp`/`nbf` are checked against the system clock by the
-/// JWT library, always: tokens are minted in real time.
+/// `vettingCreateDate`, audit times, due times, the idempotency window — is the partner's virtual
+/// clock (control.md 4) over wall time: [`AppState::domain_now`], and inside every write the
+/// store reads the clocks in its own transaction. Token `exp`/`nbf` are checked against the
+/// system clock by the JWT library, always: tokens are minted in real time.
 pub struct Time {
     clock: Arc<dyn Clock>,
 }
@@ -121,11 +130,6 @@ impl Time {
 
     /// Wall time.
     pub fn wall(&self) -> time::OffsetDateTime {
-        self.clock.now()
-    }
-
-    /// The partner tenant's domain time (today: wall time for every partner).
-    pub fn now_for(&self, _partner: PartnerId) -> time::OffsetDateTime {
         self.clock.now()
     }
 }
@@ -185,6 +189,18 @@ impl AppState {
     /// Wakes the job worker (a job was enqueued, or time moved).
     pub fn wake_worker(&self) {
         self.jobs_enqueued.notify_one();
+    }
+
+    /// A partner tenant's domain time: its clock, else the global clock, else wall time.
+    pub async fn domain_now(
+        &self,
+        partner: PartnerId,
+    ) -> Result<time::OffsetDateTime, qualify_store::StoreError> {
+        Ok(self
+            .store
+            .partner_clocks(partner)
+            .await?
+            .now(self.time.wall()))
     }
 }
 

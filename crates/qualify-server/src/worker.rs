@@ -48,12 +48,19 @@ impl From<StoreError> for JobError {
     }
 }
 
-/// Runs the jobs of one kind. A handler finishes the job it was given (marks it done, in the
-/// transaction that applies its effects where it has any) and says how it ended; an `Err`
-/// means this attempt failed and the worker schedules the next one.
+/// Runs the jobs of one kind, at the partner's domain time `now` (the virtual time of a step of
+/// a clock advance, or the partner's clock). A handler finishes the job it was given (marks it
+/// done, in the transaction that applies its effects where it has any) and says how it ended;
+/// an `Err` means this attempt failed and the worker schedules the next one.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
-    async fn run(&self, state: &AppState, job: &Job, owner: &str) -> Result<JobFinish, JobError>;
+    async fn run(
+        &self,
+        state: &AppState,
+        job: &Job,
+        owner: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<JobFinish, JobError>;
 }
 
 /// The handlers by job kind.
@@ -82,8 +89,13 @@ pub struct Vetting;
 
 #[async_trait]
 impl JobHandler for Vetting {
-    async fn run(&self, state: &AppState, job: &Job, owner: &str) -> Result<JobFinish, JobError> {
-        let now = state.time.now_for(job.partner);
+    async fn run(
+        &self,
+        state: &AppState,
+        job: &Job,
+        owner: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<JobFinish, JobError> {
         Ok(state
             .store
             .run_vetting_job(job, owner, now, &state.config.policy)
@@ -91,10 +103,16 @@ impl JobHandler for Vetting {
     }
 }
 
-/// Runs one claimed job with its handler; a failure is recorded on the job (retry or dead).
-async fn run_one(state: &AppState, job: &Job, owner: &str) -> Result<(), StoreError> {
+/// Runs one claimed job with its handler at the partner's time `now`; a failure is recorded on
+/// the job (retry or dead), at that time too.
+pub async fn run_one(
+    state: &AppState,
+    job: &Job,
+    owner: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), StoreError> {
     let result = match state.jobs.get(&job.kind) {
-        Some(handler) => handler.run(state, job, owner).await,
+        Some(handler) => handler.run(state, job, owner, now).await,
         None => Err(JobError(format!(
             "no handler for jobs of kind {}",
             job.kind
@@ -112,7 +130,6 @@ async fn run_one(state: &AppState, job: &Job, owner: &str) -> Result<(), StoreEr
             );
         }
         Err(error) => {
-            let now = state.time.now_for(job.partner);
             let after = after_failure(job.attempts, now);
             state
                 .store
@@ -154,9 +171,11 @@ pub async fn drain(state: &AppState, owner: &str) -> Result<usize, StoreError> {
         }
         // Run the claimed jobs together: their writes share commits (group commit on SQLite,
         // concurrent transactions on PostgreSQL). One failing job does not stop the others.
-        let results =
-            futures::future::join_all(jobs.iter().map(|job| run_one(state, job, owner))).await;
-        for result in results {
+        let runs = jobs.iter().map(|job| async move {
+            let now = state.domain_now(job.partner).await?;
+            run_one(state, job, owner, now).await
+        });
+        for result in futures::future::join_all(runs).await {
             result?;
             ran += 1;
         }

@@ -6,14 +6,17 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use qualify_core::clock::{ClockChange, ClockPlan, ClockSetting, PartnerClocks};
 use qualify_core::customer::{BillingProfile, Customer, NewCustomer};
-use qualify_core::engine::Stamp;
+use qualify_core::engine::{Counts, Scope, Stamp};
+use qualify_core::fixture::Fixture;
 use qualify_core::jobs::{AfterFailure, Job, JobFinish, NewJob};
 use qualify_core::policy::VettingPolicy;
 use qualify_core::qualification::{
     QualificationRecord, SettableQualification, VettingDecision, VettingStatus,
 };
 use qualify_core::rules::QualificationRequest;
+use qualify_core::scenario::Scenario;
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
 };
@@ -75,7 +78,9 @@ pub struct IdempotencyKey {
 /// Who writes, when, and under which ids: stamped on audit events and idempotency records.
 #[derive(Debug, Clone)]
 pub struct WriteContext {
-    pub now: OffsetDateTime,
+    /// Wall time of the request. The store stamps the write with the partner's domain time,
+    /// read from the clocks in the write's transaction (control.md 4).
+    pub wall: OffsetDateTime,
     pub actor: String,
     pub request_id: String,
     pub correlation_id: String,
@@ -84,10 +89,10 @@ pub struct WriteContext {
 }
 
 impl WriteContext {
-    /// What the write's audit events are stamped with.
-    pub fn stamp(&self) -> Stamp<'_> {
+    /// What the write's audit events are stamped with, at the partner's domain time `at`.
+    pub fn stamp(&self, at: OffsetDateTime) -> Stamp<'_> {
         Stamp {
-            at: self.now,
+            at,
             actor: &self.actor,
             ids: Some((&self.request_id, &self.correlation_id)),
         }
@@ -122,6 +127,43 @@ pub struct AuditEvent {
     pub correlation_id: Option<String>,
     /// The etag of the company profile (domain, name, address) the event looked at.
     pub profile_etag: Option<String>,
+}
+
+/// How a fixture is applied (control.md 2).
+#[derive(Debug, Clone)]
+pub enum FixtureMode {
+    /// An upsert by id. `record` remembers a `--seed` document (by its SHA-256), so that a
+    /// restart does not apply it again and a reset applies it anew.
+    Seed { record: Option<SeedRecord> },
+    /// Replaces the scope with the document: a reset, then a seed.
+    Restore(Scope),
+}
+
+#[derive(Debug, Clone)]
+pub struct SeedRecord {
+    pub sha256: String,
+    pub document: String,
+}
+
+/// What applying a fixture did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FixtureOutcome {
+    /// What the reset of a restore removed.
+    pub removed: Counts,
+    /// What the document added or replaced.
+    pub applied: Counts,
+}
+
+/// A status change of the audit trail, as a clock advance reports it (control.md 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedTransition {
+    pub seq: i64,
+    pub customer_id: CustomerId,
+    pub qualification: SettableQualification,
+    pub from: VettingStatus,
+    pub to: VettingStatus,
+    pub reason: Option<String>,
+    pub at: OffsetDateTime,
 }
 
 #[async_trait]
@@ -170,17 +212,28 @@ pub trait Store: Send + Sync + 'static {
         &self,
         customer: CustomerId,
     ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>>;
-    /// Checks the stateful rules (GDAP role for GCC, existing qualifications, the GCC code),
-    /// then writes the qualification, the GCC decrement, the vetting job due at `vet_at` and
-    /// the audit event, all in one transaction.
+    /// Records a qualification request by [`engine::plan_create`](qualify_core::engine) in one
+    /// transaction: the stateful rules (GDAP role for GCC, existing qualifications, the GCC
+    /// code), the qualification, the GCC decrement, the vetting job and the audit event, at the
+    /// partner's domain time; its outcome chosen by the scenario, test values or `policy`.
     async fn create_qualification(
         &self,
         ctx: &WriteContext,
         partner: PartnerId,
         customer: CustomerId,
         request: QualificationRequest,
-        vet_at: OffsetDateTime,
+        policy: &VettingPolicy,
     ) -> StoreResult<Idempotent<QualificationRecord>>;
+    /// A read by the customer's partner that counts for `afterReads` requests (all of them, or
+    /// only the request `only`): applies the decisions the read brings, in one transaction, and
+    /// returns the owner and the requests as the read shows them (control.md 3).
+    async fn count_reads(
+        &self,
+        customer: CustomerId,
+        wall: OffsetDateTime,
+        policy: &VettingPolicy,
+        only: Option<i64>,
+    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>>;
 
     // GCC validation codes.
     async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>>;
@@ -287,6 +340,74 @@ pub trait Store: Send + Sync + 'static {
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
     /// When the next unfinished job can be claimed (its due time, or the end of its lease).
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+    /// Leases due jobs of a scope for a clock advance: due by `due_by` (the scope's new time)
+    /// rather than by the clocks, oldest due first.
+    async fn claim_jobs_due_by(
+        &self,
+        owner: &str,
+        wall: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+        scope: Scope,
+        due_by: OffsetDateTime,
+    ) -> StoreResult<Vec<Job>>;
+    /// Unfinished jobs of a scope due by `due_by`, leased ones included.
+    async fn unfinished_due_by(&self, scope: Scope, due_by: OffsetDateTime) -> StoreResult<u64>;
+    /// The status changes of a scope's audit trail after `seq`, up to `to`, by time.
+    async fn transitions_after(
+        &self,
+        seq: i64,
+        scope: Scope,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<AppliedTransition>>;
+    /// The sequence number of the newest audit event (0 when there is none).
+    async fn last_audit_seq(&self) -> StoreResult<i64>;
+
+    // The test control plane's state (control.md 1-4).
+    /// The clocks that decide a partner's domain time.
+    async fn partner_clocks(&self, partner: PartnerId) -> StoreResult<PartnerClocks>;
+    /// A scope's own clock (`Scope::All`: the global clock).
+    async fn clock(&self, scope: Scope) -> StoreResult<Option<ClockSetting>>;
+    /// Changes a scope's clock by [`clock::plan_clock`](qualify_core::clock::plan_clock), in
+    /// one transaction (409 when time would go back).
+    async fn change_clock(
+        &self,
+        scope: Scope,
+        wall: OffsetDateTime,
+        change: ClockChange,
+    ) -> StoreResult<ClockPlan>;
+    /// What a clock change would do, without doing it.
+    async fn plan_clock_change(
+        &self,
+        scope: Scope,
+        wall: OffsetDateTime,
+        change: ClockChange,
+    ) -> StoreResult<ClockPlan>;
+    /// A partner's scenario document, as it was set.
+    async fn scenario(&self, partner: PartnerId) -> StoreResult<Option<serde_json::Value>>;
+    /// Sets (or, with `None`, removes) a partner's scenario.
+    async fn set_scenario(
+        &self,
+        partner: PartnerId,
+        scenario: Option<(Scenario, serde_json::Value)>,
+    ) -> StoreResult<()>;
+    /// Applies a fixture (a seed or a restore) by the plans of `qualify_core::fixture`, all or
+    /// nothing, in one transaction that concurrent writes of the scope's partners do not
+    /// interleave with.
+    async fn apply_fixture(
+        &self,
+        mode: FixtureMode,
+        fixture: &Fixture,
+        wall: OffsetDateTime,
+        policy: &VettingPolicy,
+    ) -> StoreResult<FixtureOutcome>;
+    /// The document of a scope's state.
+    async fn snapshot(&self, scope: Scope) -> StoreResult<Fixture>;
+    /// Whether a `--seed` document with this SHA-256 was applied.
+    async fn seed_applied(&self, sha256: &str) -> StoreResult<bool>;
+    /// The `--seed` document applied last (what a reset goes back to).
+    async fn current_seed(&self) -> StoreResult<Option<String>>;
+
     /// Deletes idempotency records created before `before`; returns how many.
     async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }

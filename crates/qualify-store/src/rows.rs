@@ -2,8 +2,9 @@
 //! JSON as text, times as Unix milliseconds) and implements `Cells` for its row type; the
 //! mapping to domain types lives here once.
 
+use qualify_core::clock::ClockSetting;
 use qualify_core::customer::Customer;
-use qualify_core::engine::QualificationRef;
+use qualify_core::engine::{QualificationRef, Scope};
 use qualify_core::jobs::{Job, JobKind};
 use qualify_core::qualification::{
     EducationSegment, QualificationRecord, SettableQualification, VettingStatus,
@@ -88,6 +89,11 @@ pub(crate) fn qualification(r: &impl Cells) -> StoreResult<QualificationRecord> 
         website: r.opt_text("website")?,
         validation_code: r.opt_text("validation_code")?,
         etag: r.text("etag")?,
+        choice: r
+            .opt_text("choice")?
+            .map(|c| from_json("vetting choice", &c))
+            .transpose()?,
+        reads: u32::try_from(r.int("reads")?).unwrap_or(u32::MAX),
     })
 }
 
@@ -126,6 +132,43 @@ pub(crate) fn resolve(r: QualificationRef, inserted: Option<i64>) -> StoreResult
             StoreError::Backend("an effect names a qualification the plan did not insert".into())
         }),
     }
+}
+
+/// A clock row: `frozen_at` or `offset_ms` (milliseconds).
+pub(crate) fn clock_setting(
+    frozen_at: Option<i64>,
+    offset_ms: Option<i64>,
+) -> Option<ClockSetting> {
+    match (frozen_at, offset_ms) {
+        (Some(at), _) => Some(ClockSetting::Frozen(from_millis(at))),
+        (None, Some(offset_ms)) => Some(ClockSetting::Running { offset_ms }),
+        (None, None) => None,
+    }
+}
+
+/// The `clocks.scope` of a scope: `global`, or the partner tenant id.
+pub(crate) fn clock_scope(scope: Scope) -> String {
+    match scope {
+        Scope::All => "global".to_owned(),
+        Scope::Partner(p) => p.to_string(),
+    }
+}
+
+/// The columns of a clock setting: `(frozen_at, offset_ms)`.
+pub(crate) fn clock_columns(setting: ClockSetting) -> (Option<i64>, Option<i64>) {
+    match setting {
+        ClockSetting::Frozen(at) => (Some(qualify_core::time_fmt::to_millis(at)), None),
+        ClockSetting::Running { offset_ms } => (None, Some(offset_ms)),
+    }
+}
+
+/// What applying a plan's effects did.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Applied {
+    /// The id of the qualification the plan inserted last.
+    pub inserted: Option<i64>,
+    /// What `ClearScope` removed.
+    pub removed: qualify_core::engine::Counts,
 }
 
 /// A claimed job (the columns of each backend's `job_columns!`).

@@ -28,7 +28,7 @@ fn at(ms_after_t0: i64) -> OffsetDateTime {
 
 fn ctx(now: OffsetDateTime) -> WriteContext {
     WriteContext {
-        now,
+        wall: now,
         actor: "test".into(),
         request_id: "r".into(),
         correlation_id: "c".into(),
@@ -101,6 +101,14 @@ fn auto() -> VettingPolicy {
 /// Every request waits for a reviewer.
 fn manual() -> VettingPolicy {
     VettingPolicy::default()
+}
+
+/// Manual vetting, the job due `ms` after the request.
+fn delayed(ms: u64) -> VettingPolicy {
+    VettingPolicy {
+        delay: Duration::from_millis(ms),
+        ..Default::default()
+    }
 }
 
 fn kind(e: StoreError) -> ErrorKind {
@@ -197,11 +205,11 @@ async fn owner_and_qualifications_are_read_together(store: &dyn Store) {
     let c = customer(store, p).await;
     let other = customer(store, PartnerId::new_random()).await;
     store
-        .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+        .create_qualification(&ctx(at(1)), p, c, edu(), &manual())
         .await
         .unwrap();
     store
-        .create_qualification(&ctx(at(2)), p, other, edu(), at(2))
+        .create_qualification(&ctx(at(2)), p, other, edu(), &manual())
         .await
         .unwrap();
     let decision = VettingDecision {
@@ -214,7 +222,7 @@ async fn owner_and_qualifications_are_read_together(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .create_qualification(&ctx(at(4)), p, c, edu(), at(4))
+        .create_qualification(&ctx(at(4)), p, c, edu(), &manual())
         .await
         .unwrap();
     let (owner, list) = store.owned_qualifications(c).await.unwrap().unwrap();
@@ -313,7 +321,7 @@ async fn a_create_writes_qualification_job_and_audit_event_together(store: &dyn 
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     let q = store
-        .create_qualification(&ctx(at(5)), p, c, edu(), at(5))
+        .create_qualification(&ctx(at(5)), p, c, edu(), &manual())
         .await
         .unwrap()
         .value;
@@ -350,7 +358,7 @@ async fn rejected_creates_change_nothing(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     store
-        .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+        .create_qualification(&ctx(at(1)), p, c, edu(), &manual())
         .await
         .unwrap();
     let code = store
@@ -365,7 +373,7 @@ async fn rejected_creates_change_nothing(store: &dyn Store) {
     assert_eq!(
         kind(
             store
-                .create_qualification(&ctx(at(2)), p, c, edu(), at(2))
+                .create_qualification(&ctx(at(2)), p, c, edu(), &manual())
                 .await
                 .unwrap_err()
         ),
@@ -374,7 +382,7 @@ async fn rejected_creates_change_nothing(store: &dyn Store) {
     assert_eq!(
         kind(
             store
-                .create_qualification(&ctx(at(2)), p, c, gcc(&code.validation_id), at(2))
+                .create_qualification(&ctx(at(2)), p, c, gcc(&code.validation_id), &manual())
                 .await
                 .unwrap_err()
         ),
@@ -384,7 +392,7 @@ async fn rejected_creates_change_nothing(store: &dyn Store) {
     assert_eq!(
         kind(
             store
-                .create_qualification(&ctx(at(2)), p, c2, gcc("000"), at(2))
+                .create_qualification(&ctx(at(2)), p, c2, gcc("000"), &manual())
                 .await
                 .unwrap_err()
         ),
@@ -395,7 +403,7 @@ async fn rejected_creates_change_nothing(store: &dyn Store) {
     assert_eq!(
         kind(
             store
-                .create_qualification(&ctx(at(2)), q, theirs, gcc(&code.validation_id), at(2))
+                .create_qualification(&ctx(at(2)), q, theirs, gcc(&code.validation_id), &manual())
                 .await
                 .unwrap_err()
         ),
@@ -406,7 +414,7 @@ async fn rejected_creates_change_nothing(store: &dyn Store) {
     assert_eq!(
         kind(
             store
-                .create_qualification(&ctx(at(2)), p, c2, gcc(&code.validation_id), at(2))
+                .create_qualification(&ctx(at(2)), p, c2, gcc(&code.validation_id), &manual())
                 .await
                 .unwrap_err()
         ),
@@ -442,7 +450,7 @@ async fn gcc_codes_are_decremented_once_and_never_below_zero(store: &dyn Store) 
         let c = customer(store, p).await;
         results.push(
             store
-                .create_qualification(&ctx(at(i)), p, c, gcc(&code.validation_id), at(i))
+                .create_qualification(&ctx(at(i)), p, c, gcc(&code.validation_id), &manual())
                 .await,
         );
     }
@@ -464,7 +472,7 @@ async fn idempotent_creates_replay_and_refuse_other_bodies(store: &dyn Store) {
         .unwrap();
     let k = keyed(at(1), p, "key", "fp");
     let a = store
-        .create_qualification(&k, p, c, gcc(&code.validation_id), at(1))
+        .create_qualification(&k, p, c, gcc(&code.validation_id), &manual())
         .await
         .unwrap();
     let b = store
@@ -473,7 +481,7 @@ async fn idempotent_creates_replay_and_refuse_other_bodies(store: &dyn Store) {
             p,
             c,
             gcc(&code.validation_id),
-            at(2),
+            &manual(),
         )
         .await
         .unwrap();
@@ -485,7 +493,7 @@ async fn idempotent_creates_replay_and_refuse_other_bodies(store: &dyn Store) {
             p,
             c,
             gcc(&code.validation_id),
-            at(3),
+            &manual(),
         )
         .await
         .unwrap_err();
@@ -500,7 +508,7 @@ async fn idempotent_creates_replay_and_refuse_other_bodies(store: &dyn Store) {
     let theirs = customer(store, q).await;
     assert!(
         !store
-            .create_qualification(&keyed(at(4), q, "key", "fp"), q, theirs, edu(), at(4))
+            .create_qualification(&keyed(at(4), q, "key", "fp"), q, theirs, edu(), &manual())
             .await
             .unwrap()
             .replayed
@@ -526,7 +534,7 @@ async fn decisions_check_state_then_etag(store: &dyn Store) {
         .unwrap_err();
     assert_eq!(kind(e), ErrorKind::NotFound);
     let q = store
-        .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+        .create_qualification(&ctx(at(1)), p, c, edu(), &manual())
         .await
         .unwrap()
         .value;
@@ -592,7 +600,7 @@ async fn jobs_are_leased_finished_once_and_reclaimed_after_a_crash(store: &dyn S
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     store
-        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .create_qualification(&ctx(at(0)), p, c, edu(), &manual())
         .await
         .unwrap();
     let lease = Duration::from_secs(30);
@@ -658,7 +666,7 @@ async fn released_jobs_are_claimable_at_once(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     store
-        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .create_qualification(&ctx(at(0)), p, c, edu(), &manual())
         .await
         .unwrap();
     assert_eq!(
@@ -707,7 +715,7 @@ async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     store
-        .create_qualification(&ctx(at(0)), p, c, edu(), at(5_000))
+        .create_qualification(&ctx(at(0)), p, c, edu(), &delayed(5_000))
         .await
         .unwrap();
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(5_000)));
@@ -830,12 +838,12 @@ async fn rejections_are_replayed_to_retries(store: &dyn Store) {
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     store
-        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .create_qualification(&ctx(at(0)), p, c, edu(), &manual())
         .await
         .unwrap();
     // Rejected: Education is already in review.
     let first = store
-        .create_qualification(&keyed(at(1), p, "k", "fp"), p, c, edu(), at(1))
+        .create_qualification(&keyed(at(1), p, "k", "fp"), p, c, edu(), &manual())
         .await
         .unwrap_err();
     assert_eq!(kind(first), ErrorKind::QualificationExists);
@@ -857,7 +865,7 @@ async fn rejections_are_replayed_to_retries(store: &dyn Store) {
         .unwrap();
     // ...but the retry gets the first answer, marked as replayed, and creates nothing.
     match store
-        .create_qualification(&keyed(at(3), p, "k", "fp"), p, c, edu(), at(3))
+        .create_qualification(&keyed(at(3), p, "k", "fp"), p, c, edu(), &manual())
         .await
     {
         Err(StoreError::Replayed(d)) => assert_eq!(d.kind, ErrorKind::QualificationExists),
@@ -866,7 +874,7 @@ async fn rejections_are_replayed_to_retries(store: &dyn Store) {
     assert_eq!(store.qualifications(c).await.unwrap().len(), 1);
     // The key stays bound to that request.
     let e = store
-        .create_qualification(&keyed(at(4), p, "k", "other"), p, c, edu(), at(4))
+        .create_qualification(&keyed(at(4), p, "k", "other"), p, c, edu(), &manual())
         .await
         .unwrap_err();
     assert_eq!(kind(e), ErrorKind::IdempotencyKeyReused);
@@ -883,7 +891,7 @@ async fn concurrent_writes_fail_and_succeed_independently(store: &dyn Store) {
     // Every even customer already has Education in review: its second request is rejected.
     for c in customers.iter().step_by(2) {
         store
-            .create_qualification(&ctx(at(0)), p, *c, edu(), at(0))
+            .create_qualification(&ctx(at(0)), p, *c, edu(), &manual())
             .await
             .unwrap();
     }
@@ -892,13 +900,14 @@ async fn concurrent_writes_fail_and_succeed_independently(store: &dyn Store) {
         .await
         .unwrap();
     let write = ctx(at(1));
+    let policy = manual();
     let writes = customers.iter().enumerate().map(|(i, c)| {
         let request = if i % 4 == 1 {
             gcc(&code.validation_id)
         } else {
             edu()
         };
-        store.create_qualification(&write, p, *c, request, at(1))
+        store.create_qualification(&write, p, *c, request, &policy)
     });
     let results = futures::future::join_all(writes).await;
     for (i, (c, r)) in customers.iter().zip(results).enumerate() {
@@ -921,7 +930,7 @@ async fn jobs_of_any_kind_fail_with_backoff_without_holding_back_others(store: &
     let p = PartnerId::new_random();
     let c = customer(store, p).await;
     let q = store
-        .create_qualification(&ctx(at(0)), p, c, edu(), at(0))
+        .create_qualification(&ctx(at(0)), p, c, edu(), &manual())
         .await
         .unwrap()
         .value;
@@ -1194,7 +1203,7 @@ async fn sqlite_files_keep_committed_writes_and_bad_paths_fail_at_open() {
         let store = SqliteStore::open(&url).await.unwrap();
         let c = customer(&store, p).await;
         let q = store
-            .create_qualification(&ctx(at(1)), p, c, edu(), at(1))
+            .create_qualification(&ctx(at(1)), p, c, edu(), &manual())
             .await
             .unwrap()
             .value;

@@ -374,6 +374,34 @@ impl<const MIN: u64> Serialize for AtLeast<MIN> {
 
 setting!(AtLeast<const MIN: u64>, own_serialize);
 
+/// `--clock frozen:T`: the global clock starts frozen at the RFC 3339 instant T.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartClock(pub time::OffsetDateTime);
+
+impl Setting for StartClock {
+    fn parse(text: &str) -> Result<Self, String> {
+        let at = text.trim().strip_prefix("frozen:").ok_or_else(|| {
+            "expected frozen:T with T an RFC 3339 instant, e.g. frozen:2030-01-01T00:00:00Z"
+                .to_owned()
+        })?;
+        time::OffsetDateTime::parse(at.trim(), &time::format_description::well_known::Rfc3339)
+            .map(|t| {
+                Self(qualify_core::time_fmt::truncate_millis(
+                    t.to_offset(time::UtcOffset::UTC),
+                ))
+            })
+            .map_err(|_| format!("{at:?} is not an RFC 3339 instant such as 2030-01-01T00:00:00Z"))
+    }
+}
+
+impl fmt::Display for StartClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "frozen:{}", qualify_core::time_fmt::wire(self.0))
+    }
+}
+
+setting!(StartClock);
+
 /// `--listen`: a socket address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListenAddr(pub SocketAddr);

@@ -9,8 +9,7 @@ use qualify_core::validation::{AccountStatus, GdapRole};
 use qualify_core::{ErrorKind, PartnerId};
 
 use super::{
-    CustomerPath, QualificationPath, any_customer, query_map, settable_qualification,
-    write_context_for,
+    CustomerPath, QualificationPath, any_customer, query_map, settable_qualification, write_context,
 };
 use crate::AppState;
 use crate::auth::Operator;
@@ -39,7 +38,7 @@ pub struct PartnerPath {
     pub partner_id: String,
 }
 
-fn partner_id(raw: &str) -> ApiResult<PartnerId> {
+pub(crate) fn partner_id(raw: &str) -> ApiResult<PartnerId> {
     raw.parse().map_err(|_| {
         ApiError::invalid(format!(
             "The partner tenant id {raw:?} is not a valid GUID."
@@ -77,7 +76,7 @@ pub async fn issue_code(
 ) -> ApiResult<Response> {
     let partner = partner_id(&partner)?;
     let (org, max) = body.value.validate()?;
-    let ctx = write_context_for(&state, partner, &caller, &ids, None);
+    let ctx = write_context(&state, &caller, &ids, None);
     let code = state
         .store
         .issue_validation_code(&ctx, partner, &org, max)
@@ -205,7 +204,7 @@ pub async fn decide(
             "A decision requires If-Match with the qualification's etag (see /admin/v1/reviews).",
         )
     })?;
-    let ctx = write_context_for(&state, customer.partner_id, &caller, &ids, None);
+    let ctx = write_context(&state, &caller, &ids, None);
     let ctx = qualify_store::WriteContext {
         actor: format!("operator {}", ctx.actor),
         ..ctx
@@ -280,7 +279,7 @@ pub async fn set_validation_status(
 ) -> ApiResult<Response> {
     let customer = any_customer(&state, &customer).await?;
     let status = AccountStatus::try_from(body.value)?;
-    let ctx = write_context_for(&state, customer.partner_id, &caller, &ids, None);
+    let ctx = write_context(&state, &caller, &ids, None);
     let saved = state
         .store
         .set_validation_status(&ctx, customer.id, status)
@@ -318,7 +317,7 @@ pub async fn set_gdap(
 ) -> ApiResult<Response> {
     let customer = any_customer(&state, &customer).await?;
     let roles = Vec::<GdapRole>::try_from(body.value)?;
-    let ctx = write_context_for(&state, customer.partner_id, &caller, &ids, None);
+    let ctx = write_context(&state, &caller, &ids, None);
     let grant = state
         .store
         .set_gdap_grant(&ctx, customer.partner_id, customer.id, &roles)

@@ -2,6 +2,7 @@
 //! helpers handlers share (path ids, tenant isolation, write contexts).
 
 pub mod admin;
+pub mod control;
 pub mod customers;
 pub mod health;
 pub mod qualifications;
@@ -57,6 +58,34 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::history))
         .routes(routes!(admin::set_validation_status))
         .routes(routes!(admin::set_gdap, admin::get_gdap))
+        // The test control plane (control.md 1-4).
+        .routes(routes!(control::reset_all))
+        .routes(routes!(control::reset_partner))
+        .routes(routes!(control::snapshot_all))
+        .routes(routes!(control::snapshot_partner))
+        .routes(routes!(control::fixture_schema))
+        .routes(routes!(control::seed))
+        .routes(routes!(control::restore_all))
+        .routes(routes!(control::restore_partner))
+        .routes(routes!(
+            control::set_vetting,
+            control::get_vetting,
+            control::delete_vetting
+        ))
+        .routes(routes!(
+            control::get_global_clock,
+            control::freeze_global_clock,
+            control::delete_global_clock
+        ))
+        .routes(routes!(control::advance_global_clock))
+        .routes(routes!(control::resume_global_clock))
+        .routes(routes!(
+            control::get_partner_clock,
+            control::freeze_partner_clock,
+            control::delete_partner_clock
+        ))
+        .routes(routes!(control::advance_partner_clock))
+        .routes(routes!(control::resume_partner_clock))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -231,21 +260,11 @@ pub struct WriteRequest<'a> {
     pub canonical_body: &'a str,
 }
 
-/// The write context of a partner's request, at the partner's domain time. An idempotency key
-/// applies when the client chose the `MS-RequestId`.
+/// The write context of a request (the store stamps it with the domain time of the partner
+/// whose state it changes). An idempotency key applies when the client chose the
+/// `MS-RequestId`.
 pub fn write_context(
     state: &AppState,
-    caller: &Caller,
-    ids: &RequestIds,
-    request: Option<WriteRequest<'_>>,
-) -> WriteContext {
-    write_context_for(state, caller.partner, caller, ids, request)
-}
-
-/// The write context of a request that changes `partner`'s state (an operator's, for one).
-pub fn write_context_for(
-    state: &AppState,
-    partner: qualify_core::PartnerId,
     caller: &Caller,
     ids: &RequestIds,
     request: Option<WriteRequest<'_>>,
@@ -265,7 +284,7 @@ pub fn write_context_for(
             ),
         });
     WriteContext {
-        now: state.time.now_for(partner),
+        wall: state.time.wall(),
         actor: caller.actor(),
         request_id: ids.request_id.clone(),
         correlation_id: ids.correlation_id.clone(),

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use qualify_core::engine::reads_count;
 use qualify_core::rules::{QualificationRequest, legacy_current};
 
 use super::customers::replayed;
@@ -36,15 +37,41 @@ async fn record(
     let customer = owned_customer_id(state, caller, customer_id).await?;
     let request = request()?;
     let ctx = write_context(state, caller, ids, Some(write));
-    let vet_at = ctx.now + state.config.policy.delay;
     let created = state
         .store
-        .create_qualification(&ctx, caller.partner, customer, request, vet_at)
+        .create_qualification(
+            &ctx,
+            caller.partner,
+            customer,
+            request,
+            &state.config.policy,
+        )
         .await?;
     if !created.replayed {
         state.wake_worker();
     }
     Ok(created)
+}
+
+/// Counts a read of the customer's `afterReads` requests (all, or only `only`): the read that
+/// completes a rule's count is the first to show its decision.
+async fn counted_read(
+    state: &AppState,
+    raw_id: &str,
+    only: Option<i64>,
+) -> ApiResult<Vec<qualify_core::qualification::QualificationRecord>> {
+    let customer = super::customer_id(raw_id)?;
+    let (_, all) = state
+        .store
+        .count_reads(customer, state.time.wall(), &state.config.policy, only)
+        .await?
+        .ok_or_else(|| {
+            crate::error::ApiError::new(
+                qualify_core::ErrorKind::NotFound,
+                "The customer was not found.",
+            )
+        })?;
+    Ok(all)
 }
 
 /// `POST /v1/customers/{id}/qualifications[?code=]`: 201 with the InReview qualification.
@@ -139,7 +166,11 @@ pub async fn list(
     AnyPartner(caller): AnyPartner,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let all = owned_qualifications(&state, &caller, &id).await?;
+    let mut all = owned_qualifications(&state, &caller, &id).await?;
+    // A request whose scenario rule says `afterReads` is decided by the partner's reads.
+    if reads_count(&all) {
+        all = counted_read(&state, &id, None).await?;
+    }
     Ok(ok(all.iter().map(QualificationOut::from).collect::<Vec<_>>()).into_response())
 }
 
@@ -168,7 +199,12 @@ pub async fn legacy_get(
     AnyPartner(caller): AnyPartner,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let all = owned_qualifications(&state, &caller, &id).await?;
+    let mut all = owned_qualifications(&state, &caller, &id).await?;
+    // The read includes the request it shows (control.md 3, afterReads).
+    if let Some(current) = legacy_current(&all).filter(|q| reads_count(std::slice::from_ref(*q))) {
+        let only = current.id;
+        all = counted_read(&state, &id, Some(only)).await?;
+    }
     let value =
         legacy_current(&all).map_or("none", |q| q.qualification.qualification().legacy_name());
     Ok(ok(value).into_response())

@@ -14,17 +14,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use qualify_core::clock::{ClockChange, ClockPlan, ClockSetting, PartnerClocks};
 use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
 use qualify_core::engine::{
-    CreateReads, CreateSnapshot, DecideSnapshot, Effect, QualificationRef, VettingSnapshot,
-    plan_create, plan_decide, plan_vetting,
+    Counts, CreateReads, CreateSnapshot, DecideSnapshot, Effect, QualificationRef, Scope,
+    VettingSnapshot, plan_create, plan_decide, plan_vetting,
 };
+use qualify_core::fixture::Fixture;
 use qualify_core::jobs::{AfterFailure, Job, JobFinish, NewJob};
 use qualify_core::policy::VettingPolicy;
 use qualify_core::qualification::{
     EducationSegment, QualificationRecord, SettableQualification, VettingDecision, VettingStatus,
 };
 use qualify_core::rules::QualificationRequest;
+use qualify_core::rules::replays;
+use qualify_core::scenario::Scenario;
 use qualify_core::time_fmt::{from_millis, to_millis};
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
@@ -37,11 +41,13 @@ use sqlx::{PgConnection, PgPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use crate::rows;
+use crate::rows::{self, Applied};
 use crate::{
-    AuditEvent, CustomerPage, Idempotent, Store, StoreError, StoreResult, WriteContext, new_etag,
-    new_validation_id,
+    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent, Store,
+    StoreError, StoreResult, WriteContext, new_etag, new_validation_id,
 };
+
+mod control;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -76,7 +82,19 @@ crate::rows::impl_cells!(PgRow);
 macro_rules! qualification_columns {
     () => {
         "id, customer_id::text AS customer_id, partner_id::text AS partner_id, qualification, vetting_status, \
-         vetting_reason, vetting_create_date, education_segment, website, validation_code, etag"
+         vetting_reason, vetting_create_date, education_segment, website, validation_code, etag, choice, reads"
+    };
+}
+
+/// The wall time (ms) at which job `j` is due by its partner's clock `c` (or the global clock
+/// `$5` frozen at / `$6` offset): 0 for a due job of a frozen clock, NULL for one that time does
+/// not reach until the clock is moved.
+macro_rules! job_due_wall {
+    () => {
+        "CASE WHEN c.frozen_at IS NOT NULL THEN CASE WHEN j.run_at <= c.frozen_at THEN 0 END \
+              WHEN c.offset_ms IS NOT NULL THEN j.run_at - c.offset_ms \
+              WHEN $5::bigint IS NOT NULL THEN CASE WHEN j.run_at <= $5::bigint THEN 0 END \
+              ELSE j.run_at - COALESCE($6::bigint, 0) END"
     };
 }
 
@@ -151,16 +169,19 @@ impl PgStore {
         if let (Err(e), Some(key)) = (&result, &ctx.idempotency)
             && let Some(rejection) = rows::is_storable(e)
         {
+            let mut conn = self.pool.acquire().await?;
+            let domain = partner_clocks(&mut conn, key.partner).await?.now(ctx.wall);
             sqlx::query(
-                "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) \
-                 VALUES ($1::uuid, $2, $3, $4, $5) ON CONFLICT (partner_id, request_id) DO NOTHING",
+                "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at, domain_at) \
+                 VALUES ($1::uuid, $2, $3, $4, $5, $6) ON CONFLICT (partner_id, request_id) DO NOTHING",
             )
             .bind(key.partner.to_string())
             .bind(&key.request_id)
             .bind(&key.fingerprint)
             .bind(rows::stored_err(rejection)?)
-            .bind(to_millis(ctx.now))
-            .execute(&self.pool)
+            .bind(to_millis(ctx.wall))
+            .bind(to_millis(domain))
+            .execute(&mut *conn)
             .await?;
         }
         result
@@ -175,32 +196,52 @@ impl PgStore {
 
 /// Claims the idempotency key for this transaction, or returns the stored result of an earlier
 /// request with the same key (409 when it was another request). A concurrent request with the
-/// same key waits here until the first one commits or rolls back.
+/// same key waits here until the first one commits or rolls back. A record older than the
+/// replay window (on the partner's clock, `now`) is claimed anew: the request runs as a new one.
 async fn replay<T: DeserializeOwned>(
     conn: &mut PgConnection,
     ctx: &WriteContext,
+    now: OffsetDateTime,
 ) -> StoreResult<Option<T>> {
     let Some(key) = &ctx.idempotency else {
         return Ok(None);
     };
     let claimed = sqlx::query(
-        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) \
-         VALUES ($1::uuid, $2, $3, NULL, $4) ON CONFLICT (partner_id, request_id) DO NOTHING",
+        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at, domain_at) \
+         VALUES ($1::uuid, $2, $3, NULL, $4, $5) ON CONFLICT (partner_id, request_id) DO NOTHING",
     )
     .bind(key.partner.to_string())
     .bind(&key.request_id)
     .bind(&key.fingerprint)
-    .bind(to_millis(ctx.now))
+    .bind(to_millis(ctx.wall))
+    .bind(to_millis(now))
     .execute(&mut *conn)
     .await?;
     if claimed.rows_affected() == 1 {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT fingerprint, response FROM idempotency_records WHERE partner_id = $1::uuid AND request_id = $2")
+    let row = sqlx::query(
+        "SELECT fingerprint, response, COALESCE(domain_at, created_at) AS recorded FROM idempotency_records \
+         WHERE partner_id = $1::uuid AND request_id = $2 FOR UPDATE",
+    )
+    .bind(key.partner.to_string())
+    .bind(&key.request_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !replays(from_millis(row.try_get("recorded")?), now) {
+        sqlx::query(
+            "UPDATE idempotency_records SET fingerprint = $3, response = NULL, created_at = $4, domain_at = $5 \
+             WHERE partner_id = $1::uuid AND request_id = $2",
+        )
         .bind(key.partner.to_string())
         .bind(&key.request_id)
-        .fetch_one(&mut *conn)
+        .bind(&key.fingerprint)
+        .bind(to_millis(ctx.wall))
+        .bind(to_millis(now))
+        .execute(&mut *conn)
         .await?;
+        return Ok(None);
+    }
     let fingerprint: String = row.try_get("fingerprint")?;
     if fingerprint != key.fingerprint {
         return Err(DomainError::of(ErrorKind::IdempotencyKeyReused).into());
@@ -226,6 +267,80 @@ async fn remember<T: Serialize>(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Advisory lock keys: every write of a partner holds both shared; a reset (restore, seed) of
+/// a partner holds the partner's exclusively, a global one the global key exclusively. So a
+/// reset waits for the partner's writes in flight, and the writes after it wait for the reset:
+/// each write happened entirely before it or entirely after it (control.md 1).
+const LOCK_CLASS_ALL: i32 = 7170;
+const LOCK_CLASS_PARTNER: i32 = 7171;
+
+/// Takes the partner's write locks (shared) and reads the clocks that decide its domain time
+/// (control.md 4), in one round trip.
+async fn partner_clocks(conn: &mut PgConnection, partner: PartnerId) -> StoreResult<PartnerClocks> {
+    let found = sqlx::query(
+        "SELECT c.scope, c.frozen_at, c.offset_ms FROM \
+         (SELECT pg_advisory_xact_lock_shared($2, 0)::text || pg_advisory_xact_lock_shared($3, hashtext($1))::text AS locked) l \
+         LEFT JOIN clocks c ON c.scope IN ('global', $1)",
+    )
+    .bind(partner.to_string())
+    .bind(LOCK_CLASS_ALL)
+    .bind(LOCK_CLASS_PARTNER)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut clocks = PartnerClocks::default();
+    for row in found {
+        let Some(scope) = row.try_get::<Option<String>, _>("scope")? else {
+            continue;
+        };
+        let setting = rows::clock_setting(row.try_get("frozen_at")?, row.try_get("offset_ms")?);
+        if scope == "global" {
+            clocks.global = setting;
+        } else {
+            clocks.own = setting;
+        }
+    }
+    Ok(clocks)
+}
+
+/// Takes the exclusive lock of a scope (a reset, restore or seed of it).
+async fn lock_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<()> {
+    match scope {
+        Scope::All => {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, 0)::text")
+                .bind(LOCK_CLASS_ALL)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Scope::Partner(p) => {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock_shared($2, 0)::text || pg_advisory_xact_lock($3, hashtext($1))::text",
+            )
+            .bind(p.to_string())
+            .bind(LOCK_CLASS_ALL)
+            .bind(LOCK_CLASS_PARTNER)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A scope's own clock.
+async fn own_clock(conn: &mut PgConnection, scope: Scope) -> StoreResult<Option<ClockSetting>> {
+    let row = sqlx::query("SELECT frozen_at, offset_ms FROM clocks WHERE scope = $1")
+        .bind(rows::clock_scope(scope))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        Ok(rows::clock_setting(
+            r.try_get("frozen_at")?,
+            r.try_get("offset_ms")?,
+        ))
+    })
+    .transpose()
+    .map(Option::flatten)
 }
 
 async fn load_qualifications(
@@ -257,14 +372,17 @@ async fn create_snapshot(
     customer: CustomerId,
     reads: CreateReads<'_>,
 ) -> StoreResult<CreateSnapshot> {
-    let company_etag: Option<String> =
-        sqlx::query_scalar("SELECT company_etag FROM customers WHERE id = $1::uuid FOR UPDATE")
-            .bind(customer.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-    if company_etag.is_none() {
+    let company = sqlx::query(
+        "SELECT company_etag, company_profile->>'domain' AS domain FROM customers WHERE id = $1::uuid FOR UPDATE",
+    )
+    .bind(customer.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(company) = company else {
         return Ok(CreateSnapshot::default());
-    }
+    };
+    let company_etag: Option<String> = Some(company.try_get("company_etag")?);
+    let company_domain: Option<String> = company.try_get("domain")?;
     let gdap = if reads.gdap {
         let row = sqlx::query(concat!(
             "SELECT ",
@@ -296,10 +414,36 @@ async fn create_snapshot(
     };
     Ok(CreateSnapshot {
         company_etag,
+        company_domain,
         gdap,
         existing,
         code,
+        scenario: scenario_of(conn, partner).await?,
     })
+}
+
+async fn scenario_of(conn: &mut PgConnection, partner: PartnerId) -> StoreResult<Option<Scenario>> {
+    let rules: Option<String> =
+        sqlx::query_scalar("SELECT rules FROM scenarios WHERE partner_id = $1::uuid")
+            .bind(partner.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    rules.map(|r| rows::from_json("scenario", &r)).transpose()
+}
+
+async fn customer_owner(conn: &mut PgConnection, id: CustomerId) -> StoreResult<Option<PartnerId>> {
+    let partner: Option<String> =
+        sqlx::query_scalar("SELECT partner_id::text FROM customers WHERE id = $1::uuid")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    partner
+        .map(|p| {
+            uuid::Uuid::parse_str(&p)
+                .map(PartnerId)
+                .map_err(|_| rows::corrupt("partner id", &p))
+        })
+        .transpose()
 }
 
 async fn company_of(
@@ -339,28 +483,39 @@ async fn qualification_for_update(
     row.as_ref().map(rows::qualification).transpose()
 }
 
-/// Applies a plan's effects in order; returns the id of the qualification it inserted, if any.
-async fn apply(conn: &mut PgConnection, effects: &[Effect]) -> StoreResult<Option<i64>> {
+/// Applies a plan's effects in order.
+async fn apply(conn: &mut PgConnection, effects: &[Effect]) -> StoreResult<Applied> {
     let mut inserted = None;
+    let mut removed = Counts::default();
     for effect in effects {
         match effect {
             Effect::InsertQualification(q) => {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, \
-                     vetting_create_date, education_segment, website, validation_code, etag) \
-                     VALUES ($1::uuid, $2::uuid, $3, 'InReview', $4, $5, $6, $7, $8) RETURNING id",
+                     vetting_reason, vetting_create_date, education_segment, website, validation_code, etag, choice) \
+                     VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
                 )
                 .bind(q.customer_id.to_string())
                 .bind(q.partner_id.to_string())
                 .bind(q.qualification.name())
+                .bind(q.vetting_status.name())
+                .bind(q.vetting_reason.as_deref())
                 .bind(to_millis(q.vetting_create_date))
                 .bind(q.education_segment.map(EducationSegment::name))
                 .bind(q.website.as_deref())
                 .bind(q.validation_code.as_deref())
                 .bind(&q.etag)
+                .bind(q.choice.as_ref().map(rows::json).transpose()?)
                 .fetch_one(&mut *conn)
                 .await?;
                 inserted = Some(id);
+            }
+            Effect::CountRead { id, reads } => {
+                sqlx::query("UPDATE qualifications SET reads = $1 WHERE id = $2")
+                    .bind(i64::from(*reads))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
             }
             Effect::SpendValidationCode {
                 validation_id,
@@ -435,9 +590,158 @@ async fn apply(conn: &mut PgConnection, effects: &[Effect]) -> StoreResult<Optio
                 .execute(&mut *conn)
                 .await?;
             }
+            Effect::ClearScope(scope) => removed = clear_scope(conn, *scope).await?,
+            Effect::DeleteCustomer(id) => {
+                for sql in [
+                    "DELETE FROM jobs WHERE qualification_id IN (SELECT id FROM qualifications WHERE customer_id = $1::uuid)",
+                    "DELETE FROM audit_events WHERE customer_id = $1::uuid",
+                    "DELETE FROM validation_statuses WHERE customer_id = $1::uuid",
+                    "DELETE FROM gdap_grants WHERE customer_id = $1::uuid",
+                    "DELETE FROM qualifications WHERE customer_id = $1::uuid",
+                    "DELETE FROM customers WHERE id = $1::uuid",
+                ] {
+                    sqlx::query(sql)
+                        .bind(id.to_string())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            Effect::InsertCustomer(c) => {
+                sqlx::query(
+                    "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
+                     VALUES ($1::uuid, $2::uuid, $3::jsonb, $4, $5::jsonb, $6, $7)",
+                )
+                .bind(c.id.to_string())
+                .bind(c.partner_id.to_string())
+                .bind(rows::json(&c.company_profile)?)
+                .bind(&c.company_etag)
+                .bind(rows::json(&c.billing_profile)?)
+                .bind(&c.billing_etag)
+                .bind(to_millis(c.created_at))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Effect::SetGdap(g) => {
+                sqlx::query(
+                    "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES ($1::uuid, $2::uuid, $3::jsonb, $4) \
+                     ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
+                )
+                .bind(g.partner_id.to_string())
+                .bind(g.customer_id.to_string())
+                .bind(rows::gdap_roles_json(&g.roles)?)
+                .bind(to_millis(g.updated_at))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Effect::SetValidationStatus(v) => {
+                sqlx::query(
+                    "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES ($1::uuid, $2, $3) \
+                     ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
+                )
+                .bind(v.customer_id.to_string())
+                .bind(v.status.name())
+                .bind(to_millis(v.last_update))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Effect::UpsertValidationCode { code, at } => {
+                sqlx::query(
+                    "INSERT INTO validation_codes (validation_id, partner_id, organization_name, max_creates, remaining_creates, etag, created_at) \
+                     VALUES ($1, $2::uuid, $3, $4, $5, $6, $7) ON CONFLICT (validation_id) DO UPDATE SET \
+                     organization_name = excluded.organization_name, max_creates = excluded.max_creates, \
+                     remaining_creates = excluded.remaining_creates, etag = excluded.etag",
+                )
+                .bind(&code.validation_id)
+                .bind(code.partner_id.to_string())
+                .bind(&code.organization_name)
+                .bind(code.max_creates)
+                .bind(code.remaining_creates)
+                .bind(&code.etag)
+                .bind(to_millis(*at))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Effect::SetScenario { partner, scenario } => match scenario {
+                Some((rules, document)) => {
+                    sqlx::query(
+                        "INSERT INTO scenarios (partner_id, rules, document, updated_at) VALUES ($1::uuid, $2, $3, 0) \
+                         ON CONFLICT (partner_id) DO UPDATE SET rules = excluded.rules, document = excluded.document",
+                    )
+                    .bind(partner.to_string())
+                    .bind(rows::json(rules)?)
+                    .bind(rows::json(document)?)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM scenarios WHERE partner_id = $1::uuid")
+                        .bind(partner.to_string())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            },
+            Effect::SetClock { scope, setting } => match setting {
+                Some(setting) => {
+                    let (frozen_at, offset_ms) = rows::clock_columns(*setting);
+                    sqlx::query(
+                        "INSERT INTO clocks (scope, frozen_at, offset_ms) VALUES ($1, $2, $3) \
+                         ON CONFLICT (scope) DO UPDATE SET frozen_at = excluded.frozen_at, offset_ms = excluded.offset_ms",
+                    )
+                    .bind(rows::clock_scope(*scope))
+                    .bind(frozen_at)
+                    .bind(offset_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM clocks WHERE scope = $1")
+                        .bind(rows::clock_scope(*scope))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            },
         }
     }
-    Ok(inserted)
+    Ok(Applied { inserted, removed })
+}
+
+/// Removes a scope's state (control.md 1): children before parents. The caller holds the
+/// scope's exclusive lock.
+async fn clear_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<Counts> {
+    let (filter, partner) = match scope {
+        Scope::All => ("$1::text IS NULL", None),
+        Scope::Partner(p) => ("partner_id = $1::uuid", Some(p.to_string())),
+    };
+    let mut run = async |sql: String| -> StoreResult<u64> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(partner.clone())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+    };
+    for table in ["jobs", "audit_events"] {
+        run(format!("DELETE FROM {table} WHERE {filter}")).await?;
+    }
+    run(format!(
+        "DELETE FROM validation_statuses WHERE customer_id IN (SELECT id FROM customers WHERE {filter})"
+    ))
+    .await?;
+    run(format!(
+        "DELETE FROM gdap_grants WHERE {filter} OR customer_id IN (SELECT id FROM customers WHERE {filter})"
+    ))
+    .await?;
+    for table in ["idempotency_records", "scenarios"] {
+        run(format!("DELETE FROM {table} WHERE {filter}")).await?;
+    }
+    match scope {
+        Scope::All => run("DELETE FROM clocks WHERE $1::text IS NULL".into()).await?,
+        Scope::Partner(_) => run("DELETE FROM clocks WHERE scope = $1::text".into()).await?,
+    };
+    Ok(Counts {
+        qualifications: run(format!("DELETE FROM qualifications WHERE {filter}")).await?,
+        customers: run(format!("DELETE FROM customers WHERE {filter}")).await?,
+        validation_codes: run(format!("DELETE FROM validation_codes WHERE {filter}")).await?,
+    })
 }
 
 /// Locks an unfinished job if `owner` still holds its lease.
@@ -491,7 +795,8 @@ impl Store for PgStore {
     ) -> StoreResult<Idempotent<Customer>> {
         let result: StoreResult<Idempotent<Customer>> = async {
             let mut tx = self.pool.begin().await?;
-            if let Some(value) = replay(&mut tx, ctx).await? {
+            let now = partner_clocks(&mut tx, partner).await?.now(ctx.wall);
+            if let Some(value) = replay(&mut tx, ctx, now).await? {
                 return Ok(Idempotent {
                     value,
                     replayed: true,
@@ -504,7 +809,7 @@ impl Store for PgStore {
                 company_etag: new_etag(),
                 billing_profile: new.billing_profile,
                 billing_etag: new_etag(),
-                created_at: ctx.now,
+                created_at: now,
             };
             sqlx::query(
                 "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, billing_etag, created_at) \
@@ -516,7 +821,7 @@ impl Store for PgStore {
             .bind(&customer.company_etag)
             .bind(rows::json(&customer.billing_profile)?)
             .bind(&customer.billing_etag)
-            .bind(to_millis(ctx.now))
+            .bind(to_millis(now))
             .execute(&mut *tx)
             .await?;
             if !default_gdap_roles.is_empty() {
@@ -524,7 +829,7 @@ impl Store for PgStore {
                     .bind(partner.to_string())
                     .bind(customer.id.to_string())
                     .bind(rows::gdap_roles_json(default_gdap_roles)?)
-                    .bind(to_millis(ctx.now))
+                    .bind(to_millis(now))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -540,18 +845,8 @@ impl Store for PgStore {
     }
 
     async fn customer_partner(&self, id: CustomerId) -> StoreResult<Option<PartnerId>> {
-        let partner: Option<String> =
-            sqlx::query_scalar("SELECT partner_id::text FROM customers WHERE id = $1::uuid")
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        partner
-            .map(|p| {
-                uuid::Uuid::parse_str(&p)
-                    .map(PartnerId)
-                    .map_err(|_| rows::corrupt("partner id", &p))
-            })
-            .transpose()
+        let mut conn = self.pool.acquire().await?;
+        customer_owner(&mut conn, id).await
     }
 
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
@@ -609,7 +904,11 @@ impl Store for PgStore {
     ) -> StoreResult<Idempotent<Customer>> {
         let result: StoreResult<Idempotent<Customer>> = async {
             let mut tx = self.pool.begin().await?;
-            if let Some(value) = replay(&mut tx, ctx).await? {
+            let owner = customer_owner(&mut tx, customer)
+                .await?
+                .ok_or(ErrorKind::NotFound)?;
+            let now = partner_clocks(&mut tx, owner).await?.now(ctx.wall);
+            if let Some(value) = replay(&mut tx, ctx, now).await? {
                 return Ok(Idempotent {
                     value,
                     replayed: true,
@@ -665,7 +964,7 @@ impl Store for PgStore {
         let rows = sqlx::query(
             "SELECT c.partner_id::text AS owner, q.id, q.customer_id::text AS customer_id, \
              q.partner_id::text AS partner_id, q.qualification, q.vetting_status, q.vetting_reason, \
-             q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag \
+             q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag, q.choice, q.reads \
              FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id WHERE c.id = $1::uuid ORDER BY q.id",
         )
         .bind(customer.to_string())
@@ -684,11 +983,12 @@ impl Store for PgStore {
         partner: PartnerId,
         customer: CustomerId,
         request: QualificationRequest,
-        vet_at: OffsetDateTime,
+        policy: &VettingPolicy,
     ) -> StoreResult<Idempotent<QualificationRecord>> {
         let result: StoreResult<Idempotent<QualificationRecord>> = async {
             let mut tx = self.pool.begin().await?;
-            if let Some(value) = replay(&mut tx, ctx).await? {
+            let now = partner_clocks(&mut tx, partner).await?.now(ctx.wall);
+            if let Some(value) = replay(&mut tx, ctx, now).await? {
                 return Ok(Idempotent {
                     value,
                     replayed: true,
@@ -696,9 +996,17 @@ impl Store for PgStore {
             }
             let snapshot =
                 create_snapshot(&mut tx, partner, customer, CreateReads::of(&request)).await?;
-            let plan = plan_create(partner, customer, &request, &snapshot, ctx.stamp(), vet_at)?;
+            let plan = plan_create(
+                partner,
+                customer,
+                &request,
+                &snapshot,
+                ctx.stamp(now),
+                policy,
+            )?;
             let id = apply(&mut tx, &plan.effects)
                 .await?
+                .inserted
                 .ok_or_else(|| StoreError::Backend("the plan inserted nothing".into()))?;
             let record = plan.qualification.into_record(id);
             remember(&mut tx, ctx, &record).await?;
@@ -750,7 +1058,8 @@ impl Store for PgStore {
             .bind(max_creates)
             .bind(max_creates)
             .bind(&candidate.etag)
-            .bind(to_millis(ctx.now))
+            // Wall time: it only orders a partner's codes.
+            .bind(to_millis(ctx.wall))
             .execute(&self.pool)
             .await?;
             if inserted.rows_affected() == 1 {
@@ -782,20 +1091,18 @@ impl Store for PgStore {
         customer: CustomerId,
         status: AccountStatus,
     ) -> StoreResult<ValidationStatus> {
-        sqlx::query(
-            "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES ($1::uuid, $2, $3) \
-             ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
-        )
-        .bind(customer.to_string())
-        .bind(status.name())
-        .bind(to_millis(ctx.now))
-        .execute(&self.pool)
-        .await?;
-        Ok(ValidationStatus {
+        let mut tx = self.pool.begin().await?;
+        let owner = customer_owner(&mut tx, customer)
+            .await?
+            .ok_or(ErrorKind::NotFound)?;
+        let saved = ValidationStatus {
             customer_id: customer,
             status,
-            last_update: ctx.now,
-        })
+            last_update: partner_clocks(&mut tx, owner).await?.now(ctx.wall),
+        };
+        apply(&mut tx, &[Effect::SetValidationStatus(saved.clone())]).await?;
+        tx.commit().await?;
+        Ok(saved)
     }
 
     async fn gdap_grant(
@@ -825,22 +1132,16 @@ impl Store for PgStore {
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        sqlx::query(
-            "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES ($1::uuid, $2::uuid, $3::jsonb, $4) \
-             ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
-        )
-        .bind(partner.to_string())
-        .bind(customer.to_string())
-        .bind(rows::gdap_roles_json(&roles)?)
-        .bind(to_millis(ctx.now))
-        .execute(&self.pool)
-        .await?;
-        Ok(GdapGrant {
+        let mut tx = self.pool.begin().await?;
+        let grant = GdapGrant {
             partner_id: partner,
             customer_id: customer,
             roles,
-            updated_at: ctx.now,
-        })
+            updated_at: partner_clocks(&mut tx, partner).await?.now(ctx.wall),
+        };
+        apply(&mut tx, &[Effect::SetGdap(grant.clone())]).await?;
+        tx.commit().await?;
+        Ok(grant)
     }
 
     async fn reviews(
@@ -869,6 +1170,10 @@ impl Store for PgStore {
         decision: &VettingDecision,
     ) -> StoreResult<QualificationRecord> {
         let mut tx = self.pool.begin().await?;
+        let now = match customer_owner(&mut tx, customer).await? {
+            Some(owner) => partner_clocks(&mut tx, owner).await?.now(ctx.wall),
+            None => ctx.wall,
+        };
         let latest: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM qualifications WHERE customer_id = $1::uuid AND qualification = $2 ORDER BY id DESC LIMIT 1",
         )
@@ -885,7 +1190,7 @@ impl Store for PgStore {
             latest,
             company_etag: company_of(&mut tx, customer).await?.map(|(_, etag)| etag),
         };
-        let plan = plan_decide(qualification, if_match, decision, &snapshot, ctx.stamp())?;
+        let plan = plan_decide(qualification, if_match, decision, &snapshot, ctx.stamp(now))?;
         apply(&mut tx, &plan.effects).await?;
         tx.commit().await?;
         Ok(plan.updated)
@@ -920,25 +1225,189 @@ impl Store for PgStore {
     async fn claim_jobs(
         &self,
         owner: &str,
-        now: OffsetDateTime,
+        wall: OffsetDateTime,
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<Job>> {
-        let now_ms = to_millis(now);
-        let until = now_ms + lease.as_millis() as i64;
+        let wall_ms = to_millis(wall);
+        let until = wall_ms + lease.as_millis() as i64;
+        let mut conn = self.pool.acquire().await?;
+        let (gfrozen, goffset) = own_clock(&mut conn, Scope::All)
+            .await?
+            .map_or((None, None), rows::clock_columns);
         let claimed = sqlx::query(concat!(
             "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-              ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING ",
+             (SELECT j.id FROM jobs j LEFT JOIN clocks c ON c.scope = j.partner_id::text \
+              WHERE j.done_at IS NULL AND (j.lease_until IS NULL OR j.lease_until < $3) AND (",
+            job_due_wall!(),
+            ") <= $3 ORDER BY j.run_at, j.id LIMIT $4 FOR UPDATE OF j SKIP LOCKED) RETURNING ",
             job_columns!()
         ))
         .bind(owner)
         .bind(until)
-        .bind(now_ms)
+        .bind(wall_ms)
         .bind(i64::from(limit))
+        .bind(gfrozen)
+        .bind(goffset)
+        .fetch_all(&mut *conn)
+        .await?;
+        claimed.iter().map(rows::job).collect()
+    }
+
+    async fn claim_jobs_due_by(
+        &self,
+        owner: &str,
+        wall: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+        scope: Scope,
+        due_by: OffsetDateTime,
+    ) -> StoreResult<Vec<Job>> {
+        let wall_ms = to_millis(wall);
+        let until = wall_ms + lease.as_millis() as i64;
+        let (filter, param) = control::scope_filter(scope, 3);
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET lease_owner = $5, lease_until = $6, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM jobs WHERE done_at IS NULL AND (lease_until IS NULL OR lease_until < $1) \
+              AND run_at <= $2 AND {filter} ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {}",
+            job_columns!()
+        )))
+        .bind(wall_ms)
+        .bind(to_millis(due_by))
+        .bind(param)
+        .bind(i64::from(limit))
+        .bind(owner)
+        .bind(until)
         .fetch_all(&self.pool)
         .await?;
         claimed.iter().map(rows::job).collect()
+    }
+
+    async fn unfinished_due_by(&self, scope: Scope, due_by: OffsetDateTime) -> StoreResult<u64> {
+        let mut conn = self.pool.acquire().await?;
+        control::unfinished_due_by(&mut conn, scope, due_by).await
+    }
+
+    async fn transitions_after(
+        &self,
+        seq: i64,
+        scope: Scope,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<AppliedTransition>> {
+        let mut conn = self.pool.acquire().await?;
+        control::transitions_after(&mut conn, seq, scope, to).await
+    }
+
+    async fn last_audit_seq(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::bigint FROM audit_events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn partner_clocks(&self, partner: PartnerId) -> StoreResult<PartnerClocks> {
+        let mut conn = self.pool.acquire().await?;
+        partner_clocks(&mut conn, partner).await
+    }
+
+    async fn clock(&self, scope: Scope) -> StoreResult<Option<ClockSetting>> {
+        let mut conn = self.pool.acquire().await?;
+        own_clock(&mut conn, scope).await
+    }
+
+    async fn change_clock(
+        &self,
+        scope: Scope,
+        wall: OffsetDateTime,
+        change: ClockChange,
+    ) -> StoreResult<ClockPlan> {
+        let mut tx = self.pool.begin().await?;
+        let plan = control::change_clock(&mut tx, scope, wall, change).await?;
+        tx.commit().await?;
+        Ok(plan)
+    }
+
+    async fn plan_clock_change(
+        &self,
+        scope: Scope,
+        wall: OffsetDateTime,
+        change: ClockChange,
+    ) -> StoreResult<ClockPlan> {
+        let mut conn = self.pool.acquire().await?;
+        control::plan_clock_change(&mut conn, scope, wall, change).await
+    }
+
+    async fn scenario(&self, partner: PartnerId) -> StoreResult<Option<serde_json::Value>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(control::scenario_pair(&mut conn, partner)
+            .await?
+            .map(|(_, document)| document))
+    }
+
+    async fn set_scenario(
+        &self,
+        partner: PartnerId,
+        scenario: Option<(Scenario, serde_json::Value)>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        partner_clocks(&mut tx, partner).await?;
+        apply(&mut tx, &[Effect::SetScenario { partner, scenario }]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn apply_fixture(
+        &self,
+        mode: FixtureMode,
+        fixture: &Fixture,
+        wall: OffsetDateTime,
+        policy: &VettingPolicy,
+    ) -> StoreResult<FixtureOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = control::apply_fixture(&mut tx, &mode, fixture, wall, policy).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn snapshot(&self, scope: Scope) -> StoreResult<Fixture> {
+        // One consistent view of everything the document holds.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let fixture = control::snapshot(&mut tx, scope).await?;
+        tx.commit().await?;
+        Ok(fixture)
+    }
+
+    async fn seed_applied(&self, sha256: &str) -> StoreResult<bool> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seeds WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn current_seed(&self) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT document FROM seeds ORDER BY applied_at DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn count_reads(
+        &self,
+        customer: CustomerId,
+        wall: OffsetDateTime,
+        policy: &VettingPolicy,
+        only: Option<i64>,
+    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+        let mut tx = self.pool.begin().await?;
+        let shown = control::count_reads(&mut tx, customer, wall, policy, only).await?;
+        tx.commit().await?;
+        Ok(shown)
     }
 
     async fn run_vetting_job(
@@ -949,6 +1418,8 @@ impl Store for PgStore {
         policy: &VettingPolicy,
     ) -> StoreResult<JobFinish> {
         let mut tx = self.pool.begin().await?;
+        // The partner's lock before any row lock (a reset takes it exclusively first).
+        partner_clocks(&mut tx, job.partner).await?;
         if !holds(&mut tx, job.id, owner).await? {
             return Ok(JobFinish::LeaseLost);
         }
@@ -1024,10 +1495,27 @@ impl Store for PgStore {
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(GREATEST(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?;
+        let mut conn = self.pool.acquire().await?;
+        let (gfrozen, goffset) = own_clock(&mut conn, Scope::All)
+            .await?
+            .map_or((None, None), rows::clock_columns);
+        // $1..$4 of the claim are unused here; $5, $6 are the global clock.
+        let at: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT MIN(CASE WHEN due IS NULL THEN NULL ELSE GREATEST(due, COALESCE(lease_until, 0)) END) FROM \
+             (SELECT (",
+            job_due_wall!(),
+            ") AS due, j.lease_until FROM jobs j LEFT JOIN clocks c ON c.scope = j.partner_id::text \
+              WHERE j.done_at IS NULL AND $1::bigint IS NULL AND $2::bigint IS NULL AND $3::bigint IS NULL \
+              AND $4::bigint IS NULL) d"
+        ))
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(gfrozen)
+        .bind(goffset)
+        .fetch_one(&mut *conn)
+        .await?;
         Ok(at.map(from_millis))
     }
 

@@ -10,17 +10,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use qualify_core::clock::{ClockChange, ClockPlan, ClockSetting, PartnerClocks};
 use qualify_core::customer::{BillingProfile, CompanyProfile, Customer, NewCustomer};
 use qualify_core::engine::{
-    CreateReads, CreateSnapshot, DecideSnapshot, Effect, QualificationRef, VettingSnapshot,
-    plan_create, plan_decide, plan_vetting,
+    Counts, CreateReads, CreateSnapshot, DecideSnapshot, Effect, QualificationRef, Scope,
+    VettingSnapshot, plan_create, plan_decide, plan_vetting,
 };
+use qualify_core::fixture::Fixture;
 use qualify_core::jobs::{AfterFailure, Job, JobFinish, NewJob};
 use qualify_core::policy::VettingPolicy;
 use qualify_core::qualification::{
     EducationSegment, QualificationRecord, SettableQualification, VettingDecision, VettingStatus,
 };
 use qualify_core::rules::QualificationRequest;
+use qualify_core::rules::replays;
+use qualify_core::scenario::Scenario;
 use qualify_core::time_fmt::{from_millis, to_millis};
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
@@ -33,11 +37,13 @@ use time::OffsetDateTime;
 
 use crate::rows;
 
+mod control;
 mod migrate;
 mod writer;
+use crate::rows::Applied;
 use crate::{
-    AuditEvent, CustomerPage, Idempotent, Store, StoreError, StoreResult, WriteContext, new_etag,
-    new_validation_id,
+    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent, Store,
+    StoreError, StoreResult, WriteContext, new_etag, new_validation_id,
 };
 use writer::{Durability, Writer};
 
@@ -210,7 +216,7 @@ impl SqliteStore {
 macro_rules! qualification_columns {
     () => {
         "id, customer_id, partner_id, qualification, vetting_status, vetting_reason, vetting_create_date, \
-         education_segment, website, validation_code, etag"
+         education_segment, website, validation_code, etag, choice, reads"
     };
 }
 
@@ -218,7 +224,19 @@ macro_rules! qualification_columns {
 macro_rules! joined_qualification_columns {
     () => {
         "q.id, q.customer_id, q.partner_id, q.qualification, q.vetting_status, q.vetting_reason, \
-         q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag"
+         q.vetting_create_date, q.education_segment, q.website, q.validation_code, q.etag, q.choice, q.reads"
+    };
+}
+
+/// The wall time (ms) at which job `j` is due by its partner's clock `c` (or the global clock
+/// `:gfrozen`/`:goffset`): 0 for a due job of a frozen clock, NULL for one that time does not
+/// reach until the clock is moved.
+macro_rules! job_due_wall {
+    () => {
+        "CASE WHEN c.frozen_at IS NOT NULL THEN CASE WHEN j.run_at <= c.frozen_at THEN 0 END \
+              WHEN c.offset_ms IS NOT NULL THEN j.run_at - c.offset_ms \
+              WHEN :gfrozen IS NOT NULL THEN CASE WHEN j.run_at <= :gfrozen THEN 0 END \
+              ELSE j.run_at - COALESCE(:goffset, 0) END"
     };
 }
 
@@ -285,63 +303,128 @@ fn run(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<usize> 
 // ---- transaction helpers ----------------------------------------------------------------------
 
 /// The stored result of an earlier request with the same key, or 409 when the key was used for
-/// a different request.
-fn replay<T: DeserializeOwned>(conn: &Connection, ctx: &WriteContext) -> StoreResult<Option<T>> {
+/// a different request. A record older than the replay window (on the partner's clock) no
+/// longer replays: it is removed and the request runs as a new one.
+fn replay<T: DeserializeOwned>(
+    conn: &Connection,
+    ctx: &WriteContext,
+    now: OffsetDateTime,
+) -> StoreResult<Option<T>> {
     let Some(key) = &ctx.idempotency else {
         return Ok(None);
     };
     let stored = one(
         conn,
-        "SELECT fingerprint, response FROM idempotency_records WHERE partner_id = ? AND request_id = ?",
+        "SELECT fingerprint, response, COALESCE(domain_at, created_at) FROM idempotency_records \
+         WHERE partner_id = ? AND request_id = ?",
         params![key.partner.to_string(), key.request_id],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
     )?;
-    let Some((fingerprint, response)) = stored else {
+    let Some((fingerprint, response, recorded)) = stored else {
         return Ok(None);
     };
+    if !replays(from_millis(recorded), now) {
+        run(
+            conn,
+            "DELETE FROM idempotency_records WHERE partner_id = ? AND request_id = ?",
+            params![key.partner.to_string(), key.request_id],
+        )?;
+        return Ok(None);
+    }
     if fingerprint != key.fingerprint {
         return Err(DomainError::of(ErrorKind::IdempotencyKeyReused).into());
     }
     Ok(Some(rows::replayed(&response)?))
 }
 
-fn remember<T: Serialize>(conn: &Connection, ctx: &WriteContext, value: &T) -> StoreResult<()> {
+fn remember<T: Serialize>(
+    conn: &Connection,
+    ctx: &WriteContext,
+    now: OffsetDateTime,
+    value: &T,
+) -> StoreResult<()> {
     let Some(key) = &ctx.idempotency else {
         return Ok(());
     };
     run(
         conn,
-        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at, domain_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
         params![
             key.partner.to_string(),
             key.request_id,
             key.fingerprint,
             rows::stored_ok(value)?,
-            to_millis(ctx.now)
+            to_millis(ctx.wall),
+            to_millis(now)
         ],
     )?;
     Ok(())
 }
 
-/// A write that replays the stored answer of an earlier request with the same key, and
-/// otherwise runs `op` and stores its answer.
+/// A write of `partner`'s that replays the stored answer of an earlier request with the same
+/// key, and otherwise runs `op` at the partner's domain time and stores its answer.
 fn idempotent<T: Serialize + DeserializeOwned>(
     conn: &Connection,
     ctx: &WriteContext,
-    op: impl FnOnce() -> StoreResult<T>,
+    partner: PartnerId,
+    op: impl FnOnce(OffsetDateTime) -> StoreResult<T>,
 ) -> StoreResult<Idempotent<T>> {
-    if let Some(value) = replay(conn, ctx)? {
+    let now = clocks_of(conn, partner)?.now(ctx.wall);
+    if let Some(value) = replay(conn, ctx, now)? {
         return Ok(Idempotent {
             value,
             replayed: true,
         });
     }
-    let value = op()?;
-    remember(conn, ctx, &value)?;
+    let value = op(now)?;
+    remember(conn, ctx, now, &value)?;
     Ok(Idempotent {
         value,
         replayed: false,
     })
+}
+
+/// The clocks that decide `partner`'s domain time (control.md 4).
+pub(super) fn clocks_of(conn: &Connection, partner: PartnerId) -> StoreResult<PartnerClocks> {
+    let mut clocks = PartnerClocks::default();
+    let partner = partner.to_string();
+    let found = all(
+        conn,
+        "SELECT scope, frozen_at, offset_ms FROM clocks WHERE scope IN ('global', ?)",
+        [&partner],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                rows::clock_setting(r.get(1)?, r.get(2)?),
+            ))
+        },
+    )?;
+    for (scope, setting) in found {
+        if scope == partner {
+            clocks.own = setting;
+        } else {
+            clocks.global = setting;
+        }
+    }
+    Ok(clocks)
+}
+
+/// A scope's own clock (`Scope::All`: the global clock).
+fn own_clock(conn: &Connection, scope: Scope) -> StoreResult<Option<ClockSetting>> {
+    Ok(one(
+        conn,
+        "SELECT frozen_at, offset_ms FROM clocks WHERE scope = ?",
+        [rows::clock_scope(scope)],
+        |r| Ok(rows::clock_setting(r.get(0)?, r.get(1)?)),
+    )?
+    .flatten())
 }
 
 fn load_qualifications(
@@ -360,23 +443,54 @@ fn load_qualifications(
     )
 }
 
-/// The etag of the customer's company profile and its qualifications, in one statement.
+/// The etag and domain of the customer's company profile and its qualifications, in one
+/// statement.
+#[allow(clippy::type_complexity)]
 fn company_etag_and_qualifications(
     conn: &Connection,
     customer: CustomerId,
-) -> StoreResult<(Option<String>, Vec<QualificationRecord>)> {
+) -> StoreResult<(Option<(String, Option<String>)>, Vec<QualificationRecord>)> {
     let rows = all(
         conn,
         concat!(
-            "SELECT c.company_etag, c.partner_id AS owner, ",
+            "SELECT c.company_etag, json_extract(c.company_profile, '$.domain') AS domain, c.partner_id AS owner, ",
             joined_qualification_columns!(),
             " FROM customers c LEFT JOIN qualifications q ON q.customer_id = c.id WHERE c.id = ? ORDER BY q.id"
         ),
         [customer.to_string()],
-        |r| Ok((r.get::<_, String>(0)?, rows::owner_and_qualification(r)?.1)),
+        |r| {
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?),
+                rows::owner_and_qualification(r)?.1,
+            ))
+        },
     )?;
-    let etag = rows.first().map(|(etag, _)| etag.clone());
-    Ok((etag, rows.into_iter().filter_map(|(_, q)| q).collect()))
+    let company = rows.first().map(|(company, _)| company.clone());
+    Ok((company, rows.into_iter().filter_map(|(_, q)| q).collect()))
+}
+
+/// A partner's scenario rules.
+fn scenario_of(conn: &Connection, partner: PartnerId) -> StoreResult<Option<Scenario>> {
+    one(
+        conn,
+        "SELECT rules FROM scenarios WHERE partner_id = ?",
+        [partner.to_string()],
+        |r| rows::from_json::<Scenario>("scenario", &r.get::<_, String>(0)?),
+    )
+}
+
+fn customer_owner(conn: &Connection, id: CustomerId) -> StoreResult<Option<PartnerId>> {
+    one(
+        conn,
+        "SELECT partner_id FROM customers WHERE id = ?",
+        [id.to_string()],
+        |r| {
+            let p: String = r.get(0)?;
+            uuid::Uuid::parse_str(&p)
+                .map(PartnerId)
+                .map_err(|_| rows::corrupt("partner id", &p))
+        },
+    )
 }
 
 fn load_customer(conn: &Connection, id: CustomerId) -> StoreResult<Option<Customer>> {
@@ -439,10 +553,13 @@ fn create_snapshot(
     customer: CustomerId,
     reads: CreateReads<'_>,
 ) -> StoreResult<CreateSnapshot> {
-    let (company_etag, existing) = company_etag_and_qualifications(conn, customer)?;
+    let (company, existing) = company_etag_and_qualifications(conn, customer)?;
+    let (company_etag, company_domain) = company.unzip();
     Ok(CreateSnapshot {
         company_etag,
+        company_domain: company_domain.flatten(),
         existing,
+        scenario: scenario_of(conn, partner)?,
         gdap: if reads.gdap {
             load_gdap(conn, partner, customer)?
         } else {
@@ -490,32 +607,44 @@ fn latest_qualification(
     )
 }
 
-/// Applies a plan's effects in order; returns the id of the qualification it inserted, if any.
-fn apply(conn: &Connection, effects: &[Effect]) -> StoreResult<Option<i64>> {
+/// Applies a plan's effects in order.
+fn apply(conn: &Connection, effects: &[Effect]) -> StoreResult<Applied> {
     let mut inserted = None;
+    let mut removed = Counts::default();
     for effect in effects {
         match effect {
             Effect::InsertQualification(q) => {
+                let choice = q.choice.as_ref().map(rows::json).transpose()?;
                 let id: i64 = conn
                     .prepare_cached(
                         "INSERT INTO qualifications (customer_id, partner_id, qualification, vetting_status, \
-                         vetting_create_date, education_segment, website, validation_code, etag) \
-                         VALUES (?, ?, ?, 'InReview', ?, ?, ?, ?, ?) RETURNING id",
+                         vetting_reason, vetting_create_date, education_segment, website, validation_code, etag, \
+                         choice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     )?
                     .query_row(
                         params![
                             q.customer_id.to_string(),
                             q.partner_id.to_string(),
                             q.qualification.name(),
+                            q.vetting_status.name(),
+                            q.vetting_reason.as_deref(),
                             to_millis(q.vetting_create_date),
                             q.education_segment.map(EducationSegment::name),
                             q.website.as_deref(),
                             q.validation_code.as_deref(),
                             q.etag,
+                            choice,
                         ],
                         |r| r.get(0),
                     )?;
                 inserted = Some(id);
+            }
+            Effect::CountRead { id, reads } => {
+                run(
+                    conn,
+                    "UPDATE qualifications SET reads = ? WHERE id = ?",
+                    params![reads, id],
+                )?;
             }
             Effect::SpendValidationCode {
                 validation_id,
@@ -584,9 +713,178 @@ fn apply(conn: &Connection, effects: &[Effect]) -> StoreResult<Option<i64>> {
                     ],
                 )?;
             }
+            Effect::ClearScope(scope) => removed = clear_scope(conn, *scope)?,
+            Effect::DeleteCustomer(id) => delete_customer(conn, *id)?,
+            Effect::InsertCustomer(c) => {
+                run(
+                    conn,
+                    "INSERT INTO customers (id, partner_id, company_profile, company_etag, billing_profile, \
+                     billing_etag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        c.id.to_string(),
+                        c.partner_id.to_string(),
+                        rows::json(&c.company_profile)?,
+                        c.company_etag,
+                        rows::json(&c.billing_profile)?,
+                        c.billing_etag,
+                        to_millis(c.created_at)
+                    ],
+                )?;
+            }
+            Effect::SetGdap(g) => {
+                run(
+                    conn,
+                    "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
+                    params![
+                        g.partner_id.to_string(),
+                        g.customer_id.to_string(),
+                        rows::gdap_roles_json(&g.roles)?,
+                        to_millis(g.updated_at)
+                    ],
+                )?;
+            }
+            Effect::SetValidationStatus(v) => {
+                run(
+                    conn,
+                    "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES (?, ?, ?) \
+                     ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
+                    params![
+                        v.customer_id.to_string(),
+                        v.status.name(),
+                        to_millis(v.last_update)
+                    ],
+                )?;
+            }
+            Effect::UpsertValidationCode { code, at } => {
+                run(
+                    conn,
+                    "INSERT INTO validation_codes (validation_id, partner_id, organization_name, max_creates, \
+                     remaining_creates, etag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (validation_id) DO UPDATE SET organization_name = excluded.organization_name, \
+                     max_creates = excluded.max_creates, remaining_creates = excluded.remaining_creates, etag = excluded.etag",
+                    params![
+                        code.validation_id,
+                        code.partner_id.to_string(),
+                        code.organization_name,
+                        code.max_creates,
+                        code.remaining_creates,
+                        code.etag,
+                        to_millis(*at)
+                    ],
+                )?;
+            }
+            Effect::SetScenario { partner, scenario } => match scenario {
+                Some((rules, document)) => {
+                    run(
+                        conn,
+                        "INSERT INTO scenarios (partner_id, rules, document, updated_at) VALUES (?, ?, ?, 0) \
+                         ON CONFLICT (partner_id) DO UPDATE SET rules = excluded.rules, document = excluded.document",
+                        params![
+                            partner.to_string(),
+                            rows::json(rules)?,
+                            rows::json(document)?
+                        ],
+                    )?;
+                }
+                None => {
+                    run(
+                        conn,
+                        "DELETE FROM scenarios WHERE partner_id = ?",
+                        [partner.to_string()],
+                    )?;
+                }
+            },
+            Effect::SetClock { scope, setting } => match setting {
+                Some(setting) => {
+                    let (frozen_at, offset_ms) = rows::clock_columns(*setting);
+                    run(
+                        conn,
+                        "INSERT INTO clocks (scope, frozen_at, offset_ms) VALUES (?, ?, ?) \
+                         ON CONFLICT (scope) DO UPDATE SET frozen_at = excluded.frozen_at, offset_ms = excluded.offset_ms",
+                        params![rows::clock_scope(*scope), frozen_at, offset_ms],
+                    )?;
+                }
+                None => {
+                    run(
+                        conn,
+                        "DELETE FROM clocks WHERE scope = ?",
+                        [rows::clock_scope(*scope)],
+                    )?;
+                }
+            },
         }
     }
-    Ok(inserted)
+    Ok(Applied { inserted, removed })
+}
+
+/// Removes a scope's state (control.md 1): children before parents.
+fn clear_scope(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
+    let counts = match scope {
+        Scope::All => {
+            for table in [
+                "jobs",
+                "audit_events",
+                "validation_statuses",
+                "gdap_grants",
+                "idempotency_records",
+                "scenarios",
+                "clocks",
+            ] {
+                run(conn, &format!("DELETE FROM {table}"), [])?;
+            }
+            Counts {
+                qualifications: run(conn, "DELETE FROM qualifications", [])? as u64,
+                customers: run(conn, "DELETE FROM customers", [])? as u64,
+                validation_codes: run(conn, "DELETE FROM validation_codes", [])? as u64,
+            }
+        }
+        Scope::Partner(p) => {
+            let p = p.to_string();
+            for sql in [
+                "DELETE FROM jobs WHERE partner_id = ?1",
+                "DELETE FROM audit_events WHERE partner_id = ?1",
+                "DELETE FROM validation_statuses WHERE customer_id IN (SELECT id FROM customers WHERE partner_id = ?1)",
+                "DELETE FROM gdap_grants WHERE partner_id = ?1 \
+                 OR customer_id IN (SELECT id FROM customers WHERE partner_id = ?1)",
+                "DELETE FROM idempotency_records WHERE partner_id = ?1",
+                "DELETE FROM scenarios WHERE partner_id = ?1",
+                "DELETE FROM clocks WHERE scope = ?1",
+            ] {
+                run(conn, sql, [&p])?;
+            }
+            Counts {
+                qualifications: run(
+                    conn,
+                    "DELETE FROM qualifications WHERE partner_id = ?",
+                    [&p],
+                )? as u64,
+                customers: run(conn, "DELETE FROM customers WHERE partner_id = ?", [&p])? as u64,
+                validation_codes: run(
+                    conn,
+                    "DELETE FROM validation_codes WHERE partner_id = ?",
+                    [&p],
+                )? as u64,
+            }
+        }
+    };
+    Ok(counts)
+}
+
+/// Removes a customer and everything under it.
+fn delete_customer(conn: &Connection, id: CustomerId) -> StoreResult<()> {
+    let id = id.to_string();
+    for sql in [
+        "DELETE FROM jobs WHERE qualification_id IN (SELECT id FROM qualifications WHERE customer_id = ?1)",
+        "DELETE FROM audit_events WHERE customer_id = ?1",
+        "DELETE FROM validation_statuses WHERE customer_id = ?1",
+        "DELETE FROM gdap_grants WHERE customer_id = ?1",
+        "DELETE FROM qualifications WHERE customer_id = ?1",
+        "DELETE FROM customers WHERE id = ?1",
+    ] {
+        run(conn, sql, [&id])?;
+    }
+    Ok(())
 }
 
 /// Whether `owner` still holds the lease of an unfinished job.
@@ -631,7 +929,7 @@ impl Store for SqliteStore {
         self.writer
             .write_idempotent(ctx, move |conn| {
                 let ctx = &ctx_owned;
-                idempotent(conn, ctx, || {
+                idempotent(conn, ctx, partner, |now| {
                     let customer = Customer {
                         id: CustomerId::new_time_ordered(),
                         partner_id: partner,
@@ -639,7 +937,7 @@ impl Store for SqliteStore {
                         company_etag: new_etag(),
                         billing_profile: new.billing_profile,
                         billing_etag: new_etag(),
-                        created_at: ctx.now,
+                        created_at: now,
                     };
                     run(
                         conn,
@@ -652,7 +950,7 @@ impl Store for SqliteStore {
                             customer.company_etag,
                             rows::json(&customer.billing_profile)?,
                             customer.billing_etag,
-                            to_millis(ctx.now)
+                            to_millis(now)
                         ],
                     )?;
                     if let Some(roles) = roles {
@@ -663,7 +961,7 @@ impl Store for SqliteStore {
                                 partner.to_string(),
                                 customer.id.to_string(),
                                 roles,
-                                to_millis(ctx.now)
+                                to_millis(now)
                             ],
                         )?;
                     }
@@ -674,19 +972,7 @@ impl Store for SqliteStore {
     }
 
     async fn customer_partner(&self, id: CustomerId) -> StoreResult<Option<PartnerId>> {
-        self.read(|c| {
-            one(
-                c,
-                "SELECT partner_id FROM customers WHERE id = ?",
-                [id.to_string()],
-                |r| {
-                    let p: String = r.get(0)?;
-                    uuid::Uuid::parse_str(&p)
-                        .map(PartnerId)
-                        .map_err(|_| rows::corrupt("partner id", &p))
-                },
-            )
-        })
+        self.read(|c| customer_owner(c, id))
     }
 
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
@@ -734,7 +1020,8 @@ impl Store for SqliteStore {
         let if_match = if_match.to_owned();
         self.writer
             .write_idempotent(ctx, move |conn| {
-                idempotent(conn, &ctx_owned, || {
+                let owner = customer_owner(conn, customer)?.ok_or(ErrorKind::NotFound)?;
+                idempotent(conn, &ctx_owned, owner, |_| {
                     let current = load_customer(conn, customer)?.ok_or(ErrorKind::NotFound)?;
                     if current.billing_etag != if_match {
                         return Err(ErrorKind::PreconditionFailed.into());
@@ -788,18 +1075,26 @@ impl Store for SqliteStore {
         partner: PartnerId,
         customer: CustomerId,
         request: QualificationRequest,
-        vet_at: OffsetDateTime,
+        policy: &VettingPolicy,
     ) -> StoreResult<Idempotent<QualificationRecord>> {
         let ctx_owned = ctx.clone();
+        let policy = policy.clone();
         self.writer
             .write_idempotent(ctx, move |conn| {
                 let ctx = &ctx_owned;
-                idempotent(conn, ctx, || {
+                idempotent(conn, ctx, partner, |now| {
                     let snapshot =
                         create_snapshot(conn, partner, customer, CreateReads::of(&request))?;
-                    let plan =
-                        plan_create(partner, customer, &request, &snapshot, ctx.stamp(), vet_at)?;
+                    let plan = plan_create(
+                        partner,
+                        customer,
+                        &request,
+                        &snapshot,
+                        ctx.stamp(now),
+                        &policy,
+                    )?;
                     let id = apply(conn, &plan.effects)?
+                        .inserted
                         .ok_or_else(|| StoreError::Backend("the plan inserted nothing".into()))?;
                     Ok(plan.qualification.into_record(id))
                 })
@@ -825,7 +1120,8 @@ impl Store for SqliteStore {
         organization_name: &str,
         max_creates: i64,
     ) -> StoreResult<ValidationCode> {
-        let now = to_millis(ctx.now);
+        // Wall time: it only orders a partner's codes.
+        let now = to_millis(ctx.wall);
         let organization_name = organization_name.to_owned();
         self.writer
             .write(move |conn| {
@@ -885,22 +1181,19 @@ impl Store for SqliteStore {
         customer: CustomerId,
         status: AccountStatus,
     ) -> StoreResult<ValidationStatus> {
-        let now = to_millis(ctx.now);
+        let wall = ctx.wall;
         self.writer
             .write(move |conn| {
-                run(
-                    conn,
-                    "INSERT INTO validation_statuses (customer_id, status, last_update) VALUES (?, ?, ?) \
-                     ON CONFLICT (customer_id) DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
-                    params![customer.to_string(), status.name(), now],
-                )
+                let owner = customer_owner(conn, customer)?.ok_or(ErrorKind::NotFound)?;
+                let saved = ValidationStatus {
+                    customer_id: customer,
+                    status,
+                    last_update: clocks_of(conn, owner)?.now(wall),
+                };
+                apply(conn, &[Effect::SetValidationStatus(saved.clone())])?;
+                Ok(saved)
             })
-            .await?;
-        Ok(ValidationStatus {
-            customer_id: customer,
-            status,
-            last_update: ctx.now,
-        })
+            .await
     }
 
     async fn gdap_grant(
@@ -921,24 +1214,19 @@ impl Store for SqliteStore {
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        let roles_json = rows::gdap_roles_json(&roles)?;
-        let now = to_millis(ctx.now);
+        let wall = ctx.wall;
         self.writer
             .write(move |conn| {
-                run(
-                    conn,
-                    "INSERT INTO gdap_grants (partner_id, customer_id, roles, updated_at) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (partner_id, customer_id) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
-                    params![partner.to_string(), customer.to_string(), roles_json, now],
-                )
+                let grant = GdapGrant {
+                    partner_id: partner,
+                    customer_id: customer,
+                    roles,
+                    updated_at: clocks_of(conn, partner)?.now(wall),
+                };
+                apply(conn, &[Effect::SetGdap(grant.clone())])?;
+                Ok(grant)
             })
-            .await?;
-        Ok(GdapGrant {
-            partner_id: partner,
-            customer_id: customer,
-            roles,
-            updated_at: ctx.now,
-        })
+            .await
     }
 
     async fn reviews(
@@ -977,8 +1265,17 @@ impl Store for SqliteStore {
                     latest: latest_qualification(conn, customer, qualification)?,
                     company_etag: company_of(conn, customer)?.map(|(_, etag)| etag),
                 };
-                let plan =
-                    plan_decide(qualification, &if_match, &decision, &snapshot, ctx.stamp())?;
+                let now = match &snapshot.latest {
+                    Some(q) => clocks_of(conn, q.partner_id)?.now(ctx.wall),
+                    None => ctx.wall,
+                };
+                let plan = plan_decide(
+                    qualification,
+                    &if_match,
+                    &decision,
+                    &snapshot,
+                    ctx.stamp(now),
+                )?;
                 apply(conn, &plan.effects)?;
                 Ok(plan.updated)
             })
@@ -1015,27 +1312,177 @@ impl Store for SqliteStore {
     async fn claim_jobs(
         &self,
         owner: &str,
-        now: OffsetDateTime,
+        wall: OffsetDateTime,
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<Job>> {
-        let now_ms = to_millis(now);
-        let until = now_ms + lease.as_millis() as i64;
+        let wall_ms = to_millis(wall);
+        let until = wall_ms + lease.as_millis() as i64;
         let owner = owner.to_owned();
+        self.writer
+            .write(move |conn| {
+                let (gfrozen, goffset) = own_clock(conn, Scope::All)?
+                    .map_or((None, None), rows::clock_columns);
+                all(
+                    conn,
+                    concat!(
+                        "UPDATE jobs SET lease_owner = :owner, lease_until = :until, attempts = attempts + 1 WHERE id IN \
+                         (SELECT j.id FROM jobs j LEFT JOIN clocks c ON c.scope = j.partner_id \
+                          WHERE j.done_at IS NULL AND (j.lease_until IS NULL OR j.lease_until < :wall) \
+                          AND (",
+                        job_due_wall!(),
+                        ") <= :wall ORDER BY j.run_at, j.id LIMIT :limit) RETURNING ",
+                        job_columns!()
+                    ),
+                    rusqlite::named_params! {
+                        ":owner": owner,
+                        ":until": until,
+                        ":wall": wall_ms,
+                        ":gfrozen": gfrozen,
+                        ":goffset": goffset,
+                        ":limit": i64::from(limit),
+                    },
+                    |r| rows::job(r),
+                )
+            })
+            .await
+    }
+
+    async fn claim_jobs_due_by(
+        &self,
+        owner: &str,
+        wall: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+        scope: Scope,
+        due_by: OffsetDateTime,
+    ) -> StoreResult<Vec<Job>> {
+        let wall_ms = to_millis(wall);
+        let until = wall_ms + lease.as_millis() as i64;
+        let owner = owner.to_owned();
+        let (filter, param) = control::scope_filter(scope, 3);
+        let sql = format!(
+            "UPDATE jobs SET lease_owner = ?5, lease_until = ?6, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM jobs WHERE done_at IS NULL AND (lease_until IS NULL OR lease_until < ?1) \
+              AND run_at <= ?2 AND {filter} ORDER BY run_at, id LIMIT ?4) RETURNING {}",
+            job_columns!()
+        );
         self.writer
             .write(move |conn| {
                 all(
                     conn,
-                    concat!(
-                        "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN \
-                         (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= ? AND (lease_until IS NULL OR lease_until < ?) \
-                          ORDER BY run_at, id LIMIT ?) RETURNING ",
-                        job_columns!()
-                    ),
-                    params![owner, until, now_ms, now_ms, i64::from(limit)],
+                    &sql,
+                    params![
+                        wall_ms,
+                        to_millis(due_by),
+                        param,
+                        i64::from(limit),
+                        owner,
+                        until
+                    ],
                     |r| rows::job(r),
                 )
             })
+            .await
+    }
+
+    async fn unfinished_due_by(&self, scope: Scope, due_by: OffsetDateTime) -> StoreResult<u64> {
+        self.read(|c| control::unfinished_due_by(c, scope, due_by))
+    }
+
+    async fn transitions_after(
+        &self,
+        seq: i64,
+        scope: Scope,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<AppliedTransition>> {
+        self.read(|c| control::transitions_after(c, seq, scope, to))
+    }
+
+    async fn last_audit_seq(&self) -> StoreResult<i64> {
+        self.read(control::last_audit_seq)
+    }
+
+    async fn partner_clocks(&self, partner: PartnerId) -> StoreResult<PartnerClocks> {
+        self.read(|c| clocks_of(c, partner))
+    }
+
+    async fn clock(&self, scope: Scope) -> StoreResult<Option<ClockSetting>> {
+        self.read(|c| own_clock(c, scope))
+    }
+
+    async fn change_clock(
+        &self,
+        scope: Scope,
+        wall: OffsetDateTime,
+        change: ClockChange,
+    ) -> StoreResult<ClockPlan> {
+        self.writer
+            .write(move |conn| control::change_clock(conn, scope, wall, change))
+            .await
+    }
+
+    async fn plan_clock_change(
+        &self,
+        scope: Scope,
+        wall: OffsetDateTime,
+        change: ClockChange,
+    ) -> StoreResult<ClockPlan> {
+        self.read(|c| control::plan_clock_change(c, scope, wall, change))
+    }
+
+    async fn scenario(&self, partner: PartnerId) -> StoreResult<Option<serde_json::Value>> {
+        self.read(|c| control::scenario_document(c, partner))
+    }
+
+    async fn set_scenario(
+        &self,
+        partner: PartnerId,
+        scenario: Option<(Scenario, serde_json::Value)>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |conn| {
+                apply(conn, &[Effect::SetScenario { partner, scenario }])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn apply_fixture(
+        &self,
+        mode: FixtureMode,
+        fixture: &Fixture,
+        wall: OffsetDateTime,
+        policy: &VettingPolicy,
+    ) -> StoreResult<FixtureOutcome> {
+        let (fixture, policy) = (fixture.clone(), policy.clone());
+        self.writer
+            .write(move |conn| control::apply_fixture(conn, &mode, &fixture, wall, &policy))
+            .await
+    }
+
+    async fn snapshot(&self, scope: Scope) -> StoreResult<Fixture> {
+        self.read(|c| control::snapshot(c, scope))
+    }
+
+    async fn seed_applied(&self, sha256: &str) -> StoreResult<bool> {
+        self.read(|c| control::seed_applied(c, sha256))
+    }
+
+    async fn current_seed(&self) -> StoreResult<Option<String>> {
+        self.read(control::current_seed)
+    }
+
+    async fn count_reads(
+        &self,
+        customer: CustomerId,
+        wall: OffsetDateTime,
+        policy: &VettingPolicy,
+        only: Option<i64>,
+    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+        let policy = policy.clone();
+        self.writer
+            .write(move |conn| control::count_reads(conn, customer, wall, &policy, only))
             .await
     }
 
@@ -1141,10 +1588,18 @@ impl Store for SqliteStore {
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
         let at: Option<i64> = self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT MIN(MAX(run_at, COALESCE(lease_until, 0))) FROM jobs WHERE done_at IS NULL",
-            )?
-            .query_row([], |r| r.get(0))?)
+            let (gfrozen, goffset) =
+                own_clock(c, Scope::All)?.map_or((None, None), rows::clock_columns);
+            Ok(c.prepare_cached(concat!(
+                "SELECT MIN(MAX(",
+                job_due_wall!(),
+                ", COALESCE(j.lease_until, 0))) FROM jobs j LEFT JOIN clocks c ON c.scope = j.partner_id \
+                 WHERE j.done_at IS NULL"
+            ))?
+            .query_row(
+                rusqlite::named_params! {":gfrozen": gfrozen, ":goffset": goffset},
+                |r| r.get(0),
+            )?)
         })?;
         Ok(at.map(from_millis))
     }

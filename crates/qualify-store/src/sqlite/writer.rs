@@ -87,14 +87,15 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let key = ctx
-            .idempotency
-            .clone()
-            .map(|k| (k, qualify_core::time_fmt::to_millis(ctx.now)));
+        let key = ctx.idempotency.clone().map(|k| (k, ctx.wall));
         self.submit(op, key).await
     }
 
-    async fn submit<T, F>(&self, op: F, key: Option<(IdempotencyKey, i64)>) -> StoreResult<T>
+    async fn submit<T, F>(
+        &self,
+        op: F,
+        key: Option<(IdempotencyKey, time::OffsetDateTime)>,
+    ) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -102,9 +103,9 @@ impl Writer {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
             let mut result = in_savepoint(conn, op);
-            if let (Err(e), Some((key, at))) = (&result, &key)
+            if let (Err(e), Some((key, wall))) = (&result, &key)
                 && let Some(rejection) = rows::is_storable(e)
-                && let Err(not_recorded) = record_rejection(conn, key, *at, rejection)
+                && let Err(not_recorded) = record_rejection(conn, key, *wall, rejection)
             {
                 result = Err(not_recorded);
             }
@@ -151,19 +152,21 @@ fn in_savepoint<T>(
 fn record_rejection(
     conn: &Connection,
     key: &IdempotencyKey,
-    at: i64,
+    wall: time::OffsetDateTime,
     rejection: &qualify_core::DomainError,
 ) -> StoreResult<()> {
+    let domain = super::clocks_of(conn, key.partner)?.now(wall);
     conn.prepare_cached(
-        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at) \
-         VALUES (?, ?, ?, ?, ?) ON CONFLICT (partner_id, request_id) DO NOTHING",
+        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at, domain_at) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (partner_id, request_id) DO NOTHING",
     )?
     .execute(rusqlite::params![
         key.partner.to_string(),
         key.request_id,
         key.fingerprint,
         rows::stored_err(rejection)?,
-        at
+        qualify_core::time_fmt::to_millis(wall),
+        qualify_core::time_fmt::to_millis(domain)
     ])?;
     Ok(())
 }

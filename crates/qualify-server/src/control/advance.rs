@@ -1,0 +1,131 @@
+//! `POST .../clock/advance` (control.md 4): moves a scope's clock and, before it answers, runs
+//! every job of the scope that is due by the new time — each at its own virtual time, the jobs
+//! that become due during the span (a retry scheduled by an attempt made meanwhile) included —
+//! wherever they are claimed: a job another worker or instance holds is waited for, never run
+//! twice (leases).
+
+use std::time::Duration;
+
+use qualify_core::ErrorKind;
+use qualify_core::clock::{ClockChange, ClockSetting};
+use qualify_core::engine::Scope;
+use qualify_store::AppliedTransition;
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::{AppState, worker};
+
+/// How many due jobs an advance claims at once (they run together: their writes share commits).
+const BATCH: u32 = 512;
+/// How often an advance looks again at due jobs that another worker holds.
+const WAIT_FOR_OTHERS: Duration = Duration::from_millis(10);
+
+/// What an advance did.
+#[derive(Debug, Clone)]
+pub struct Advanced {
+    pub now: OffsetDateTime,
+    pub applied: Vec<AppliedTransition>,
+}
+
+/// Advances the scope's clock by `change` (`AdvanceBy` or `AdvanceTo`).
+pub async fn advance(state: &AppState, scope: Scope, change: ClockChange) -> ApiResult<Advanced> {
+    let store = &state.store;
+    let start = store.last_audit_seq().await?;
+    // Checked first: a clock that would go back is a 409 and nothing runs.
+    let plan = store
+        .plan_clock_change(scope, state.time.wall(), change)
+        .await?;
+    let owner = format!("advance-{}", uuid::Uuid::new_v4());
+    let deadline = tokio::time::Instant::now() + state.config.advance_timeout;
+    loop {
+        if tokio::time::Instant::now() >= deadline {
+            let applied = store.transitions_after(start, scope, plan.to).await?;
+            let mut e = ApiError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "The advance did not finish within {}; {} transitions were applied (in data). \
+                     Advance again to run the rest.",
+                    humantime::format_duration(state.config.advance_timeout),
+                    applied.len()
+                ),
+            );
+            e.retry_after = Some(1);
+            e.data = applied.iter().map(applied_json).collect();
+            return Err(e);
+        }
+        let jobs = store
+            .claim_jobs_due_by(
+                &owner,
+                state.time.wall(),
+                state.config.job_lease,
+                BATCH,
+                scope,
+                plan.to,
+            )
+            .await?;
+        if jobs.is_empty() {
+            if store.unfinished_due_by(scope, plan.to).await? == 0 {
+                break;
+            }
+            // Due jobs another worker holds: it finishes them (or its lease runs out).
+            tokio::time::sleep(WAIT_FOR_OTHERS).await;
+            continue;
+        }
+        let runs = jobs.iter().map(|job| {
+            let at = job.run_at.max(plan.from);
+            worker::run_one(state, job, &owner, at)
+        });
+        for result in futures::future::join_all(runs).await {
+            result?;
+        }
+    }
+    // The clock moves once the work is done: meanwhile the scope's other requests (and the
+    // background worker) keep its old time.
+    let last = match plan.setting {
+        Some(ClockSetting::Running { .. }) => {
+            ClockChange::AdvanceBy(Duration::try_from(plan.to - plan.from).unwrap_or_default())
+        }
+        _ => ClockChange::AdvanceTo(plan.to),
+    };
+    match store.change_clock(scope, state.time.wall(), last).await {
+        Ok(_) => {}
+        // Another advance moved it further meanwhile: time has not gone back.
+        Err(qualify_store::StoreError::Domain(e)) if e.kind == ErrorKind::ClockWentBack => {}
+        Err(e) => return Err(e.into()),
+    }
+    state.wake_worker();
+    let applied = store.transitions_after(start, scope, plan.to).await?;
+    tracing::info!(
+        scope = %scope_name(scope),
+        from = %qualify_core::time_fmt::wire(plan.from),
+        to = %qualify_core::time_fmt::wire(plan.to),
+        applied = applied.len(),
+        "clock advanced"
+    );
+    Ok(Advanced {
+        now: plan.to,
+        applied,
+    })
+}
+
+pub fn scope_name(scope: Scope) -> String {
+    match scope {
+        Scope::All => "global".to_owned(),
+        Scope::Partner(p) => p.to_string(),
+    }
+}
+
+/// A transition as `applied` lists it: `{customerId, qualification, from, to, reason, at}`.
+pub fn applied_json(t: &AppliedTransition) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "customerId": t.customer_id.to_string(),
+        "qualification": t.qualification.name(),
+        "from": t.from.name(),
+        "to": t.to.name(),
+        "at": super::write_instant(t.at),
+    });
+    if let Some(r) = &t.reason {
+        v["reason"] = serde_json::json!(r);
+    }
+    v
+}

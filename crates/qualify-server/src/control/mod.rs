@@ -1,0 +1,223 @@
+//! The test control plane (control.md): the documents its endpoints take and return, parsed
+//! strictly (unknown keys are refused, errors name the JSON path of the offending field), and
+//! the clock advance that runs a scope's due work.
+
+pub mod advance;
+pub mod fixture_doc;
+pub mod scenario_doc;
+
+use std::time::Duration;
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use qualify_core::ErrorKind;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::ApiError;
+
+/// Control bodies keep the API's 1 MiB limit; seed and restore documents may be this large.
+pub const FIXTURE_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// A 400 naming the offending field by its JSON path.
+pub fn invalid_at(path: &str, message: impl std::fmt::Display) -> ApiError {
+    if path.is_empty() {
+        ApiError::invalid(message.to_string())
+    } else {
+        ApiError::invalid(format!("{path}: {message}"))
+    }
+}
+
+/// `base.field`, or `field` at the top.
+pub fn join(base: &str, field: &str) -> String {
+    if base.is_empty() {
+        field.to_owned()
+    } else if field.starts_with('[') {
+        format!("{base}{field}")
+    } else {
+        format!("{base}.{field}")
+    }
+}
+
+/// Parses a control body: JSON, exact keys (unknown ones refused), errors naming the path.
+pub fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid("The request body is not valid UTF-8."))?;
+    let text = text.trim_start_matches('\u{feff}');
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("A JSON request body is required."));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut path = e.path().to_string();
+        if path == "." {
+            path.clear();
+        }
+        // An unknown key's path ends with the key itself (`rules[2].afterRead`).
+        let message = e.into_inner().to_string();
+        invalid_at(&path, strip_position(&message))
+    })?;
+    de.end()
+        .map_err(|e| ApiError::invalid(format!("The request body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// serde_json ends messages with ` at line L column C`: the path says where.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    }
+}
+
+/// A strict JSON control body (see [`parse_strict`]), up to `LIMIT` bytes.
+pub struct ControlBody<T, const LIMIT: usize = { crate::body::BODY_LIMIT }>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S>
+    for ControlBody<T, LIMIT>
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| crate::body::is_json(v.to_str().unwrap_or("?")));
+        if json == Some(false) {
+            return Err(ApiError::of(ErrorKind::UnsupportedMediaType));
+        }
+        let bytes = crate::body::read_body(req, state, LIMIT).await?;
+        parse_strict(&bytes).map(ControlBody)
+    }
+}
+
+/// A duration of control.md 0: humantime (`250ms`, `2s`, `72h`, `3d`) or ISO 8601 (`PT72H`,
+/// `P3D`; years and months are refused: they have no fixed length).
+pub fn duration(path: &str, s: &str) -> Result<Duration, ApiError> {
+    let t = s.trim();
+    let bad = || {
+        invalid_at(
+            path,
+            format!("{s:?} is not a duration such as 250ms, 2s, 72h, 3d or PT72H."),
+        )
+    };
+    if t.starts_with(['P', 'p']) {
+        return match iso8601::duration(&t.to_ascii_uppercase()) {
+            Ok(iso8601::Duration::Weeks(w)) => Ok(Duration::from_secs(u64::from(w) * 7 * 86_400)),
+            Ok(iso8601::Duration::YMDHMS {
+                year: 0,
+                month: 0,
+                day,
+                hour,
+                minute,
+                second,
+                millisecond,
+            }) => Ok(Duration::from_millis(
+                ((u64::from(day) * 24 + u64::from(hour)) * 60 + u64::from(minute)) * 60_000
+                    + u64::from(second) * 1000
+                    + u64::from(millisecond),
+            )),
+            _ => Err(bad()),
+        };
+    }
+    humantime::parse_duration(t).map_err(|_| bad())
+}
+
+/// An instant of control.md 0: RFC 3339 (any offset; kept in UTC, milliseconds).
+pub fn instant(path: &str, s: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(s.trim(), &Rfc3339)
+        .map(|t| qualify_core::time_fmt::truncate_millis(t.to_offset(time::UtcOffset::UTC)))
+        .map_err(|_| {
+            invalid_at(
+                path,
+                format!("{s:?} is not an RFC 3339 instant such as 2026-01-05T12:00:00Z."),
+            )
+        })
+}
+
+/// An instant as control documents write it: RFC 3339 UTC with `Z`, milliseconds when there
+/// are any.
+pub fn write_instant(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    if t.millisecond() == 0 {
+        qualify_core::time_fmt::wire(t)
+    } else {
+        let f = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        t.format(&f)
+            .unwrap_or_else(|_| qualify_core::time_fmt::wire(t))
+    }
+}
+
+/// Status code of a 200 with a body.
+pub const OK: StatusCode = StatusCode::OK;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Rule {
+        after: Option<String>,
+        after_reads: Option<u32>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        rules: Vec<Rule>,
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        let e = parse_strict::<Doc>(br#"{"rules": [{}, {}, {"afterRead": 2}]}"#).unwrap_err();
+        assert!(
+            e.error
+                .description
+                .starts_with("rules[2].afterRead: unknown field"),
+            "{}",
+            e.error.description
+        );
+        let e = parse_strict::<Doc>(br#"{"rules": [{"afterReads": "two"}]}"#).unwrap_err();
+        assert!(
+            e.error
+                .description
+                .starts_with("rules[0].afterReads: invalid type"),
+            "{}",
+            e.error.description
+        );
+        assert!(parse_strict::<Doc>(br#"{"rules": []} x"#).is_err());
+    }
+
+    #[test]
+    fn durations_and_instants() {
+        for (s, ms) in [
+            ("250ms", 250),
+            ("2s", 2_000),
+            ("5m", 300_000),
+            ("72h", 259_200_000),
+            ("3d", 259_200_000),
+            ("PT72H", 259_200_000),
+            ("P3D", 259_200_000),
+            ("PT1.5S", 1_500),
+            ("P1W", 604_800_000),
+        ] {
+            assert_eq!(duration("x", s).unwrap(), Duration::from_millis(ms), "{s}");
+        }
+        for bad in ["", "soon", "P1M", "P1Y", "-2s"] {
+            assert!(duration("rules[0].after", bad).is_err(), "{bad}");
+        }
+        let t = instant("x", "2026-01-05T13:00:00+01:00").unwrap();
+        assert_eq!(write_instant(t), "2026-01-05T12:00:00Z");
+        assert_eq!(
+            write_instant(instant("x", "2026-01-05T12:00:00.250Z").unwrap()),
+            "2026-01-05T12:00:00.250Z"
+        );
+        assert!(instant("frozenAt", "yesterday").is_err());
+    }
+}
