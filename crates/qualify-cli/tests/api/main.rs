@@ -15,6 +15,7 @@ mod errors;
 mod figures;
 mod hostile;
 mod oidc;
+mod paths;
 mod qualifications;
 mod secrets;
 mod slow;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod customers;
 pub mod health;
+pub mod path;
 pub mod qualifications;
 pub mod validations;
 
@@ -59,6 +60,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::set_gdap, admin::get_gdap))
 }
 
+/// The one service every request goes through (`serve`, and any in-process test): the
+/// router behind the path normalisation, which must run before routing ([`path`]).
+pub type App = tower::util::MapRequest<Router, fn(Request) -> Request>;
+
+/// The router behind [`path::normalize`]: what `serve` runs. Use this rather than [`router`].
+pub fn app(state: AppState) -> App {
+    tower::ServiceExt::map_request(router(state), path::normalize as fn(Request) -> Request)
+}
+
+/// The routes and their middleware, without the path normalisation in front ([`app`] adds it).
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let (routes, _) = api_router().split_for_parts();
