@@ -88,6 +88,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "AUTH MODE dev: tokens signed with the development secret are accepted. Never expose this server."
         );
     }
+    // Held until `run` returns (or the process dies): one serve per SQLite file.
+    let _instance = crate::instance_lock::acquire(&config.database)?;
     let store = open_store(&config.database, &config.postgres).await?;
     let state = AppState::new(store, config.server.clone())
         .await

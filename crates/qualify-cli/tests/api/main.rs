@@ -18,6 +18,7 @@ mod oidc;
 mod paths;
 mod qualifications;
 mod secrets;
+mod single_instance;
 mod slow;
 mod smoke;
 mod vetting;
