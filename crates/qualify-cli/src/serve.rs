@@ -106,8 +106,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(
         %local,
         database = %redact(&config.database),
-        vetting = ?config.server.policy.mode,
-        delay = ?config.server.policy.delay,
+        vetting = %config.server.policy.mode,
+        delay = %humantime::format_duration(config.server.policy.delay),
+        job_lease = %humantime::format_duration(config.server.job_lease),
         rate_limit_per_minute = config.server.rate_limit_per_minute,
         "qualify serving"
     );

@@ -30,6 +30,16 @@ impl VettingMode {
     }
 }
 
+/// As the `--vetting` flag spells it: `manual`, `auto`.
+impl std::fmt::Display for VettingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VettingMode::Manual => "manual",
+            VettingMode::Auto => "auto",
+        })
+    }
+}
+
 /// The suffixes that make a domain academic, by default. `XX` stands for any two-letter label
 /// (a country code), e.g. `.ac.XX` matches `ox.ac.uk`.
 pub const DEFAULT_ACADEMIC_SUFFIXES: &[&str] = &[

@@ -99,7 +99,7 @@ pub async fn run(
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(config.shutdown_grace) => {
-            tracing::warn!(grace = ?config.shutdown_grace, "in-flight requests did not finish in time; closing");
+            tracing::warn!(grace = %humantime::format_duration(config.shutdown_grace), "in-flight requests did not finish in time; closing");
         }
     }
     Ok(())

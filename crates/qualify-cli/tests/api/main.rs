@@ -14,6 +14,7 @@ mod durability;
 mod errors;
 mod figures;
 mod hostile;
+mod logs;
 mod oidc;
 mod paths;
 mod qualifications;

@@ -107,7 +107,7 @@ async fn bounded(timeout: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => {
-            tracing::warn!(?timeout, "request timed out");
+            tracing::warn!(timeout = %humantime::format_duration(timeout), "request timed out");
             let mut e = ApiError::new(
                 ErrorKind::Unavailable,
                 "The request took too long; retry it with the same MS-RequestId.",
