@@ -96,6 +96,8 @@ pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
             "AUTH MODE dev: tokens signed with the development secret are accepted. Never expose this server."
         );
     }
+    // Held until `run` returns (or the process dies): one serve per SQLite file.
+    let _instance = crate::instance_lock::acquire(config.database.as_str())?;
     let store = open_store(&config.database, &config.postgres).await?;
     let state = AppState::new(store, config.server.clone())
         .await
@@ -136,8 +138,9 @@ pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
     tracing::info!(
         %local,
         database = %config.database.redacted(),
-        vetting = ?config.server.policy.mode,
-        delay = ?config.server.policy.delay,
+        vetting = %config.server.policy.mode,
+        delay = %humantime::format_duration(config.server.policy.delay),
+        job_lease = %humantime::format_duration(config.server.job_lease),
         rate_limit_per_minute = config.server.rate_limit_per_minute,
         "qualify serving"
     );

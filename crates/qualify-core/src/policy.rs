@@ -20,15 +20,6 @@ pub enum VettingMode {
     Auto,
 }
 
-impl std::fmt::Display for VettingMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            VettingMode::Manual => "manual",
-            VettingMode::Auto => "auto",
-        })
-    }
-}
-
 impl VettingMode {
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
@@ -36,6 +27,16 @@ impl VettingMode {
             "auto" => Some(VettingMode::Auto),
             _ => None,
         }
+    }
+}
+
+/// As the `--vetting` flag spells it: `manual`, `auto`.
+impl std::fmt::Display for VettingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VettingMode::Manual => "manual",
+            VettingMode::Auto => "auto",
+        })
     }
 }
 

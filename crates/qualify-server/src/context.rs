@@ -68,7 +68,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         // Recorded by the auth layer once the token is verified.
         partner = tracing::field::Empty,
     );
-    // Informational client headers: logged, never required.
+    // Informational client headers: logged when sent, never required.
     let client = [
         "ms-partnercenter-application",
         "ms-partnercenter-client",
@@ -78,8 +78,9 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         headers
             .get(h)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
     });
     req.extensions_mut().insert(ids.clone());
     let response = async move {
@@ -101,14 +102,20 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            application = %client[0],
-            client = %client[1],
-            sdk_version = %client[2],
+            elapsed_ms = millis(started.elapsed()),
+            // `None` is not recorded: a header the client did not send is no field at all.
+            application = client[0].as_deref(),
+            client = client[1].as_deref(),
+            sdk_version = client[2].as_deref(),
             "request finished"
         )
     });
     response
+}
+
+/// Milliseconds to two decimals (10 µs): `5.59`, not `5.585259000000001`.
+fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestIds {

@@ -214,7 +214,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(worker::run(state.clone(), stop_rx.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stop_rx.clone()));
-    let app = routes::router(state.clone());
+    let app = routes::app(state.clone());
     let result = transport::run(listener, app, &state.config, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;

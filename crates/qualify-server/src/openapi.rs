@@ -500,7 +500,7 @@ mod tests {
         let state = crate::AppState::new(std::sync::Arc::new(store), Default::default())
             .await
             .unwrap();
-        let app = crate::routes::router(state);
+        let app = crate::routes::app(state);
         let call = |method: Method, uri: &str| {
             let request = Request::builder()
                 .method(method)

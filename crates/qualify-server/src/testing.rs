@@ -26,7 +26,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
 use http_body_util::BodyExt;
@@ -46,7 +45,7 @@ pub const T0: OffsetDateTime = time::macros::datetime!(2026-01-05 12:00:00 UTC);
 pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
-    router: Router,
+    app: routes::App,
 }
 
 /// A store for a test: in-memory SQLite, or a fresh PostgreSQL database when
@@ -105,7 +104,7 @@ impl TestApp {
             .worker_running
             .store(true, std::sync::atomic::Ordering::SeqCst);
         Self {
-            router: routes::router(state.clone()),
+            app: routes::app(state.clone()),
             state,
             clock,
         }
@@ -360,7 +359,7 @@ impl Req<'_> {
         let request = builder.body(body).expect("a valid request");
         let response = self
             .app
-            .router
+            .app
             .clone()
             .oneshot(request)
             .await

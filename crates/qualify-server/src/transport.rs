@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
@@ -28,6 +28,7 @@ use tower_http::timeout::RequestBodyDeadlineLayer;
 use crate::ServerConfig;
 use crate::context::{MS_CORRELATION_ID, MS_REQUEST_ID, id_header};
 use crate::error::ApiError;
+use crate::routes::App;
 
 /// hyper refuses a smaller read buffer.
 const MIN_HEADER_BYTES: usize = 8 * 1024;
@@ -36,7 +37,7 @@ const MIN_HEADER_BYTES: usize = 8 * 1024;
 /// requests finish and closes idle connections, waiting at most `shutdown_grace`.
 pub async fn run(
     listener: TcpListener,
-    app: Router,
+    app: App,
     config: &ServerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -46,7 +47,9 @@ pub async fn run(
         .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
         .keep_alive(true);
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
-    let app = app.layer(middleware::from_fn_with_state(in_flight, limit_in_flight));
+    let app = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(in_flight, limit_in_flight))
+        .service(app);
     let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let body_deadline = config.body_read_timeout;
@@ -75,7 +78,8 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let service = ServiceBuilder::new()
             .layer(RequestBodyDeadlineLayer::new(body_deadline))
-            .map_request(move |mut req: axum::http::Request<_>| {
+            .map_request(move |req: axum::http::Request<_>| {
+                let mut req = req.map(Body::new);
                 req.extensions_mut().insert(ConnectInfo(remote));
                 req
             })
@@ -95,7 +99,7 @@ pub async fn run(
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(config.shutdown_grace) => {
-            tracing::warn!(grace = ?config.shutdown_grace, "in-flight requests did not finish in time; closing");
+            tracing::warn!(grace = %humantime::format_duration(config.shutdown_grace), "in-flight requests did not finish in time; closing");
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod control;
 pub mod customers;
 pub mod health;
+pub mod path;
 pub mod qualifications;
 pub mod validations;
 
@@ -88,6 +89,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(control::resume_partner_clock))
 }
 
+/// The one service every request goes through (`serve`, and any in-process test): the
+/// router behind the path normalisation, which must run before routing ([`path`]).
+pub type App = tower::util::MapRequest<Router, fn(Request) -> Request>;
+
+/// The router behind [`path::normalize`]: what `serve` runs. Use this rather than [`router`].
+pub fn app(state: AppState) -> App {
+    tower::ServiceExt::map_request(router(state), path::normalize as fn(Request) -> Request)
+}
+
+/// The routes and their middleware, without the path normalisation in front ([`app`] adds it).
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let (routes, _) = api_router().split_for_parts();
@@ -129,7 +140,7 @@ async fn bounded(timeout: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => {
-            tracing::warn!(?timeout, "request timed out");
+            tracing::warn!(timeout = %humantime::format_duration(timeout), "request timed out");
             let mut e = ApiError::new(
                 ErrorKind::Unavailable,
                 "The request took too long; retry it with the same MS-RequestId.",

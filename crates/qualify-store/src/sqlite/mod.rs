@@ -167,6 +167,13 @@ impl Readers {
     }
 }
 
+/// The file a `--database` URL names, as [`SqliteStore::open`] reads it; `None` for an
+/// in-memory database.
+pub fn database_file(url: &str) -> StoreResult<Option<std::path::PathBuf>> {
+    let location = Location::parse(url)?;
+    Ok((!location.memory).then(|| location.target.into()))
+}
+
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Writer,
