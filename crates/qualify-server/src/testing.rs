@@ -94,9 +94,19 @@ impl TestApp {
 
     /// A harness on a given store (e.g. one that another `TestApp` also uses: two instances).
     pub async fn on(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        Self::on_with(store, config, worker::Handlers::standard()).await
+    }
+
+    /// Like [`TestApp::on`], with these job handlers (a test's own job kinds).
+    pub async fn on_with(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        jobs: worker::Handlers,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(T0));
         let state = AppState::builder(store, config)
             .clock(clock.clone())
+            .jobs(jobs)
             .build()
             .await
             .expect("building the app state");
@@ -252,6 +262,23 @@ impl TestApp {
             .header("If-Match", &etag)
             .json(body))
             .await
+    }
+
+    /// Sends an operator request and asserts its status; returns the body.
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
+        let mut req = self.req(method.clone(), path).token(&self.admin_token());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text);
+        r.body
     }
 
     async fn ok(&self, req: Req<'_>) -> Value {

@@ -4,4 +4,7 @@
 
 mod support;
 
+mod control_clock;
+mod control_state;
+mod control_vetting;
 mod vetting;

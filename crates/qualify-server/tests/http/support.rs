@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-pub use qualify_server::testing::{Partner, Resp, TestApp, new_id};
+pub use qualify_server::testing::{Partner, Resp, TestApp, customer_body, new_id};
 use serde_json::{Value, json};
 
 pub fn education() -> Value {
