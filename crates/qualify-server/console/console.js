@@ -117,6 +117,7 @@
   }
 
   function navigate(url, replace) {
+    say("");
     if (replace) history.replaceState(null, "", url);
     else history.pushState(null, "", url);
     render();

@@ -6,8 +6,8 @@
 //! skipped even when transactions commit out of order) and broadcasts each transition to the
 //! open streams. It reads when a local commit signals a transition and otherwise polls, which
 //! finds the transitions of other instances on the same PostgreSQL database. A stream that
-//! reconnects with `Last-Event-ID` first reads what it missed from the store, up to where the
-//! feed stood when it subscribed, then follows the feed; a stream that falls behind the
+//! reconnects with `Last-Event-ID` subscribes to the feed, reads what it missed from the store,
+//! then follows the feed (skipping by seq what it already sent); a stream that falls behind the
 //! broadcast reads from the store again. Open streams end when graceful shutdown begins.
 
 use std::convert::Infallible;
@@ -286,10 +286,7 @@ async fn pump(
     let (mut rx, horizon) = subscription;
     // Without Last-Event-ID: the live ones only.
     let mut sent = last_event_id.unwrap_or(horizon);
-    if catch_up(&state, partner, &mut sent, horizon, &tx)
-        .await
-        .is_err()
-    {
+    if last_event_id.is_some() && catch_up(&state, partner, &mut sent, &tx).await.is_err() {
         return;
     }
     if tx
@@ -317,12 +314,8 @@ async fn pump(
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 // Fell behind the broadcast: read what was missed from the store again.
-                let (again, horizon) = state.feed.subscribe();
-                rx = again;
-                if catch_up(&state, partner, &mut sent, horizon, &tx)
-                    .await
-                    .is_err()
-                {
+                rx = state.feed.subscribe().0;
+                if catch_up(&state, partner, &mut sent, &tx).await.is_err() {
                     return;
                 }
             }
@@ -331,15 +324,16 @@ async fn pump(
     }
 }
 
-/// Sends the transitions after `sent` up to `horizon` from the store.
+/// Sends the transitions after `sent` from the store, as far as it has them (the stream is
+/// subscribed already: whatever the feed publishes later reaches it, and what it sends twice is
+/// skipped by seq).
 async fn catch_up(
     state: &AppState,
     partner: Option<PartnerId>,
     sent: &mut i64,
-    horizon: i64,
     tx: &mpsc::Sender<Event>,
 ) -> Result<(), ()> {
-    while *sent < horizon {
+    loop {
         let page = match state.store.transitions(*sent, partner, PAGE).await {
             Ok(page) => page,
             Err(e) => {
@@ -350,12 +344,11 @@ async fn catch_up(
         for t in &page.items {
             tx.send(event(t)).await.map_err(|_| ())?;
         }
-        if page.last_seq <= *sent {
-            break;
+        *sent = (*sent).max(page.last_seq);
+        if page.items.len() < PAGE as usize {
+            return Ok(());
         }
-        *sent = page.last_seq;
     }
-    Ok(())
 }
 
 /// Every subscriber is told the server is going away.
