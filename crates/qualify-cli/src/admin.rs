@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use qualify_client::{
     AccountStatus, Admin, AuditEvent, GdapGrant, GdapRole, NewValidationCode, Qualification,
-    Review, VettingDecision, VettingStatus,
+    Review, StreamItem, VettingDecision, VettingStatus,
 };
 use qualify_core::PartnerId;
 use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
@@ -83,11 +83,40 @@ pub enum AdminCommand {
     /// GCC validation codes of a partner
     #[command(subcommand)]
     ValidationCodes(CodesCommand),
-    /// The review queue (oldest first)
+    /// The review queue (oldest first; one page unless --all)
     Reviews {
         /// The vetting status of the requests to list
         #[arg(long, default_value = "InReview", value_parser = one_of(VettingStatus::KNOWN))]
         status: VettingStatus,
+        /// Only requests for this qualification
+        #[arg(long, value_parser = one_of(SETTABLE))]
+        qualification: Option<Qualification>,
+        /// Only this partner's requests (GUID)
+        #[arg(long)]
+        partner: Option<String>,
+        /// Start after this cursor (printed on stderr when more follow)
+        #[arg(long)]
+        after: Option<String>,
+        /// Requests per page, 1 to 500 (the server's default: 100)
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Follow every page to the end
+        #[arg(long, conflicts_with = "after")]
+        all: bool,
+    },
+    /// Transitions from the event stream, one line each: the ones after --after (default: all),
+    /// then, with --follow, the live ones (reconnecting with the last seq) until interrupted
+    Events {
+        /// Only this partner's transitions (GUID)
+        #[arg(long)]
+        partner: Option<String>,
+        /// Start after this seq (without --follow the default is 0: every transition; with
+        /// --follow the default is now: the live ones)
+        #[arg(long)]
+        after: Option<i64>,
+        /// Keep following live transitions
+        #[arg(long)]
+        follow: bool,
     },
     /// Decide a customer's qualification request
     Decide {
@@ -237,9 +266,42 @@ async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<()
         AdminCommand::ValidationCodes(CodesCommand::List { partner }) => {
             out.list(&admin.partner(partner).validation_codes().list().await?)
         }
-        AdminCommand::Reviews { status } => {
-            out.list(&admin.reviews().list_by_status(&status).await?)
+        AdminCommand::Reviews {
+            status,
+            qualification,
+            partner,
+            after,
+            limit,
+            all,
+        } => {
+            let mut query = admin.reviews().query().status(status);
+            if let Some(q) = qualification {
+                query = query.qualification(q);
+            }
+            if let Some(p) = partner {
+                query = query.partner(p);
+            }
+            if let Some(a) = after {
+                query = query.after(a);
+            }
+            if let Some(l) = limit {
+                query = query.limit(l);
+            }
+            if all {
+                return out.list(&query.all().await?);
+            }
+            let page = query.page().await?;
+            out.list(&page.items)?;
+            if let Some(next) = page.next {
+                eprintln!("more follow: --after {next}");
+            }
+            Ok(())
         }
+        AdminCommand::Events {
+            partner,
+            after,
+            follow,
+        } => events(admin, partner, after, follow, out).await,
         AdminCommand::Decide {
             customer,
             qualification,
@@ -281,13 +343,77 @@ async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<()
     }
 }
 
+/// `qualify admin events`: one line (or JSON object) per transition.
+async fn events(
+    admin: Admin<'_>,
+    partner: Option<String>,
+    after: Option<i64>,
+    follow: bool,
+    out: Output,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut events = admin.events();
+    if let Some(p) = partner {
+        events = events.partner(p);
+    }
+    match (after, follow) {
+        (Some(seq), _) => events = events.after(seq),
+        (None, false) => events = events.after(0),
+        (None, true) => {}
+    }
+    let mut stream = if follow {
+        events.follow().await?
+    } else {
+        events.open().await?
+    };
+    let mut stdout = std::io::stdout();
+    while let Some(item) = stream.next().await {
+        match item? {
+            StreamItem::CaughtUp if !follow => return Ok(()),
+            StreamItem::CaughtUp => {}
+            StreamItem::Transition(t) => {
+                let line = if out.json {
+                    serde_json::to_string(&t).unwrap_or_default()
+                } else {
+                    format!(
+                        "{:>8}  {}  {}  {}  {}  {} -> {}{}  ({})",
+                        t.seq,
+                        when(&t.at),
+                        t.partner_id,
+                        t.customer_id,
+                        t.qualification,
+                        t.from.as_ref().map_or("-".to_owned(), ToString::to_string),
+                        t.to,
+                        t.reason
+                            .as_ref()
+                            .map_or(String::new(), |r| format!(": {r}")),
+                        t.actor
+                    )
+                };
+                if writeln!(stdout, "{line}").is_err() {
+                    return Ok(());
+                }
+                let _ = stdout.flush();
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The etag of the customer's request for `qualification` in the review queue.
 async fn etag_in_review(
     admin: Admin<'_>,
     customer: &str,
     qualification: &Qualification,
 ) -> Result<String, Failure> {
-    let queue = admin.reviews().list().await?;
+    // Every page: the queue may hold more than one page of requests.
+    let queue = admin
+        .reviews()
+        .query()
+        .qualification(qualification.clone())
+        .limit(500)
+        .all()
+        .await?;
     queue
         .into_iter()
         .find(|r| r.customer_id.eq_ignore_ascii_case(customer) && r.qualification == *qualification)
@@ -309,6 +435,7 @@ impl Tabular for Review {
         "SEGMENT",
         "WEBSITE",
         "PARTNER",
+        "COMPANY",
     ];
     fn row(&self) -> Vec<String> {
         vec![
@@ -320,6 +447,7 @@ impl Tabular for Review {
             opt(&self.education_segment),
             opt(&self.website),
             self.partner_id.clone(),
+            opt(&self.company_name),
         ]
     }
 }

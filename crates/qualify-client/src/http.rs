@@ -141,6 +141,8 @@ impl Call {
 /// A success response.
 pub(crate) struct Reply {
     pub body: String,
+    /// `MS-ContinuationToken`: where the next page starts, when more follow.
+    pub continuation: Option<String>,
 }
 
 impl Reply {
@@ -226,6 +228,18 @@ impl Client {
         let correlation_id = self.correlation_id_for_call();
         let reply = self.execute(call, &request_id, &correlation_id).await?;
         reply.decode(&request_id, &correlation_id)
+    }
+
+    /// Sends `call` and decodes the JSON answer, with the `MS-ContinuationToken` of the answer.
+    pub(crate) async fn send_paged<T: DeserializeOwned>(
+        &self,
+        call: Call,
+    ) -> Result<(T, Option<String>)> {
+        let request_id = self.request_id_for_call();
+        let correlation_id = self.correlation_id_for_call();
+        let reply = self.execute(call, &request_id, &correlation_id).await?;
+        let value = reply.decode(&request_id, &correlation_id)?;
+        Ok((value, reply.continuation))
     }
 
     /// Runs the attempts of one logical call. Every attempt carries the same `MS-RequestId`:
@@ -323,7 +337,10 @@ impl Client {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         match resp.text().await {
-            Ok(body) if (200..300).contains(&status) => Ok(Reply { body }),
+            Ok(body) if (200..300).contains(&status) => Ok(Reply {
+                body,
+                continuation: header_string(&headers, MS_CONTINUATION_TOKEN),
+            }),
             Ok(body) => {
                 let error = Error::from_response(status, &body)
                     .with_ids(

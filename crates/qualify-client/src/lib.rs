@@ -46,11 +46,12 @@ pub use http::RetryPolicy;
 pub use models::*;
 pub use ops::admin::{
     Admin, AdminCustomer, AdminGdap, AdminPartner, AdminQualification, AdminValidationCodes,
-    AdminValidationStatus, Reviews,
+    AdminValidationStatus, ReviewPage, Reviews, ReviewsQuery,
 };
 pub use ops::customers::{
     BillingProfileOperations, CompanyProfileOperations, CustomerOperations, Customers, Profiles,
 };
+pub use ops::events::{EventStream, Events, StreamItem};
 pub use ops::qualifications::{LegacyQualificationOperations, Qualifications, WaitOptions};
 pub use ops::validations::{ValidationCodes, ValidationStatusOperations};
 

@@ -523,6 +523,32 @@ pub struct Review {
     pub education_segment: Option<EducationSegment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
+    /// The customer's company name (company profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    /// The customer's domain (company profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// One transition of the event stream (`GET /admin/v1/events`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitionEvent {
+    /// The sequence number (the event's id): resume after it.
+    pub seq: i64,
+    pub partner_id: String,
+    pub customer_id: String,
+    pub qualification: Qualification,
+    /// Absent on the first event of a request (its creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<VettingStatus>,
+    pub to: VettingStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, with = "date", skip_serializing_if = "Option::is_none")]
+    pub at: Option<OffsetDateTime>,
+    pub actor: String,
 }
 
 /// An operator's decision on a qualification request.

@@ -527,6 +527,24 @@ pub mod output {
         #[serde(skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         pub website: Option<String>,
+        /// The customer's company name (company profile), in the review queue.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub company_name: Option<String>,
+        /// The customer's domain (company profile), in the review queue.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub domain: Option<String>,
+    }
+
+    impl From<&qualify_store::ReviewItem> for ReviewOut {
+        fn from(r: &qualify_store::ReviewItem) -> Self {
+            Self {
+                company_name: r.company_name.clone(),
+                domain: r.domain.clone(),
+                ..Self::from(&r.qualification)
+            }
+        }
     }
 
     impl From<&QualificationRecord> for ReviewOut {
@@ -541,6 +559,65 @@ pub mod output {
                 etag: q.etag.clone(),
                 education_segment: q.education_segment.map(|s| s.name()),
                 website: q.website.clone(),
+                company_name: None,
+                domain: None,
+            }
+        }
+    }
+
+    /// `GET /admin/v1/customers/{id}`: any partner's customer, as an operator sees it.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    #[schema(as = AdminCustomer)]
+    pub struct AdminCustomerOut {
+        /// The customer's tenant id.
+        #[schema(format = Uuid)]
+        pub id: String,
+        /// The partner the customer belongs to.
+        #[schema(format = Uuid)]
+        pub partner_id: String,
+        pub company_profile: CompanyProfileOut,
+        pub billing_profile: BillingProfileOut,
+        #[schema(example = "reseller")]
+        pub relationship_to_partner: &'static str,
+        /// The GDAP roles the partner holds over the customer.
+        #[schema(value_type = Vec<GdapRoleSchema>)]
+        pub gdap_roles: Vec<&'static str>,
+        /// The account validation status, when an operator set one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub validation_status: Option<ValidationStatusOut>,
+        /// Every qualification request of the customer, oldest first, with the etag a decision
+        /// needs.
+        pub qualifications: Vec<ReviewOut>,
+        #[schema(format = DateTime)]
+        pub created_at: String,
+        pub attributes: Attributes,
+    }
+
+    impl AdminCustomerOut {
+        pub fn new(
+            c: &Customer,
+            gdap: Option<&GdapGrant>,
+            status: Option<&ValidationStatus>,
+            qualifications: &[QualificationRecord],
+        ) -> Self {
+            Self {
+                id: c.id.to_string(),
+                partner_id: c.partner_id.to_string(),
+                company_profile: CompanyProfileOut::new(c),
+                billing_profile: BillingProfileOut::new(c),
+                relationship_to_partner: "reseller",
+                gdap_roles: gdap
+                    .map(|g| g.roles.iter().map(|r| r.name()).collect())
+                    .unwrap_or_default(),
+                validation_status: status.map(ValidationStatusOut::from),
+                qualifications: qualifications.iter().map(ReviewOut::from).collect(),
+                created_at: wire(c.created_at),
+                attributes: Attributes {
+                    etag: None,
+                    object_type: "Customer",
+                },
             }
         }
     }

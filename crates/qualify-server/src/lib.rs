@@ -3,10 +3,12 @@
 
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod context;
 pub mod control;
 pub mod dto;
 pub mod error;
+pub mod events;
 pub mod openapi;
 pub mod routes;
 pub mod testing;
@@ -104,6 +106,10 @@ pub struct Shared {
     /// Wakes the job worker: after an enqueue, or when the clock moved.
     pub jobs_enqueued: Notify,
     pub worker_running: AtomicBool,
+    /// The reader of the audit trail behind the event stream.
+    pub feed: events::Feed,
+    /// Set when graceful shutdown begins: open event streams end.
+    pub closing: watch::Sender<bool>,
 }
 
 impl std::ops::Deref for AppState {
@@ -158,6 +164,12 @@ impl AppStateBuilder {
 
     pub async fn build(self) -> Result<AppState, String> {
         let auth = Authenticator::new(&self.config.auth).await?;
+        // The live event stream starts after what is committed now.
+        let horizon = self
+            .store
+            .transition_horizon()
+            .await
+            .map_err(|e| format!("reading the audit trail: {e}"))?;
         Ok(AppState(Arc::new(Shared {
             store: self.store,
             auth,
@@ -167,6 +179,8 @@ impl AppStateBuilder {
             jobs: self.jobs,
             jobs_enqueued: Notify::new(),
             worker_running: AtomicBool::new(false),
+            feed: events::Feed::new(horizon),
+            closing: events::closing_channel(),
         })))
     }
 }
@@ -214,11 +228,20 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(worker::run(state.clone(), stop_rx.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stop_rx.clone()));
+    let feed = tokio::spawn(events::run_feed(state.clone(), stop_rx.clone()));
     let app = routes::app(state.clone());
+    // Open event streams never finish by themselves: they end as soon as shutdown begins, so
+    // that graceful shutdown waits only for real in-flight requests.
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing.closing.send(true);
+    };
     let result = transport::run(listener, app, &state.config, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = housekeeping.await;
+    let _ = feed.await;
     state.worker_running.store(false, Ordering::SeqCst);
     result
 }

@@ -46,6 +46,8 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     app: routes::App,
+    /// Dropped with the harness: its event feed stops.
+    _feed_stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// A store for a test: in-memory SQLite, or a fresh PostgreSQL database when
@@ -113,10 +115,14 @@ impl TestApp {
         state
             .worker_running
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        // The event stream's feed, as `serve` runs it (it stops with the test's runtime).
+        let (feed_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(crate::events::run_feed(state.clone(), stopped));
         Self {
             app: routes::app(state.clone()),
             state,
             clock,
+            _feed_stop: feed_stop,
         }
     }
 
@@ -371,6 +377,38 @@ impl Req<'_> {
         self
     }
 
+    /// Sends the request and keeps the answer's body open (an event stream).
+    pub async fn open(self) -> EventStream {
+        let response = self.response().await;
+        EventStream {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.into_body(),
+            buffer: String::new(),
+        }
+    }
+
+    async fn response(self) -> axum::response::Response {
+        let mut builder = Request::builder().method(self.method).uri(&self.path);
+        for (k, v) in &self.headers {
+            builder = builder.header(k, v);
+        }
+        let body = match self.body {
+            Some((content_type, bytes)) => {
+                builder = builder.header("Content-Type", content_type);
+                Body::from(bytes)
+            }
+            None => Body::empty(),
+        };
+        let request = builder.body(body).expect("a valid request");
+        self.app
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible")
+    }
+
     pub async fn send(self) -> Resp {
         let mut builder = Request::builder().method(self.method).uri(&self.path);
         for (k, v) in &self.headers {
@@ -405,6 +443,76 @@ impl Req<'_> {
             headers,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
+        }
+    }
+}
+
+/// An answer whose body is a Server-Sent Events stream, read as it comes.
+pub struct EventStream {
+    pub status: u16,
+    pub headers: HeaderMap,
+    body: Body,
+    buffer: String,
+}
+
+/// One block of an event stream: an event, or a comment (`comment` set, the rest empty).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SseBlock {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+    pub comment: Option<String>,
+}
+
+impl SseBlock {
+    /// The `data:` as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+impl EventStream {
+    /// The next block, or `None` when the stream ended or nothing came within `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<SseBlock> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(at) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..at + 2).collect();
+                let mut out = SseBlock::default();
+                for line in block.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        out.comment = Some(c.trim().to_owned());
+                    } else if let Some((k, v)) = line.split_once(':') {
+                        let v = v.strip_prefix(' ').unwrap_or(v);
+                        match k {
+                            "id" => out.id = Some(v.to_owned()),
+                            "event" => out.event = Some(v.to_owned()),
+                            "data" => out.data.push_str(v),
+                            _ => {}
+                        }
+                    }
+                }
+                return Some(out);
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .ok()??
+                .ok()?;
+            if let Ok(data) = frame.into_data() {
+                self.buffer.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+
+    /// The next event (comments skipped).
+    pub async fn next_event(&mut self, wait: Duration) -> Option<SseBlock> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let block = self.next(left).await?;
+            if block.comment.is_none() {
+                return Some(block);
+            }
         }
     }
 }

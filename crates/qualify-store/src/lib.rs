@@ -166,6 +166,85 @@ pub struct AppliedTransition {
     pub at: OffsetDateTime,
 }
 
+/// One transition of a qualification, as the event stream sends it (events.md section 3): an
+/// audit event with its sequence number (the audit trail's id, strictly increasing in commit
+/// order as readers see it, see [`Store::transitions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub seq: i64,
+    pub partner_id: PartnerId,
+    pub customer_id: CustomerId,
+    pub qualification: SettableQualification,
+    /// `None` for the first event of a request (its creation).
+    pub from: Option<VettingStatus>,
+    pub to: VettingStatus,
+    pub reason: Option<String>,
+    pub at: OffsetDateTime,
+    pub actor: String,
+}
+
+/// Transitions after a sequence number, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionPage {
+    pub items: Vec<Transition>,
+    /// How far the read got: every transition with a seq up to this one is in `items`, was at
+    /// or before the `after` asked for, or belongs to another partner than the one asked for —
+    /// and none with a seq up to this one can appear later. The next read continues after it.
+    pub last_seq: i64,
+}
+
+/// Where a page of the review queue starts: after this request in the queue's order
+/// (`vettingCreateDate`, then id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewCursor {
+    pub vetting_create_date: OffsetDateTime,
+    pub id: i64,
+}
+
+/// What the review queue lists (the operator reads of the console, console.md).
+#[derive(Debug, Clone)]
+pub struct ReviewQuery {
+    pub status: VettingStatus,
+    pub qualification: Option<SettableQualification>,
+    pub partner: Option<PartnerId>,
+    pub after: Option<ReviewCursor>,
+    pub limit: u32,
+}
+
+/// One request of the review queue, with the customer's company name and domain.
+#[derive(Debug, Clone)]
+pub struct ReviewItem {
+    pub qualification: QualificationRecord,
+    pub company_name: Option<String>,
+    pub domain: Option<String>,
+}
+
+/// A page of the review queue, oldest first.
+#[derive(Debug, Clone)]
+pub struct ReviewPage {
+    pub items: Vec<ReviewItem>,
+    /// Where the next page starts, when more follow.
+    pub next: Option<ReviewCursor>,
+}
+
+impl ReviewPage {
+    /// Keeps `limit` of `rows` (read with `limit + 1`): the cursor of the last kept one when
+    /// more followed.
+    pub(crate) fn of(mut rows: Vec<ReviewItem>, limit: u32) -> Self {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = more
+            .then(|| {
+                rows.last().map(|r| ReviewCursor {
+                    vetting_create_date: r.qualification.vetting_create_date,
+                    id: r.qualification.id,
+                })
+            })
+            .flatten();
+        Self { items: rows, next }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Database reachable and answering.
@@ -292,6 +371,31 @@ pub trait Store: Send + Sync + 'static {
         customer: CustomerId,
         qualification: SettableQualification,
     ) -> StoreResult<Vec<AuditEvent>>;
+    /// A page of the review queue: requests in `status` (of one qualification, one partner),
+    /// oldest first (`vettingCreateDate`, then id), after the cursor, with the customer's
+    /// company name and domain. Served by indexes whatever the filters.
+    async fn review_page(&self, query: &ReviewQuery) -> StoreResult<ReviewPage>;
+
+    // The event stream (events.md section 3).
+    /// Up to `limit` transitions with a seq after `after` (of one partner, or all), oldest
+    /// first, read from the audit trail. Only a stable prefix is returned: a transition
+    /// committed later never has a seq at or below [`TransitionPage::last_seq`] (on PostgreSQL,
+    /// where concurrent transactions commit their ids out of order, a transaction still in
+    /// flight holds back the transitions after its own).
+    async fn transitions(
+        &self,
+        after: i64,
+        partner: Option<PartnerId>,
+        limit: u32,
+    ) -> StoreResult<TransitionPage>;
+    /// The seq the live stream starts after: every transition up to it is committed, and none
+    /// committed later has a seq at or below it.
+    async fn transition_horizon(&self) -> StoreResult<i64>;
+    /// Notified after this process committed a transition, so that the event stream reads at
+    /// once instead of at its next poll (transitions of other processes are found by polling).
+    fn transitions_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 
     // The durable job queue (jobs of every kind).
     /// Enqueues a job on its own (jobs caused by a transition are enqueued by its plan, in its

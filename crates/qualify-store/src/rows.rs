@@ -254,6 +254,36 @@ pub(crate) fn audit_event(r: &impl Cells) -> StoreResult<AuditEvent> {
     })
 }
 
+/// A transition of the event stream (columns of `audit_events` with ids as text).
+pub(crate) fn transition(r: &impl Cells) -> StoreResult<crate::Transition> {
+    let q = r.text("qualification")?;
+    Ok(crate::Transition {
+        seq: r.int("id")?,
+        partner_id: PartnerId(uuid(r, "partner_id")?),
+        customer_id: CustomerId(uuid(r, "customer_id")?),
+        qualification: SettableQualification::parse(&q)
+            .ok_or_else(|| corrupt("qualification", &q))?,
+        from: r
+            .opt_text("from_status")?
+            .as_deref()
+            .map(status)
+            .transpose()?,
+        to: status(&r.text("to_status")?)?,
+        reason: r.opt_text("reason")?,
+        at: from_millis(r.int("at")?),
+        actor: r.text("actor")?,
+    })
+}
+
+/// A review queue item: qualification columns plus `company_name` and `domain`.
+pub(crate) fn review_item(r: &impl Cells) -> StoreResult<crate::ReviewItem> {
+    Ok(crate::ReviewItem {
+        qualification: qualification(r)?,
+        company_name: r.opt_text("company_name")?,
+        domain: r.opt_text("domain")?,
+    })
+}
+
 /// What an idempotency record keeps: the result of the first completed request, success or
 /// rejection, so that a retry gets the same answer.
 #[derive(Serialize, Deserialize)]

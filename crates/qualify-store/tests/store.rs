@@ -184,7 +184,268 @@ backends!(
     owner_and_qualifications_are_read_together,
     jobs_of_any_kind_fail_with_backoff_without_holding_back_others,
     a_vetting_job_whose_qualification_is_gone_finishes_nothing,
+    the_review_queue_filters_pages_and_names_the_company,
+    transitions_are_read_in_order_after_a_seq,
+    concurrent_transitions_are_never_skipped_by_a_reader,
 );
+
+async fn the_review_queue_filters_pages_and_names_the_company(store: &dyn Store) {
+    use qualify_store::{ReviewCursor, ReviewQuery};
+    let (p, other) = (PartnerId::new_random(), PartnerId::new_random());
+    let query = |partner, qualification, after, limit| ReviewQuery {
+        status: VettingStatus::InReview,
+        qualification,
+        partner,
+        after,
+        limit,
+    };
+    let mut mine = vec![];
+    for i in 0..5 {
+        let c = customer(store, p).await;
+        let request = if i % 2 == 0 {
+            edu()
+        } else {
+            QualificationRequest::new(
+                SettableQualification::StateOwnedEntity,
+                None,
+                None,
+                None,
+                Contract::Current,
+            )
+            .unwrap()
+        };
+        // Created out of id order: the queue is ordered by vettingCreateDate first.
+        let when = at(100 - i * 10);
+        mine.push(
+            store
+                .create_qualification(&ctx(when), p, c, request, &manual())
+                .await
+                .unwrap()
+                .value,
+        );
+    }
+    let theirs = customer(store, other).await;
+    store
+        .create_qualification(&ctx(at(1)), other, theirs, edu(), &manual())
+        .await
+        .unwrap();
+
+    let all = store
+        .review_page(&query(None, None, None, 100))
+        .await
+        .unwrap();
+    let dates: Vec<_> = all
+        .items
+        .iter()
+        .map(|r| r.qualification.vetting_create_date)
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted, "oldest first");
+    assert_eq!(all.items.len(), 6);
+    assert_eq!(all.next, None);
+    assert_eq!(all.items[0].company_name.as_deref(), Some("Contoso"));
+    assert_eq!(
+        all.items[0].domain.as_deref(),
+        Some("contoso.onmicrosoft.com")
+    );
+
+    // Paged, two at a time, one partner: every request once, in order.
+    let mut seen = vec![];
+    let mut after: Option<ReviewCursor> = None;
+    loop {
+        let page = store
+            .review_page(&query(Some(p), None, after, 2))
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|r| r.qualification.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut expected: Vec<_> = mine.iter().rev().map(|q| q.id).collect();
+    assert_eq!(seen, expected, "one partner's, oldest first, each once");
+
+    let edu_only = store
+        .review_page(&query(
+            Some(p),
+            Some(SettableQualification::Education),
+            None,
+            10,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(edu_only.items.len(), 3);
+    assert!(
+        edu_only
+            .items
+            .iter()
+            .all(|r| r.qualification.qualification == SettableQualification::Education)
+    );
+    let soe_everyone = store
+        .review_page(&query(
+            None,
+            Some(SettableQualification::StateOwnedEntity),
+            None,
+            10,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(soe_everyone.items.len(), 2);
+
+    // A decided request leaves the InReview queue and joins the Denied one.
+    let decided = &mine[0];
+    store
+        .decide(
+            &ctx(at(200)),
+            decided.customer_id,
+            decided.qualification,
+            &decided.etag,
+            &VettingDecision {
+                status: DecisionStatus::Denied,
+                reason: Some("no".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let in_review = store
+        .review_page(&query(Some(p), None, None, 10))
+        .await
+        .unwrap();
+    expected.retain(|id| *id != decided.id);
+    assert_eq!(
+        in_review
+            .items
+            .iter()
+            .map(|r| r.qualification.id)
+            .collect::<Vec<_>>(),
+        expected
+    );
+    let denied = store
+        .review_page(&ReviewQuery {
+            status: VettingStatus::Denied,
+            ..query(Some(p), None, None, 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(denied.items.len(), 1);
+    assert_eq!(denied.items[0].qualification.id, decided.id);
+}
+
+async fn transitions_are_read_in_order_after_a_seq(store: &dyn Store) {
+    let start = store.transition_horizon().await.unwrap();
+    let (p, other) = (PartnerId::new_random(), PartnerId::new_random());
+    let c = customer(store, p).await;
+    let o = customer(store, other).await;
+    let q = store
+        .create_qualification(&ctx(at(1)), p, c, edu(), &manual())
+        .await
+        .unwrap()
+        .value;
+    store
+        .create_qualification(&ctx(at(2)), other, o, edu(), &manual())
+        .await
+        .unwrap();
+    store
+        .decide(
+            &ctx(at(3)),
+            c,
+            q.qualification,
+            &q.etag,
+            &VettingDecision {
+                status: DecisionStatus::Denied,
+                reason: Some("Not an Education Customer".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let page = store.transitions(start, None, 100).await.unwrap();
+    assert_eq!(page.items.len(), 3);
+    let seqs: Vec<i64> = page.items.iter().map(|t| t.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(page.last_seq, seqs[2]);
+    assert_eq!(store.transition_horizon().await.unwrap(), seqs[2]);
+    let first = &page.items[0];
+    assert_eq!(
+        (first.partner_id, first.customer_id, first.qualification),
+        (p, c, SettableQualification::Education)
+    );
+    assert_eq!((first.from, first.to), (None, VettingStatus::InReview));
+    assert_eq!(first.at, at(1));
+    let denied = &page.items[2];
+    assert_eq!(
+        (denied.from, denied.to),
+        (Some(VettingStatus::InReview), VettingStatus::Denied)
+    );
+    assert_eq!(denied.reason.as_deref(), Some("Not an Education Customer"));
+    assert_eq!(denied.actor, "test");
+
+    // One partner's; a limit; after a seq.
+    let mine = store.transitions(start, Some(p), 100).await.unwrap();
+    assert_eq!(
+        mine.items.iter().map(|t| t.seq).collect::<Vec<_>>(),
+        vec![seqs[0], seqs[2]]
+    );
+    assert_eq!(mine.last_seq, seqs[2], "the other partner's was read past");
+    let one = store.transitions(start, None, 1).await.unwrap();
+    assert_eq!(one.items.len(), 1);
+    assert_eq!(one.last_seq, seqs[0]);
+    let rest = store.transitions(one.last_seq, None, 100).await.unwrap();
+    assert_eq!(
+        rest.items.iter().map(|t| t.seq).collect::<Vec<_>>(),
+        seqs[1..]
+    );
+    let none = store.transitions(seqs[2], None, 100).await.unwrap();
+    assert!(none.items.is_empty());
+    assert_eq!(none.last_seq, seqs[2]);
+}
+
+/// A reader that keeps reading after `last_seq` while transitions commit concurrently (on
+/// PostgreSQL: out of id order) ends with every transition exactly once, in seq order.
+async fn concurrent_transitions_are_never_skipped_by_a_reader(store: &dyn Store) {
+    let start = store.transition_horizon().await.unwrap();
+    let p = PartnerId::new_random();
+    let mut customers = vec![];
+    for _ in 0..60 {
+        customers.push(customer(store, p).await);
+    }
+    let write = ctx(at(5));
+    let policy = manual();
+    let writes = async {
+        for chunk in customers.chunks(20) {
+            let creates = chunk
+                .iter()
+                .map(|c| store.create_qualification(&write, p, *c, edu(), &policy));
+            for r in futures::future::join_all(creates).await {
+                r.unwrap();
+            }
+        }
+    };
+    let read = async {
+        let mut seen = vec![];
+        let mut after = start;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while seen.len() < customers.len() {
+            assert!(std::time::Instant::now() < deadline, "saw {}", seen.len());
+            let page = store.transitions(after, None, 7).await.unwrap();
+            assert!(page.last_seq >= after);
+            seen.extend(page.items.iter().map(|t| t.seq));
+            after = page.last_seq;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        seen
+    };
+    let ((), seen) = tokio::join!(writes, read);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, each once");
+    let all = store.transitions(start, None, 1000).await.unwrap();
+    assert_eq!(
+        seen,
+        all.items.iter().map(|t| t.seq).collect::<Vec<_>>(),
+        "nothing skipped"
+    );
+}
 
 async fn owner_and_qualifications_are_read_together(store: &dyn Store) {
     let p = PartnerId::new_random();

@@ -133,6 +133,12 @@ fn endpoints() -> Vec<Endpoint> {
         ),
         e(Method::GET, "/admin/v1/reviews", Admin, None),
         e(
+            Method::GET,
+            "/admin/v1/customers/{customer_id}",
+            Admin,
+            None,
+        ),
+        e(
             Method::POST,
             "/admin/v1/customers/{customer_id}/qualifications/{qualification}/decision",
             Admin,
@@ -588,6 +594,11 @@ fn hostile_requests_on_every_endpoint_never_get_a_5xx_nor_change_anything_when_r
         for (path, ops) in doc.body["paths"].as_object().expect("paths") {
             for method in ops.as_object().unwrap().keys() {
                 let op = (method.to_uppercase(), path.clone());
+                // The event stream stays open on success (no answer to read to its end); its
+                // refusals are tested in crates/qualify-server/tests/http/console.rs.
+                if path == "/admin/v1/events" {
+                    continue;
+                }
                 if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&op.0.as_str()) {
                     assert!(
                         table.contains(&op),

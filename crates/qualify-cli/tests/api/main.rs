@@ -14,6 +14,7 @@ mod customers;
 mod db;
 mod durability;
 mod errors;
+mod events;
 mod figures;
 mod hostile;
 mod logs;

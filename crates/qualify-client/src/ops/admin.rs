@@ -38,6 +38,11 @@ impl<'a> Admin<'a> {
         }
     }
 
+    /// The event stream of every transition (`GET /admin/v1/events`).
+    pub fn events(&self) -> crate::ops::events::Events<'a> {
+        crate::ops::events::Events::new(self.client)
+    }
+
     /// A customer, by id (any partner's).
     pub fn customer(&self, customer_id: impl std::fmt::Display) -> AdminCustomer<'a> {
         AdminCustomer {
@@ -99,16 +104,110 @@ pub struct Reviews<'a> {
     client: &'a Client,
 }
 
-impl Reviews<'_> {
-    /// The requests waiting for a decision, oldest first.
+impl<'a> Reviews<'a> {
+    /// The first page (100) of the requests waiting for a decision, oldest first.
     pub async fn list(&self) -> Result<Vec<Review>> {
         self.list_by_status(&VettingStatus::InReview).await
     }
 
-    /// The requests in `status`, oldest first.
+    /// The first page (100) of the requests in `status`, oldest first.
     pub async fn list_by_status(&self, status: &VettingStatus) -> Result<Vec<Review>> {
-        let call = Call::get(&["admin", "v1", "reviews"]).query("status", status.as_str());
-        self.client.send(call).await
+        Ok(self.query().status(status.clone()).page().await?.items)
+    }
+
+    /// The queue with filters and paging:
+    /// `reviews().query().partner(p).qualification(q).limit(50).page()`.
+    pub fn query(&self) -> ReviewsQuery<'a> {
+        ReviewsQuery {
+            client: self.client,
+            status: VettingStatus::InReview,
+            qualification: None,
+            partner: None,
+            after: None,
+            limit: None,
+        }
+    }
+}
+
+/// `client.admin().reviews().query()`: the review queue's filters and paging.
+#[derive(Debug, Clone)]
+pub struct ReviewsQuery<'a> {
+    client: &'a Client,
+    status: VettingStatus,
+    qualification: Option<Qualification>,
+    partner: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+/// One page of the review queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewPage {
+    pub items: Vec<Review>,
+    /// The cursor of the next page (the server's `MS-ContinuationToken`), when more follow.
+    pub next: Option<String>,
+}
+
+impl ReviewsQuery<'_> {
+    /// InReview (the default), Approved or Denied.
+    pub fn status(mut self, status: VettingStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn qualification(mut self, qualification: Qualification) -> Self {
+        self.qualification = Some(qualification);
+        self
+    }
+
+    pub fn partner(mut self, partner_id: impl std::fmt::Display) -> Self {
+        self.partner = Some(partner_id.to_string());
+        self
+    }
+
+    /// Start after this cursor ([`ReviewPage::next`] of the previous page).
+    pub fn after(mut self, cursor: impl Into<String>) -> Self {
+        self.after = Some(cursor.into());
+        self
+    }
+
+    /// Requests per page, 1 to 500 (the server's default is 100).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// One page.
+    pub async fn page(&self) -> Result<ReviewPage> {
+        let mut call = Call::get(&["admin", "v1", "reviews"]).query("status", self.status.as_str());
+        if let Some(q) = &self.qualification {
+            call = call.query("qualification", q.as_str());
+        }
+        if let Some(p) = &self.partner {
+            call = call.query("partner", p.clone());
+        }
+        if let Some(a) = &self.after {
+            call = call.query("after", a.clone());
+        }
+        if let Some(l) = self.limit {
+            call = call.query("limit", l.to_string());
+        }
+        let (items, next) = self.client.send_paged(call).await?;
+        Ok(ReviewPage { items, next })
+    }
+
+    /// Every page, followed to the end.
+    pub async fn all(&self) -> Result<Vec<Review>> {
+        let mut out = vec![];
+        let mut query = self.clone();
+        loop {
+            let page = query.page().await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(out),
+            }
+        }
     }
 }
 

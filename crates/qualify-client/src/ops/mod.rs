@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod customers;
+pub mod events;
 pub mod qualifications;
 pub mod validations;

@@ -4,9 +4,10 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use qualify_core::qualification::{VettingDecision, VettingStatus};
+use qualify_core::qualification::{SettableQualification, VettingDecision, VettingStatus};
 use qualify_core::validation::{AccountStatus, GdapRole};
 use qualify_core::{ErrorKind, PartnerId};
+use qualify_store::{ReviewCursor, ReviewQuery};
 
 use super::{
     CustomerPath, QualificationPath, any_customer, query_map, settable_qualification, write_context,
@@ -14,10 +15,10 @@ use super::{
 use crate::AppState;
 use crate::auth::Operator;
 use crate::body::{Json, JsonBody, ok};
-use crate::context::{RequestIds, if_match};
+use crate::context::{MS_CONTINUATION_TOKEN, RequestIds, if_match};
 use crate::dto::input::{DecisionIn, GdapIn, IssueCodeIn, ValidationStatusIn};
 use crate::dto::output::{
-    AuditEventOut, GdapGrantOut, QualificationOut, ReviewOut, ValidationCodeOut,
+    AdminCustomerOut, AuditEventOut, GdapGrantOut, QualificationOut, ReviewOut, ValidationCodeOut,
     ValidationStatusOut,
 };
 use crate::error::{ApiError, ApiResult};
@@ -26,8 +27,6 @@ use crate::openapi::{
     PreconditionRequired, RequestTimeout, ServiceUnavailable, Unauthorized, UnsupportedMediaType,
     VettingStatusSchema,
 };
-
-const REVIEW_PAGE: u32 = 1000;
 
 /// The partner tenant id of an operator path, as documented.
 #[derive(utoipa::IntoParams)]
@@ -115,16 +114,131 @@ pub async fn list_codes(
     .into_response())
 }
 
-/// `GET /admin/v1/reviews?status=InReview`: oldest first.
+/// The most requests one page of the review queue holds, and how many it holds by default.
+pub const REVIEW_PAGE_MAX: u32 = 500;
+pub const REVIEW_PAGE_DEFAULT: u32 = 100;
+
+/// The filters and paging of the review queue, as documented (parsed by [`review_query`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ReviewParams {
+    /// InReview (default), Approved or Denied; case-insensitive.
+    #[param(value_type = Option<VettingStatusSchema>)]
+    status: Option<String>,
+    /// Only requests for this qualification.
+    #[param(value_type = Option<crate::openapi::QualificationSchema>)]
+    qualification: Option<String>,
+    /// Only this partner's requests.
+    #[param(format = Uuid)]
+    partner: Option<String>,
+    /// The `MS-ContinuationToken` of the previous page (opaque).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    after: Option<String>,
+    /// Requests per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// The review queue's cursor on the wire: opaque to clients (base64url of the position).
+pub fn encode_cursor(c: &ReviewCursor) -> String {
+    use base64::Engine;
+    let raw = format!(
+        "r1.{}.{}",
+        qualify_core::time_fmt::to_millis(c.vetting_create_date),
+        c.id
+    );
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(s: &str) -> Option<ReviewCursor> {
+    use base64::Engine;
+    if s.len() > 64 {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let mut parts = raw.strip_prefix("r1.")?.splitn(2, '.');
+    let millis: i64 = parts.next()?.parse().ok()?;
+    let id: i64 = parts.next()?.parse().ok()?;
+    let at =
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()?;
+    (id >= 0).then_some(ReviewCursor {
+        vetting_create_date: at,
+        id,
+    })
+}
+
+/// The query of `GET /admin/v1/reviews`: 400 naming the parameter when one is invalid.
+pub fn review_query(uri: &Uri) -> ApiResult<ReviewQuery> {
+    let q = query_map(uri)?;
+    let text = |name: &str| q.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let status = match text("status") {
+        None => VettingStatus::InReview,
+        Some(s) => VettingStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "status {s:?} is not one of InReview, Approved, Denied."
+            ))
+        })?,
+    };
+    let qualification = text("qualification")
+        .map(|s| {
+            SettableQualification::parse(s).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "qualification {s:?} is not one of Education, GovernmentCommunityCloud, StateOwnedEntity."
+                ))
+            })
+        })
+        .transpose()?;
+    let partner = text("partner")
+        .map(|s| {
+            s.parse::<PartnerId>()
+                .map_err(|_| ApiError::invalid(format!("partner {s:?} is not a valid GUID.")))
+        })
+        .transpose()?;
+    let after = text("after")
+        .map(|s| {
+            decode_cursor(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "after is not a continuation token of the review queue (send back the MS-ContinuationToken of the previous page).",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = match text("limit") {
+        None => REVIEW_PAGE_DEFAULT,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=REVIEW_PAGE_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "limit {s:?} must be an integer from 1 to {REVIEW_PAGE_MAX}."
+                ))
+            })?,
+    };
+    Ok(ReviewQuery {
+        status,
+        qualification,
+        partner,
+        after,
+        limit,
+    })
+}
+
+/// `GET /admin/v1/reviews?status=&qualification=&partner=&after=&limit=`: oldest first.
 #[utoipa::path(
     get,
     path = "/admin/v1/reviews",
     tag = "operator",
     operation_id = "listReviews",
     summary = "The review queue: qualifications in a vetting status, oldest first",
-    params(("status" = Option<VettingStatusSchema>, Query, description = "InReview (default), Approved or Denied; case-insensitive.")),
+    params(ReviewParams),
     responses(
-        (status = 200, description = "A bare array, oldest first (at most 1000).", body = Vec<ReviewOut>,
+        (status = 200, description = "A bare array, oldest first (`vettingCreateDate`, then the order of creation). When more follow, `MS-ContinuationToken` carries the cursor of the next page: send it back as `after`.", body = Vec<ReviewOut>,
+            headers(("MS-ContinuationToken" = String, description = "Present when more requests follow: the `after` of the next page.")),
             links(
                 ("DecideQualification" = (operation_id = "decideQualification", parameters(
                     ("customer_id" = "$response.body#/0/customerId"),
@@ -135,6 +249,7 @@ pub async fn list_codes(
                     ("customer_id" = "$response.body#/0/customerId"),
                     ("qualification" = "$response.body#/0/qualification"),
                 ))),
+                ("AdminGetCustomer" = (operation_id = "adminGetCustomer", parameters(("customer_id" = "$response.body#/0/customerId")))),
                 ("SetValidationStatus" = (operation_id = "setValidationStatus", parameters(("customer_id" = "$response.body#/0/customerId")))),
                 ("GetGdapGrant" = (operation_id = "getGdapGrant", parameters(("customer_id" = "$response.body#/0/customerId")))),
                 ("SetGdapGrant" = (operation_id = "setGdapGrant", parameters(("customer_id" = "$response.body#/0/customerId")))),
@@ -146,16 +261,54 @@ pub async fn list_codes(
     ),
 )]
 pub async fn reviews(State(state): State<AppState>, _: Operator, uri: Uri) -> ApiResult<Response> {
-    let status = match query_map(&uri)?.get("status") {
-        None => VettingStatus::InReview,
-        Some(s) => VettingStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "status {s:?} is not one of InReview, Approved, Denied."
-            ))
-        })?,
-    };
-    let items = state.store.reviews(status, REVIEW_PAGE).await?;
-    Ok(ok(items.iter().map(ReviewOut::from).collect::<Vec<_>>()).into_response())
+    let query = review_query(&uri)?;
+    let page = state.store.review_page(&query).await?;
+    let mut response =
+        ok(page.items.iter().map(ReviewOut::from).collect::<Vec<_>>()).into_response();
+    if let Some(next) = page.next
+        && let Ok(v) = HeaderValue::from_str(&encode_cursor(&next))
+    {
+        response.headers_mut().insert(MS_CONTINUATION_TOKEN, v);
+    }
+    Ok(response)
+}
+
+/// `GET /admin/v1/customers/{id}`: any partner's customer with what a reviewer looks at.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/customers/{customer_id}",
+    tag = "operator",
+    operation_id = "adminGetCustomer",
+    summary = "Any partner's customer: profiles, partner, GDAP roles, validation status, qualifications",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The customer.", body = AdminCustomerOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(customer): Path<String>,
+) -> ApiResult<Response> {
+    let customer = any_customer(&state, &customer).await?;
+    let gdap = state
+        .store
+        .gdap_grant(customer.partner_id, customer.id)
+        .await?;
+    let status = state.store.validation_status(customer.id).await?;
+    let qualifications = state.store.qualifications(customer.id).await?;
+    Ok(ok(AdminCustomerOut::new(
+        &customer,
+        gdap.as_ref(),
+        status.as_ref(),
+        &qualifications,
+    ))
+    .into_response())
 }
 
 /// `POST /admin/v1/customers/{id}/qualifications/{q}/decision` with `If-Match`.

@@ -55,6 +55,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(validations::account_status))
         .routes(routes!(admin::issue_code, admin::list_codes))
         .routes(routes!(admin::reviews))
+        .routes(routes!(admin::get_customer))
+        .routes(routes!(crate::events::stream))
         .routes(routes!(admin::decide))
         .routes(routes!(admin::history))
         .routes(routes!(admin::set_validation_status))
@@ -103,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let (routes, _) = api_router().split_for_parts();
     routes
+        .merge(crate::console::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

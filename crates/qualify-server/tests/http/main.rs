@@ -4,6 +4,7 @@
 
 mod support;
 
+mod console;
 mod control_clock;
 mod control_state;
 mod control_vetting;

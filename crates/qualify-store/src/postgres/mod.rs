@@ -43,8 +43,9 @@ use tokio::sync::Notify;
 
 use crate::rows::{self, Applied};
 use crate::{
-    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent, Store,
-    StoreError, StoreResult, WriteContext, new_etag, new_validation_id,
+    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent,
+    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
+    new_etag, new_validation_id,
 };
 
 mod control;
@@ -75,6 +76,27 @@ impl Default for PgSettings {
 pub struct PgStore {
     pool: PgPool,
     jobs_signal: Arc<Notify>,
+    /// Notified after this process committed a transition.
+    transitions_signal: Arc<Notify>,
+    /// How far the audit trail is known to be final (see [`PgStore::transitions`]).
+    horizon: Arc<tokio::sync::Mutex<Horizon>>,
+}
+
+/// How many audit event ids one walk of the horizon reads.
+const HORIZON_WALK: i64 = 10_000;
+
+/// How far the audit trail is final. Ids are taken from a sequence when a transaction inserts
+/// its audit event, but transactions commit in any order: a reader may see id 11 before id 10
+/// commits, or id 10 may never come (its transaction rolled back). Ids up to `stable` are final:
+/// each is visible or never will be. Above it, a hole waits until every transaction of this
+/// database that was running when the hole was seen has ended (each of them has its
+/// transaction id before it takes an audit event id: migration 0004), after which every id up
+/// to the top seen then is final too.
+#[derive(Debug, Default)]
+struct Horizon {
+    stable: i64,
+    /// A hole seen above `stable`: the highest id visible then, and the transactions running then.
+    pending: Option<(i64, Vec<String>)>,
 }
 
 crate::rows::impl_cells!(PgRow);
@@ -108,6 +130,13 @@ macro_rules! customer_columns {
     () => {
         "seq, id::text AS id, partner_id::text AS partner_id, company_profile::text AS company_profile, company_etag, \
          billing_profile::text AS billing_profile, billing_etag, created_at"
+    };
+}
+
+macro_rules! transition_columns {
+    () => {
+        "SELECT id, partner_id::text AS partner_id, customer_id::text AS customer_id, qualification, \
+         from_status, to_status, reason, at, actor FROM audit_events"
     };
 }
 
@@ -156,7 +185,77 @@ impl PgStore {
                 }
             }
         });
-        Ok(Self { pool, jobs_signal })
+        Ok(Self {
+            pool,
+            jobs_signal,
+            transitions_signal: Arc::new(Notify::new()),
+            horizon: Arc::new(tokio::sync::Mutex::new(Horizon::default())),
+        })
+    }
+
+    /// The transaction ids (as text) of this database's other sessions that are running a
+    /// transaction that has one.
+    async fn running_transactions(&self) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Moves the horizon as far as it can now; returns it.
+    async fn advance_horizon(&self) -> StoreResult<i64> {
+        let mut h = self.horizon.lock().await;
+        for _ in 0..8 {
+            if let Some((top, running)) = &h.pending {
+                let now = self.running_transactions().await?;
+                if running.iter().any(|x| now.contains(x)) {
+                    return Ok(h.stable);
+                }
+                h.stable = h.stable.max(*top);
+                h.pending = None;
+            }
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(h.stable)
+            .bind(HORIZON_WALK)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut next = h.stable;
+            for id in &ids {
+                if *id != next + 1 {
+                    break;
+                }
+                next = *id;
+            }
+            h.stable = next;
+            if ids.iter().any(|id| *id > next) {
+                // A hole with visible ids above it. One statement: the top is read in its
+                // snapshot, the running transactions after it, so a transaction that holds an
+                // id below the top is among them.
+                let row = sqlx::query(
+                    "SELECT (SELECT COALESCE(MAX(id), 0) FROM audit_events) AS top, \
+                     ARRAY(SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() \
+                     AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())::text[] AS running",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let top: i64 = row.try_get("top")?;
+                let running: Vec<String> = row.try_get("running")?;
+                h.pending = Some((top, running));
+                continue;
+            }
+            if (ids.len() as i64) < HORIZON_WALK {
+                break;
+            }
+        }
+        Ok(h.stable)
+    }
+
+    fn transition_committed(&self) {
+        self.transitions_signal.notify_one();
     }
 
     /// Stores a rejection under the request's idempotency key (in its own transaction, the
@@ -1011,6 +1110,7 @@ impl Store for PgStore {
             let record = plan.qualification.into_record(id);
             remember(&mut tx, ctx, &record).await?;
             tx.commit().await?;
+            self.transition_committed();
             Ok(Idempotent {
                 value: record,
                 replayed: false,
@@ -1193,6 +1293,7 @@ impl Store for PgStore {
         let plan = plan_decide(qualification, if_match, decision, &snapshot, ctx.stamp(now))?;
         apply(&mut tx, &plan.effects).await?;
         tx.commit().await?;
+        self.transition_committed();
         Ok(plan.updated)
     }
 
@@ -1210,6 +1311,120 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         found.iter().map(rows::audit_event).collect()
+    }
+
+    async fn review_page(&self, query: &ReviewQuery) -> StoreResult<ReviewPage> {
+        // One statement per combination of filters, so that each is planned on its index.
+        let mut sql = String::from(
+            "SELECT q.id, q.customer_id::text AS customer_id, q.partner_id::text AS partner_id, q.qualification, \
+             q.vetting_status, q.vetting_reason, q.vetting_create_date, q.education_segment, q.website, \
+             q.validation_code, q.etag, c.company_profile->>'company_name' AS company_name, \
+             c.company_profile->>'domain' AS domain \
+             FROM qualifications q JOIN customers c ON c.id = q.customer_id WHERE q.vetting_status = $1",
+        );
+        let mut n = 1;
+        let mut arg = |sql: &mut String, clause: &str| {
+            n += 1;
+            sql.push_str(&clause.replace('$', &format!("${n}")));
+        };
+        if query.partner.is_some() {
+            arg(&mut sql, " AND q.partner_id = $::uuid");
+        }
+        if query.qualification.is_some() {
+            arg(&mut sql, " AND q.qualification = $");
+        }
+        if query.after.is_some() {
+            arg(&mut sql, " AND (q.vetting_create_date, q.id) > ($");
+            arg(&mut sql, ", $)");
+        }
+        arg(&mut sql, " ORDER BY q.vetting_create_date, q.id LIMIT $");
+        // Built from the constant clauses above only; every value is a bound parameter.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(query.status.name());
+        if let Some(p) = query.partner {
+            q = q.bind(p.to_string());
+        }
+        if let Some(k) = query.qualification {
+            q = q.bind(k.name());
+        }
+        if let Some(a) = query.after {
+            q = q.bind(to_millis(a.vetting_create_date)).bind(a.id);
+        }
+        let found = q
+            .bind(i64::from(query.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let items = found
+            .iter()
+            .map(rows::review_item)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(ReviewPage::of(items, query.limit))
+    }
+
+    async fn transitions(
+        &self,
+        after: i64,
+        partner: Option<PartnerId>,
+        limit: u32,
+    ) -> StoreResult<TransitionPage> {
+        let stable = self.advance_horizon().await?;
+        if after >= stable {
+            return Ok(TransitionPage {
+                items: vec![],
+                last_seq: after,
+            });
+        }
+        let found = match partner {
+            None => {
+                sqlx::query(concat!(
+                    transition_columns!(),
+                    " WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(after)
+                .bind(stable)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(p) => {
+                sqlx::query(concat!(
+                    transition_columns!(),
+                    " WHERE partner_id = $4::uuid AND id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(after)
+                .bind(stable)
+                .bind(i64::from(limit))
+                .bind(p.to_string())
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let items = found
+            .iter()
+            .map(rows::transition)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let last_seq = if items.len() >= limit as usize {
+            items.last().map_or(after, |t| t.seq)
+        } else {
+            stable
+        };
+        Ok(TransitionPage { items, last_seq })
+    }
+
+    async fn transition_horizon(&self) -> StoreResult<i64> {
+        // A hole right now waits for the transactions running now (milliseconds); bounded.
+        let mut stable = self.advance_horizon().await?;
+        for _ in 0..100 {
+            if self.horizon.lock().await.pending.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            stable = self.advance_horizon().await?;
+        }
+        Ok(stable)
+    }
+
+    fn transitions_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.transitions_signal.clone())
     }
 
     async fn enqueue_job(&self, job: NewJob, qualification: Option<i64>) -> StoreResult<()> {
@@ -1440,6 +1655,9 @@ impl Store for PgStore {
         apply(&mut tx, &plan.effects).await?;
         mark_done(&mut tx, job.id, now, &plan.finish.label()).await?;
         tx.commit().await?;
+        if plan.effects.iter().any(|e| matches!(e, Effect::Audit(_))) {
+            self.transition_committed();
+        }
         Ok(plan.finish)
     }
 

@@ -42,8 +42,9 @@ mod migrate;
 mod writer;
 use crate::rows::Applied;
 use crate::{
-    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent, Store,
-    StoreError, StoreResult, WriteContext, new_etag, new_validation_id,
+    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent,
+    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
+    new_etag, new_validation_id,
 };
 use writer::{Durability, Writer};
 
@@ -178,6 +179,8 @@ pub fn database_file(url: &str) -> StoreResult<Option<std::path::PathBuf>> {
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
+    /// Notified by the writer after a batch with a transition committed.
+    transitions: Arc<tokio::sync::Notify>,
 }
 
 impl SqliteStore {
@@ -207,9 +210,11 @@ impl SqliteStore {
                 checkpoints: Box::new(readers.location.open(false)?),
             }
         };
+        let transitions = Arc::new(tokio::sync::Notify::new());
         Ok(Self {
-            writer: Writer::start(conn, durability)?,
+            writer: Writer::start(conn, durability, transitions.clone())?,
             readers,
+            transitions,
         })
     }
 
@@ -1303,6 +1308,96 @@ impl Store for SqliteStore {
                 |r| rows::audit_event(r),
             )
         })
+    }
+
+    async fn review_page(&self, query: &ReviewQuery) -> StoreResult<ReviewPage> {
+        // One statement per combination of filters, so that each is planned on its index.
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            joined_qualification_columns!(),
+            ", json_extract(c.company_profile, '$.company_name') AS company_name, \
+             json_extract(c.company_profile, '$.domain') AS domain \
+             FROM qualifications q JOIN customers c ON c.id = q.customer_id \
+             WHERE q.vetting_status = ?1"
+        ));
+        if query.partner.is_some() {
+            sql.push_str(" AND q.partner_id = ?2");
+        }
+        if query.qualification.is_some() {
+            sql.push_str(" AND q.qualification = ?3");
+        }
+        if query.after.is_some() {
+            sql.push_str(" AND (q.vetting_create_date, q.id) > (?4, ?5)");
+        }
+        sql.push_str(" ORDER BY q.vetting_create_date, q.id LIMIT ?6");
+        let after = query.after;
+        let rows = self.read(|c| {
+            all(
+                c,
+                &sql,
+                params![
+                    query.status.name(),
+                    query.partner.map(|p| p.to_string()),
+                    query.qualification.map(SettableQualification::name),
+                    after.map(|a| to_millis(a.vetting_create_date)),
+                    after.map(|a| a.id),
+                    i64::from(query.limit) + 1,
+                ],
+                |r| rows::review_item(r),
+            )
+        })?;
+        Ok(ReviewPage::of(rows, query.limit))
+    }
+
+    async fn transitions(
+        &self,
+        after: i64,
+        partner: Option<PartnerId>,
+        limit: u32,
+    ) -> StoreResult<TransitionPage> {
+        // One writer commits the ids in order: what a reader sees has no holes that a later
+        // commit could fill. The top is read first; every id up to it is visible to the read
+        // after it.
+        self.read(|c| {
+            let top: i64 = c
+                .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM audit_events")?
+                .query_row([], |r| r.get(0))?;
+            let sql = match partner {
+                None => {
+                    "SELECT id, partner_id, customer_id, qualification, from_status, to_status, reason, at, actor \
+                     FROM audit_events WHERE id > ?1 AND id <= ?2 AND ?3 IS NULL ORDER BY id LIMIT ?4"
+                }
+                Some(_) => {
+                    "SELECT id, partner_id, customer_id, qualification, from_status, to_status, reason, at, actor \
+                     FROM audit_events WHERE partner_id = ?3 AND id > ?1 AND id <= ?2 ORDER BY id LIMIT ?4"
+                }
+            };
+            let items = all(
+                c,
+                sql,
+                params![after, top, partner.map(|p| p.to_string()), i64::from(limit)],
+                |r| rows::transition(r),
+            )?;
+            let last_seq = if items.len() >= limit as usize {
+                items.last().map_or(after, |t| t.seq)
+            } else {
+                top.max(after)
+            };
+            Ok(TransitionPage { items, last_seq })
+        })
+    }
+
+    async fn transition_horizon(&self) -> StoreResult<i64> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM audit_events")?
+                    .query_row([], |r| r.get(0))?,
+            )
+        })
+    }
+
+    fn transitions_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.transitions.clone())
     }
 
     async fn enqueue_job(&self, job: NewJob, qualification: Option<i64>) -> StoreResult<()> {

@@ -42,7 +42,13 @@ impl Writer {
     /// Starts the writer thread on `conn` and, for a database file, the checkpointer thread.
     /// The threads end, closing their connections, when the last `Writer` is dropped and the
     /// queue is drained.
-    pub(super) fn start(conn: Connection, durability: Durability) -> StoreResult<Self> {
+    /// `transitions` is notified after a batch that wrote an audit event (a transition) has
+    /// committed.
+    pub(super) fn start(
+        conn: Connection,
+        durability: Durability,
+        transitions: std::sync::Arc<tokio::sync::Notify>,
+    ) -> StoreResult<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -67,7 +73,23 @@ impl Writer {
                 Some(tick)
             }
         };
-        spawn("qualify-writer", Box::new(move || run(conn, queue, ticks)))?;
+        let wrote_transition = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = wrote_transition.clone();
+        conn.update_hook(Some(
+            move |action: rusqlite::hooks::Action, _db: &str, table: &str, _row: i64| {
+                if action == rusqlite::hooks::Action::SQLITE_INSERT && table == "audit_events" {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+        ))?;
+        let committed = Committed {
+            wrote_transition,
+            transitions,
+        };
+        spawn(
+            "qualify-writer",
+            Box::new(move || run(conn, queue, ticks, committed)),
+        )?;
         Ok(Self { jobs })
     }
 
@@ -216,10 +238,18 @@ fn checkpoint(conn: Connection, ticks: std::sync::mpsc::Receiver<()>) {
     }
 }
 
+/// Who hears of committed transitions: the update hook sets the flag when a batch inserts an
+/// audit event; after the batch commits, the stream is notified.
+struct Committed {
+    wrote_transition: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    transitions: std::sync::Arc<tokio::sync::Notify>,
+}
+
 fn run(
     conn: Connection,
     mut queue: mpsc::Receiver<Job>,
     ticks: Option<std::sync::mpsc::SyncSender<()>>,
+    committed_transitions: Committed,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -249,6 +279,12 @@ fn run(
         );
         for finish in finishes {
             finish(&committed);
+        }
+        let wrote = committed_transitions
+            .wrote_transition
+            .swap(false, std::sync::atomic::Ordering::Relaxed);
+        if wrote && committed.is_ok() {
+            committed_transitions.transitions.notify_one();
         }
         if let Some(tick) = &ticks {
             // Full means a checkpoint is pending already.
@@ -300,6 +336,7 @@ mod tests {
             Durability::File {
                 checkpoints: Box::new(checkpoints),
             },
+            Default::default(),
         )
         .unwrap();
         // Each write is its own batch of about three pages: about three restarts' worth.
