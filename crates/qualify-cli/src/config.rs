@@ -664,6 +664,7 @@ mod tests {
                     | "oidc_audience"
                     | "dev_secret"
                     | "database"
+                    | "seed"
             ) {
                 continue;
             }

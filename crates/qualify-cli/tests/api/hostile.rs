@@ -170,7 +170,118 @@ fn endpoints() -> Vec<Endpoint> {
             Admin,
             None,
         ),
+        // The test control plane last: its accepted writes (a reset, a restore) change the
+        // world the other endpoints are tried in.
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/vetting",
+            Admin,
+            None,
+        ),
+        e(
+            Method::PUT,
+            "/admin/v1/partners/{partner_id}/vetting",
+            Admin,
+            Some(|_, n| match n % 2 {
+                0 => {
+                    json!({"rules": [{"match": {"qualification": "Education"}, "outcome": "Denied", "reason": "No", "afterReads": 2}]})
+                }
+                _ => json!({"rules": [{"outcome": "Approved", "after": "1h"}]}),
+            }),
+        ),
+        e(
+            Method::DELETE,
+            "/admin/v1/partners/{partner_id}/vetting",
+            Admin,
+            None,
+        ),
+        e(Method::GET, "/admin/v1/clock", Admin, None),
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/clock",
+            Admin,
+            None,
+        ),
+        e(
+            Method::PUT,
+            "/admin/v1/partners/{partner_id}/clock",
+            Admin,
+            Some(|_, _| json!({"frozenAt": "2030-01-01T00:00:00Z"})),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/clock/advance",
+            Admin,
+            Some(|_, n| match n % 2 {
+                0 => json!({"by": "1h"}),
+                _ => json!({"to": "2031-01-01T00:00:00Z"}),
+            }),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/clock/resume",
+            Admin,
+            None,
+        ),
+        e(
+            Method::DELETE,
+            "/admin/v1/partners/{partner_id}/clock",
+            Admin,
+            None,
+        ),
+        e(
+            Method::PUT,
+            "/admin/v1/clock",
+            Admin,
+            Some(|_, _| json!({"frozenAt": "2030-01-01T00:00:00Z"})),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/clock/advance",
+            Admin,
+            Some(|_, _| json!({"by": "1s"})),
+        ),
+        e(Method::POST, "/admin/v1/clock/resume", Admin, None),
+        e(Method::DELETE, "/admin/v1/clock", Admin, None),
+        e(Method::GET, "/admin/v1/fixtures/schema", Admin, None),
+        e(Method::GET, "/admin/v1/snapshot", Admin, None),
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/snapshot",
+            Admin,
+            None,
+        ),
+        e(Method::POST, "/admin/v1/seed", Admin, Some(fixture)),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/restore",
+            Admin,
+            Some(fixture),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/reset",
+            Admin,
+            None,
+        ),
+        e(Method::POST, "/admin/v1/restore", Admin, Some(fixture)),
+        e(Method::POST, "/admin/v1/reset", Admin, None),
     ]
+}
+
+/// A fixture document of the world's partner (control.md 2).
+fn fixture(w: &World, n: usize) -> Value {
+    json!({"version": 1, "partners": [{
+        "id": w.partner.id.to_string(),
+        "validationCodes": [{"validationId": format!("seed-{n}"), "maxCreates": 3}],
+        "customers": [{
+            "id": w.customers[n % w.customers.len()],
+            "companyProfile": {"domain": "contoso.onmicrosoft.com"},
+            "gdapRoles": ["Directory Reader"],
+            "qualifications": [{"qualification": "StateOwnedEntity", "vettingStatus": "Denied", "vettingReason": "No"}]
+        }],
+        "vetting": {"rules": []}
+    }]})
 }
 
 /// What the requests are built from.

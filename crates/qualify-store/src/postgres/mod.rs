@@ -1318,7 +1318,7 @@ impl Store for PgStore {
         let mut sql = String::from(
             "SELECT q.id, q.customer_id::text AS customer_id, q.partner_id::text AS partner_id, q.qualification, \
              q.vetting_status, q.vetting_reason, q.vetting_create_date, q.education_segment, q.website, \
-             q.validation_code, q.etag, c.company_profile->>'company_name' AS company_name, \
+             q.validation_code, q.etag, q.choice, q.reads, c.company_profile->>'company_name' AS company_name, \
              c.company_profile->>'domain' AS domain \
              FROM qualifications q JOIN customers c ON c.id = q.customer_id WHERE q.vetting_status = $1",
         );
