@@ -9,10 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use qualify_core::PartnerId;
-use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
-use qualify_server::{DevToken, Secret, mint_dev_token};
+use qualify_server::auth::DEFAULT_DEV_SECRET;
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_qualify");
@@ -454,36 +452,7 @@ pub async fn test_database(dir: &tempfile::TempDir) -> String {
     }
 }
 
-pub fn token(tenant: PartnerId, app_only: bool, admin: bool) -> String {
-    mint_dev_token(
-        &DevToken {
-            tenant,
-            app_only,
-            admin,
-            upn: Some("user@partner.example".into()),
-            ttl: Duration::from_secs(3600),
-            audience: DEFAULT_AUDIENCE.into(),
-        },
-        &Secret::new(DEFAULT_DEV_SECRET),
-    )
-}
-
-pub struct Partner {
-    pub id: PartnerId,
-    pub app_user: String,
-    pub app_only: String,
-}
-
-pub fn customer_body(domain: &str) -> Value {
-    json!({
-        "companyProfile": {"domain": domain, "companyName": "Contoso"},
-        "billingProfile": {
-            "firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.com", "culture": "en-US", "language": "en",
-            "companyName": "Contoso",
-            "defaultAddress": {"country": "US", "city": "Redmond", "state": "WA", "addressLine1": "1 Microsoft Way", "postalCode": "98052"}
-        }
-    })
-}
+pub use qualify_server::testing::{Partner, Resp, customer_body, new_id, token};
 
 pub struct Req<'a> {
     server: &'a Server,
@@ -545,47 +514,6 @@ impl<'a> Req<'a> {
             text,
         }
     }
-}
-
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Asserts the Partner Center error body with a numeric code and the ids headers.
-    #[track_caller]
-    pub fn assert_error(&self, status: u16, code: u64) {
-        assert_eq!(self.status, status, "{}", self.text);
-        assert_eq!(self.body["code"].as_u64(), Some(code), "{}", self.text);
-        assert!(
-            self.body["description"]
-                .as_str()
-                .is_some_and(|d| !d.is_empty() && d.len() <= 1024),
-            "{}",
-            self.text
-        );
-        assert!(self.body["data"].is_array(), "{}", self.text);
-        assert!(
-            self.header("content-type")
-                .unwrap_or("")
-                .starts_with("application/json"),
-            "{:?}",
-            self.headers
-        );
-        assert!(self.header("ms-requestid").is_some() && self.header("ms-correlationid").is_some());
-    }
-}
-
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 /// What a run of the `qualify` binary left: its exit code and its two streams.

@@ -9,7 +9,7 @@ pub mod scenario_doc;
 use std::time::Duration;
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use qualify_core::ErrorKind;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -150,9 +150,6 @@ pub fn write_instant(t: OffsetDateTime) -> String {
             .unwrap_or_else(|_| qualify_core::time_fmt::wire(t))
     }
 }
-
-/// Status code of a 200 with a body.
-pub const OK: StatusCode = StatusCode::OK;
 
 #[cfg(test)]
 mod tests {
