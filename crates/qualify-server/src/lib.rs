@@ -3,13 +3,18 @@
 
 pub mod auth;
 pub mod body;
+pub mod checks;
 pub mod context;
+pub mod control;
 pub mod dto;
 pub mod error;
+pub mod faults;
+pub mod journal;
 pub mod openapi;
 pub mod routes;
 pub mod testing;
 pub mod throttle;
+pub mod traffic;
 pub mod transport;
 pub mod worker;
 
@@ -55,6 +60,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Requests handled at once; further ones get 503 with `Retry-After`.
     pub max_in_flight: usize,
+    /// Entries of the request journal (control.md 6); 0 turns it off.
+    pub journal_size: usize,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +82,7 @@ impl Default for ServerConfig {
             max_header_bytes: 64 * 1024,
             max_connections: 1024,
             max_in_flight: 512,
+            journal_size: journal::DEFAULT_SIZE,
         }
     }
 }
@@ -96,6 +104,10 @@ pub struct Shared {
     /// Wakes the job worker: after an enqueue, or when the clock moved.
     pub jobs_enqueued: Notify,
     pub worker_running: AtomicBool,
+    /// This instance's request journal (in memory).
+    pub journal: journal::Journal,
+    /// This instance's copy of the fault list (the store decides each hit).
+    pub faults: faults::FaultList,
 }
 
 impl std::ops::Deref for AppState {
@@ -154,16 +166,21 @@ impl AppStateBuilder {
 
     pub async fn build(self) -> Result<AppState, String> {
         let auth = Authenticator::new(&self.config.auth).await?;
-        Ok(AppState(Arc::new(Shared {
+        let state = AppState(Arc::new(Shared {
             store: self.store,
             auth,
             time: Time::new(self.clock),
             throttle: throttle::Throttle::per_minute(self.config.rate_limit_per_minute),
+            journal: journal::Journal::new(self.config.journal_size),
             config: self.config,
             jobs: self.jobs,
             jobs_enqueued: Notify::new(),
             worker_running: AtomicBool::new(false),
-        })))
+            faults: faults::FaultList::default(),
+        }));
+        state.faults.reload(state.store.as_ref()).await;
+        faults::spawn_reloader(Arc::downgrade(&state.0));
+        Ok(state)
     }
 }
 

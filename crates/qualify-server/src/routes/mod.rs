@@ -66,6 +66,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Inside the auth layer: faults and the journal know the caller.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::traffic::layer,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
