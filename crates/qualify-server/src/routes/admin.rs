@@ -39,7 +39,7 @@ pub struct PartnerPath {
     pub partner_id: String,
 }
 
-fn partner_id(raw: &str) -> ApiResult<PartnerId> {
+pub(crate) fn partner_id(raw: &str) -> ApiResult<PartnerId> {
     raw.parse().map_err(|_| {
         ApiError::invalid(format!(
             "The partner tenant id {raw:?} is not a valid GUID."

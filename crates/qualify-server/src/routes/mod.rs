@@ -2,8 +2,11 @@
 //! helpers handlers share (path ids, tenant isolation, write contexts).
 
 pub mod admin;
+pub mod checks;
 pub mod customers;
+pub mod faults;
 pub mod health;
+pub mod journal;
 pub mod qualifications;
 pub mod validations;
 
@@ -57,6 +60,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::history))
         .routes(routes!(admin::set_validation_status))
         .routes(routes!(admin::set_gdap, admin::get_gdap))
+        .routes(routes!(faults::add, faults::list, faults::clear))
+        .routes(routes!(faults::remove))
+        .routes(routes!(journal::list, journal::clear))
+        .routes(routes!(journal::find))
+        .routes(routes!(journal::count))
+        .routes(routes!(checks::checks))
 }
 
 pub fn router(state: AppState) -> Router {
