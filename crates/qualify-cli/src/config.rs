@@ -150,6 +150,10 @@ pub struct Settings {
     /// Requests handled at once; more get 503 with Retry-After
     #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT", default_value_t = SERVER.max_in_flight.into())]
     pub max_in_flight: AtLeast<1>,
+    /// Entries of the in-memory request journal of `/v1` requests (control.md 6), oldest
+    /// evicted first; 0 turns it off
+    #[arg(long, env = "QUALIFY_JOURNAL_SIZE", default_value_t = SERVER.journal_size.into())]
+    pub journal_size: AtLeast<0>,
     /// PostgreSQL: connections per instance
     #[arg(long, env = "QUALIFY_PG_MAX_CONNECTIONS", default_value_t = PG.max_connections.into())]
     pub pg_max_connections: AtLeast<1>,
@@ -404,6 +408,7 @@ impl Settings {
                 max_header_bytes: self.max_header_bytes.as_usize(),
                 max_connections: self.max_connections.as_usize(),
                 max_in_flight: self.max_in_flight.as_usize(),
+                journal_size: self.journal_size.as_usize(),
                 // Not a setting.
                 shutdown_grace: SERVER.shutdown_grace,
             },

@@ -376,12 +376,6 @@ impl FaultIn {
             }
             None => None,
         };
-        if matches!(response, FaultResponse::Real) && latency_ms.is_none() {
-            return Err(invalid_field(
-                "response",
-                "a fault needs a response (an error, rawBody, drop or patch) or a latency",
-            ));
-        }
         let nth = match self.nth {
             Some(nth) => {
                 if nth.is_empty() {
@@ -406,6 +400,12 @@ impl FaultIn {
         let probability = self.probability.unwrap_or(1.0);
         if !(0.0..=1.0).contains(&probability) {
             return Err(invalid_field("probability", "between 0 and 1"));
+        }
+        if matches!(response, FaultResponse::Real) && latency_ms.is_none() {
+            return Err(invalid_field(
+                "response",
+                "a fault needs a response (an error, rawBody, drop or patch) or a latency",
+            ));
         }
         Ok(FaultSpec {
             matches,
