@@ -21,5 +21,6 @@ mod qualifications;
 mod secrets;
 mod slow;
 mod smoke;
+mod traffic;
 mod vetting;
 mod workload;
