@@ -322,3 +322,19 @@ pub async fn checks(admin: Admin<'_>, args: ChecksArgs, out: Output) -> Result<(
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// docs/testing.md shows the pytest example exactly as CI runs it.
+    #[test]
+    fn the_testing_guide_shows_the_example_ci_runs() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let guide = std::fs::read_to_string(format!("{root}/docs/testing.md")).unwrap();
+        let example =
+            std::fs::read_to_string(format!("{root}/docs/examples/test_lost_answer.py")).unwrap();
+        assert!(
+            guide.contains(&format!("```python\n{example}```")),
+            "docs/testing.md must include docs/examples/test_lost_answer.py verbatim"
+        );
+    }
+}
