@@ -94,7 +94,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         entry: journal_on.then(|| new_entry(&state, &parts, caller.as_ref())),
         started,
     };
-    let bytes = if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+    let bytes = if has_no_body(&parts.headers, &body) {
         Bytes::new()
     } else {
         match read_body(body).await {
@@ -166,6 +166,21 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let status = response.status().as_u16();
     pending.finish(Some(status), code, Some(&response));
     response
+}
+
+/// Whether the request certainly has no body: said by the body itself, or (the transport's body
+/// deadline wrapper hides the size) by HTTP/1.1 framing: neither `Content-Length` (other than 0)
+/// nor `Transfer-Encoding`. Reading an empty body would still arm the body deadline's timer.
+fn has_no_body(headers: &axum::http::HeaderMap, body: &Body) -> bool {
+    match axum::body::HttpBody::size_hint(body).exact() {
+        Some(n) => n == 0,
+        None => {
+            !headers.contains_key(header::TRANSFER_ENCODING)
+                && headers
+                    .get(header::CONTENT_LENGTH)
+                    .is_none_or(|v| v.as_bytes() == b"0")
+        }
+    }
 }
 
 fn new_entry(
