@@ -378,3 +378,16 @@ async fn patched(real: Response, patch: &serde_json::Value) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(value.to_string()))
 }
+
+/// Forgets a partner's (or everyone's) traffic state: its faults (stored: every instance) and
+/// this instance's journal entries. For the resets of control.md section 1; returns how many
+/// faults were removed.
+pub async fn clear(
+    state: &AppState,
+    partner: Option<qualify_core::PartnerId>,
+) -> qualify_store::StoreResult<u64> {
+    let removed = state.store.clear_faults(partner).await?;
+    state.faults.reload(state.store.as_ref()).await;
+    state.journal.clear(partner);
+    Ok(removed)
+}

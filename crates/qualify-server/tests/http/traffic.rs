@@ -736,3 +736,40 @@ async fn with_the_journal_off_nothing_is_recorded() {
         json!({"entries": [], "evicted": 0})
     );
 }
+
+#[tokio::test]
+async fn clearing_a_partners_traffic_leaves_the_others() {
+    let app = TestApp::new().await;
+    let (p, q) = (app.partner(), app.partner());
+    for partner in [&p, &q] {
+        add_fault(&app, json!({"match": {"partner": partner.id.to_string(), "method": "DELETE"}, "response": {"status": 500}})).await;
+        app.get("/v1/customers")
+            .token(&partner.app_user)
+            .send()
+            .await;
+    }
+    let removed = qualify_server::traffic::clear(&app.state, Some(p.id))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(faults(&app, &format!("?partner={}", p.id)).await, json!([]));
+    assert_eq!(
+        faults(&app, &format!("?partner={}", q.id))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        journal(&app, &format!("?partner={}", p.id)).await["entries"],
+        json!([])
+    );
+    assert_eq!(
+        journal(&app, &format!("?partner={}", q.id)).await["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
