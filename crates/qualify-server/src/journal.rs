@@ -322,14 +322,26 @@ pub fn keep_text(text: &str, limit: usize) -> Box<str> {
     cut_to(&r, limit).0.into()
 }
 
-/// The kept headers of a request, redacted and cut.
+/// The kept headers of a request, redacted and cut. One pass over the request's headers
+/// (lower-case names, compared as text): looking each kept name up parsed it every time.
 pub fn keep_headers(headers: &HeaderMap) -> Vec<(&'static str, Box<str>)> {
-    let mut out = Vec::new();
-    for name in KEPT_HEADERS {
-        if let Some(v) = headers.get(*name) {
-            let v = String::from_utf8_lossy(v.as_bytes());
-            out.push((*name, keep_text(&v, HEADER_KEPT)));
+    static LOWER: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        KEPT_HEADERS
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect()
+    });
+    let mut out: Vec<(&'static str, Box<str>)> = Vec::new();
+    for (name, value) in headers {
+        let Some(i) = LOWER.iter().position(|l| l == name.as_str()) else {
+            continue;
+        };
+        let canonical = KEPT_HEADERS[i];
+        if out.iter().any(|(h, _)| *h == canonical) {
+            continue;
         }
+        let v = String::from_utf8_lossy(value.as_bytes());
+        out.push((canonical, keep_text(&v, HEADER_KEPT)));
     }
     out.shrink_to_fit();
     out
