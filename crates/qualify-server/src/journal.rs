@@ -186,9 +186,15 @@ fn token_char(c: u8) -> bool {
 /// dots, the first a JSON object: `eyJ...`) and the credential after `Bearer `.
 pub fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
-    let lower_has_bearer =
-        text.len() >= 7 && bytes.windows(7).any(|w| w.eq_ignore_ascii_case(b"bearer "));
-    if !text.contains("eyJ") && !lower_has_bearer {
+    // `Bearer ` ends in a space, and the values kept have few: look for `bearer` only before
+    // each space.
+    let has_bearer = || {
+        bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b' ' && i >= 6 && bytes[i - 6..i].eq_ignore_ascii_case(b"bearer"))
+    };
+    if !text.contains("eyJ") && !has_bearer() {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
