@@ -19,6 +19,9 @@ struct Cli {
     /// Base URL of the server under test
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     base: String,
+    /// Appended to the scenario's name in the JSON line (e.g. `bare`, `journal_off`)
+    #[arg(long)]
+    tag: Option<String>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -218,6 +221,11 @@ async fn create_customers(
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let base = cli.base.trim_end_matches('/').to_owned();
+    let tag = cli.tag.clone();
+    let name = |scenario: &str| match &tag {
+        Some(t) => format!("{scenario}_{t}"),
+        None => scenario.to_owned(),
+    };
     let partner = PartnerId::new_random();
     let tok = Arc::new(token(partner));
     match cli.scenario {
@@ -237,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
                 })
             })
             .await;
-            println!("{}", run.json("healthz", concurrency));
+            println!("{}", run.json(&name("healthz"), concurrency));
         }
         Scenario::Customers {
             concurrency,
@@ -261,7 +269,7 @@ async fn main() -> anyhow::Result<()> {
                 })
             })
             .await;
-            println!("{}", run.json("create_customer", concurrency));
+            println!("{}", run.json(&name("create_customer"), concurrency));
         }
         Scenario::Qualifications {
             concurrency,
@@ -292,7 +300,7 @@ async fn main() -> anyhow::Result<()> {
                 })
             })
             .await;
-            let mut out = run.json("create_qualification", concurrency);
+            let mut out = run.json(&name("create_qualification"), concurrency);
             out["customers_prepared"] = json!(customers);
             println!("{out}");
         }
@@ -329,7 +337,7 @@ async fn main() -> anyhow::Result<()> {
                 })
             })
             .await;
-            println!("{}", run.json("list_qualifications", concurrency));
+            println!("{}", run.json(&name("list_qualifications"), concurrency));
         }
         Scenario::Vetting {
             rate,

@@ -161,6 +161,13 @@ pub enum AdminCommand {
         #[arg(long, value_parser = one_of(SETTABLE))]
         qualification: Qualification,
     },
+    /// Fault injection: rules that make /v1 requests fail, late, lost or changed (control.md 5)
+    #[command(subcommand)]
+    Faults(crate::traffic::FaultsCommand),
+    /// The server's request journal, one line per /v1 request (control.md 6)
+    Journal(crate::traffic::JournalArgs),
+    /// Check a partner's recorded traffic; exit 1 when the client broke a rule (control.md 7)
+    Checks(crate::traffic::ChecksArgs),
     /// Write a consistent copy of the database while the server keeps running (opens the
     /// database directly; PostgreSQL needs pg_dump on the PATH)
     Backup {
@@ -337,6 +344,9 @@ async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<()
             let q = admin.customer(customer).qualification(qualification);
             out.list(&q.history().await?)
         }
+        AdminCommand::Faults(command) => crate::traffic::faults(admin, command, out).await,
+        AdminCommand::Journal(args) => crate::traffic::journal(admin, args, out).await,
+        AdminCommand::Checks(args) => crate::traffic::checks(admin, args, out).await,
         AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => {
             unreachable!("backup and restore do not call a server")
         }

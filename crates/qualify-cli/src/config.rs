@@ -150,6 +150,10 @@ pub struct Settings {
     /// Requests handled at once; more get 503 with Retry-After
     #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT", default_value_t = SERVER.max_in_flight.into())]
     pub max_in_flight: AtLeast<1>,
+    /// Entries of the in-memory request journal of `/v1` requests (control.md 6), oldest
+    /// evicted first; 0 turns it off
+    #[arg(long, env = "QUALIFY_JOURNAL_SIZE", default_value_t = SERVER.journal_size.into())]
+    pub journal_size: AtLeast<0>,
     /// PostgreSQL: connections per instance
     #[arg(long, env = "QUALIFY_PG_MAX_CONNECTIONS", default_value_t = PG.max_connections.into())]
     pub pg_max_connections: AtLeast<1>,
@@ -425,6 +429,7 @@ impl Settings {
                 max_in_flight: self.max_in_flight.as_usize(),
                 advance_timeout: self.advance_timeout.get(),
                 start_clock: self.clock.map(|c| c.0),
+                journal_size: self.journal_size.as_usize(),
                 // Not a setting.
                 shutdown_grace: SERVER.shutdown_grace,
             },

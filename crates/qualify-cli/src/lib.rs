@@ -10,6 +10,7 @@ pub mod logsink;
 pub mod remote;
 pub mod render;
 pub mod serve;
+pub mod traffic;
 
 use std::process::ExitCode;
 

@@ -48,6 +48,11 @@ pub use ops::admin::{
     Admin, AdminCustomer, AdminGdap, AdminPartner, AdminQualification, AdminValidationCodes,
     AdminValidationStatus, ReviewPage, Reviews, ReviewsQuery,
 };
+pub use ops::control::{
+    CheckReport, Checks, Fault, FaultAnswer, FaultMatch, Faults, Journal, JournalCount,
+    JournalEntry, JournalFound, JournalPage, JournalPattern, NearMiss, NewFault, TokenSummary,
+    Violation,
+};
 pub use ops::customers::{
     BillingProfileOperations, CompanyProfileOperations, CustomerOperations, Customers, Profiles,
 };

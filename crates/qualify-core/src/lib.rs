@@ -6,6 +6,7 @@ pub mod clock;
 pub mod customer;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod fixture;
 pub mod ids;
 pub mod jobs;

@@ -149,7 +149,12 @@ pub fn if_match(headers: &HeaderMap) -> Option<String> {
 /// (a framework rejection) is replaced by one with the matching catalogue entry.
 fn json_errors_only(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response
+            .extensions()
+            .get::<crate::traffic::Injected>()
+            .is_some()
+    {
         return response;
     }
     let is_json = response

@@ -3,16 +3,20 @@
 
 pub mod auth;
 pub mod body;
+pub mod checks;
 pub mod console;
 pub mod context;
 pub mod control;
 pub mod dto;
 pub mod error;
 pub mod events;
+pub mod faults;
+pub mod journal;
 pub mod openapi;
 pub mod routes;
 pub mod testing;
 pub mod throttle;
+pub mod traffic;
 pub mod transport;
 pub mod worker;
 
@@ -63,6 +67,8 @@ pub struct ServerConfig {
     pub advance_timeout: Duration,
     /// `--clock frozen:T`: the global clock starts frozen at T (and a global reset puts it back).
     pub start_clock: Option<time::OffsetDateTime>,
+    /// Entries of the request journal (control.md 6); 0 turns it off.
+    pub journal_size: usize,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +91,7 @@ impl Default for ServerConfig {
             max_in_flight: 512,
             advance_timeout: Duration::from_secs(120),
             start_clock: None,
+            journal_size: journal::DEFAULT_SIZE,
         }
     }
 }
@@ -110,6 +117,10 @@ pub struct Shared {
     pub feed: events::Feed,
     /// Set when graceful shutdown begins: open event streams end.
     pub closing: watch::Sender<bool>,
+    /// This instance's request journal (in memory).
+    pub journal: journal::Journal,
+    /// This instance's copy of the fault list (the store decides each hit).
+    pub faults: faults::FaultList,
 }
 
 impl std::ops::Deref for AppState {
@@ -170,18 +181,23 @@ impl AppStateBuilder {
             .transition_horizon()
             .await
             .map_err(|e| format!("reading the audit trail: {e}"))?;
-        Ok(AppState(Arc::new(Shared {
+        let state = AppState(Arc::new(Shared {
             store: self.store,
             auth,
             time: Time::new(self.clock),
             throttle: throttle::Throttle::per_minute(self.config.rate_limit_per_minute),
+            journal: journal::Journal::new(self.config.journal_size),
             config: self.config,
             jobs: self.jobs,
             jobs_enqueued: Notify::new(),
             worker_running: AtomicBool::new(false),
             feed: events::Feed::new(horizon),
             closing: events::closing_channel(),
-        })))
+            faults: faults::FaultList::default(),
+        }));
+        state.faults.reload(state.store.as_ref()).await;
+        faults::spawn_reloader(Arc::downgrade(&state.0));
+        Ok(state)
     }
 }
 

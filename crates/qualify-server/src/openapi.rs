@@ -59,7 +59,7 @@ pub const BEARER: &str = "bearer";
         (name = "qualifications", description = "Customer qualifications (Education, GovernmentCommunityCloud, StateOwnedEntity); vetting happens asynchronously."),
         (name = "validations", description = "The partner's GCC validation codes and a customer's account validation status."),
         (name = "operator", description = "qualify's operator API: needs a token with the Qualify.Admin role."),
-        (name = "control", description = "The test control plane (control.md): reset, fixtures, vetting scenarios, the virtual clock. Operator role; bodies reject unknown keys and errors name the JSON path of the offending field."),
+        (name = "control", description = "The test control plane (control.md): reset, fixtures, vetting scenarios, the virtual clock, fault injection, the request journal, client checks. Operator role; bodies reject unknown keys and errors name the JSON path of the offending field."),
         (name = "meta", description = "Health, readiness and this document; no token needed."),
     ),
     components(

@@ -83,6 +83,7 @@ pub async fn run(
                 req.extensions_mut().insert(ConnectInfo(remote));
                 req
             })
+            .map_result(drop_on_request)
             .service(app.clone());
         let connection =
             http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
@@ -103,6 +104,42 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// A fault's `{"drop": true}` (`traffic::DropConnection`): the service fails, and hyper closes
+/// the connection without writing an answer.
+fn drop_on_request(
+    result: Result<Response, std::convert::Infallible>,
+) -> Result<Response, DroppedByFault> {
+    match result {
+        Ok(r)
+            if r.extensions()
+                .get::<crate::traffic::DropConnection>()
+                .is_some() =>
+        {
+            Err(DroppedByFault)
+        }
+        Ok(r) => Ok(r),
+        Err(never) => match never {},
+    }
+}
+
+/// The connection was closed on purpose, by a fault.
+#[derive(Debug)]
+pub struct DroppedByFault;
+
+impl std::fmt::Display for DroppedByFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by a fault")
+    }
+}
+
+impl std::error::Error for DroppedByFault {}
+
+impl From<std::convert::Infallible> for DroppedByFault {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
 }
 
 /// At most `max_in_flight` requests are handled at once; the next one is answered at once with

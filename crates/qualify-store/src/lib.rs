@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use qualify_core::clock::{ClockChange, ClockPlan, ClockSetting, PartnerClocks};
 use qualify_core::customer::{BillingProfile, Customer, NewCustomer};
 use qualify_core::engine::{Counts, Scope, Stamp};
+use qualify_core::faults::{Fault, FaultSpec};
 use qualify_core::fixture::Fixture;
 use qualify_core::jobs::{AfterFailure, Job, JobFinish, NewJob};
 use qualify_core::policy::VettingPolicy;
@@ -514,6 +515,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes idempotency records created before `before`; returns how many.
     async fn purge_idempotency(&self, before: OffsetDateTime) -> StoreResult<u64>;
+
+    // Fault injection (control.md section 5). The store is authoritative: an instance's copy of
+    // the list only tells which requests may match; `hit_faults` decides.
+    /// Notified when any process changed the faults (PostgreSQL LISTEN/NOTIFY); `None` when
+    /// only this process writes the database (SQLite), which then knows of every change.
+    fn faults_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+    /// Stores a new fault, last in evaluation order; `id` is the new fault's id.
+    async fn add_fault(
+        &self,
+        id: &str,
+        spec: &FaultSpec,
+        now: OffsetDateTime,
+    ) -> StoreResult<Fault>;
+    /// The faults in evaluation order; with `partner`, those whose `match.partner` is it.
+    async fn faults(&self, partner: Option<PartnerId>) -> StoreResult<Vec<Fault>>;
+    /// Removes one fault; `false` when there was none with that id.
+    async fn remove_fault(&self, id: &str) -> StoreResult<bool>;
+    /// Removes every fault, or those whose `match.partner` is `partner` (a partner's reset);
+    /// returns how many.
+    async fn clear_faults(&self, partner: Option<PartnerId>) -> StoreResult<u64>;
+    /// A request reached the faults `ids` (in evaluation order) and matched each: in one
+    /// transaction, counts a hit on each in turn until one fires (`FaultSpec::fires` at its
+    /// next position), counts that firing, and removes the fault once it has fired `times`.
+    /// Faults that no longer exist are passed over. `None` when none fired.
+    async fn hit_faults(&self, ids: &[String]) -> StoreResult<Option<FaultHit>>;
+}
+
+/// A fault that fired, with its counters after the hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultHit {
+    pub fault: Fault,
+    /// It reached `times` and was removed.
+    pub removed: bool,
 }
 
 pub use qualify_core::engine::new_etag;

@@ -327,3 +327,14 @@ pub(crate) fn is_storable(e: &StoreError) -> Option<&DomainError> {
         _ => None,
     }
 }
+
+/// A fault row: `id, seq, spec, hits, fired`.
+pub(crate) fn fault(r: &impl Cells) -> StoreResult<qualify_core::faults::Fault> {
+    Ok(qualify_core::faults::Fault {
+        id: r.text("id")?,
+        seq: r.int("seq")?,
+        spec: from_json("fault", &r.text("spec")?)?,
+        hits: r.int("hits")?.max(0) as u64,
+        fired: r.int("fired")?.max(0) as u64,
+    })
+}

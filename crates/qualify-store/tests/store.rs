@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qualify_core::customer::{BillingProfile, CompanyProfile, NewCustomer};
+use qualify_core::faults::{FaultMatch, FaultResponse, FaultSpec, Phase};
 use qualify_core::jobs::{AfterFailure, JobFinish, JobKind, NewJob};
 use qualify_core::policy::{VettingMode, VettingPolicy};
 use qualify_core::qualification::{
@@ -187,6 +188,8 @@ backends!(
     the_review_queue_filters_pages_and_names_the_company,
     transitions_are_read_in_order_after_a_seq,
     concurrent_transitions_are_never_skipped_by_a_reader,
+    faults_count_hits_fire_at_their_positions_and_expire,
+    concurrent_fault_hits_fire_exactly_times,
 );
 
 async fn the_review_queue_filters_pages_and_names_the_company(store: &dyn Store) {
@@ -445,6 +448,94 @@ async fn concurrent_transitions_are_never_skipped_by_a_reader(store: &dyn Store)
         all.items.iter().map(|t| t.seq).collect::<Vec<_>>(),
         "nothing skipped"
     );
+}
+
+fn fault_spec(partner: Option<PartnerId>, nth: Option<Vec<u64>>, times: Option<u64>) -> FaultSpec {
+    FaultSpec {
+        matches: FaultMatch {
+            partner,
+            ..FaultMatch::default()
+        },
+        phase: Phase::Before,
+        response: FaultResponse::Drop,
+        latency_ms: None,
+        nth,
+        times,
+        probability: 1.0,
+        seed: 1,
+        seed_given: false,
+    }
+}
+
+async fn faults_count_hits_fire_at_their_positions_and_expire(store: &dyn Store) {
+    let (p, q) = (PartnerId::new_random(), PartnerId::new_random());
+    let a = store
+        .add_fault("a", &fault_spec(Some(p), Some(vec![2, 3]), Some(2)), at(0))
+        .await
+        .unwrap();
+    let b = store
+        .add_fault("b", &fault_spec(Some(q), None, None), at(0))
+        .await
+        .unwrap();
+    assert!(a.seq < b.seq, "evaluation order");
+    let ids = vec!["a".to_owned(), "b".to_owned()];
+    // Position 1 of `a` does not fire: the request reaches `b`, which fires.
+    let hit = store.hit_faults(&ids).await.unwrap().unwrap();
+    assert_eq!(
+        (hit.fault.id.as_str(), hit.fault.hits, hit.removed),
+        ("b", 1, false)
+    );
+    let hit = store.hit_faults(&ids).await.unwrap().unwrap();
+    assert_eq!(
+        (hit.fault.id.as_str(), hit.fault.hits, hit.fault.fired),
+        ("a", 2, 1)
+    );
+    assert_eq!(hit.fault.remaining(), Some(1));
+    let hit = store.hit_faults(&ids).await.unwrap().unwrap();
+    assert_eq!(
+        (hit.fault.id.as_str(), hit.removed),
+        ("a", true),
+        "times reached"
+    );
+    let listed = store.faults(None).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(listed[0].hits, 1, "requests taken by `a` never reached `b`");
+    assert_eq!(store.faults(Some(p)).await.unwrap(), vec![]);
+    assert_eq!(store.faults(Some(q)).await.unwrap().len(), 1);
+    // Gone faults are passed over.
+    assert!(store.hit_faults(&["a".to_owned()]).await.unwrap().is_none());
+    assert_eq!(store.clear_faults(Some(p)).await.unwrap(), 0);
+    assert!(store.remove_fault("b").await.unwrap());
+    assert!(!store.remove_fault("b").await.unwrap());
+    store
+        .add_fault("c", &fault_spec(Some(p), None, None), at(0))
+        .await
+        .unwrap();
+    store
+        .add_fault("d", &fault_spec(None, None, None), at(0))
+        .await
+        .unwrap();
+    assert_eq!(store.clear_faults(Some(p)).await.unwrap(), 1);
+    assert_eq!(store.clear_faults(None).await.unwrap(), 1);
+    assert!(store.faults(None).await.unwrap().is_empty());
+}
+
+async fn concurrent_fault_hits_fire_exactly_times(store: &dyn Store) {
+    store
+        .add_fault("t", &fault_spec(None, None, Some(5)), at(0))
+        .await
+        .unwrap();
+    let ids = vec!["t".to_owned()];
+    let hits = futures::future::join_all((0..40).map(|_| store.hit_faults(&ids))).await;
+    let fired = hits
+        .into_iter()
+        .filter(|h| h.as_ref().unwrap().is_some())
+        .count();
+    assert_eq!(fired, 5);
+    assert!(store.faults(None).await.unwrap().is_empty());
 }
 
 async fn owner_and_qualifications_are_read_together(store: &dyn Store) {

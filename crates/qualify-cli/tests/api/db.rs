@@ -118,6 +118,7 @@ impl Db {
             "gdap_grants",
             "audit_events",
             "jobs",
+            "faults",
         ] {
             let columns: Vec<String> = if table == "jobs" {
                 vec!["id".into(), "kind".into(), "qualification_id".into()]

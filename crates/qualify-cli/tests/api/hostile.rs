@@ -170,6 +170,37 @@ fn endpoints() -> Vec<Endpoint> {
             Admin,
             None,
         ),
+        // The control plane's traffic part (control.md 5-7); last, so that a fault a mutated
+        // body may add never meets the /v1 cases above.
+        e(
+            Method::POST,
+            "/admin/v1/faults",
+            Admin,
+            Some(|_, _| json!({"match": {"path": "/v1/nowhere"}, "latency": "1ms"})),
+        ),
+        e(Method::GET, "/admin/v1/faults", Admin, None),
+        e(Method::DELETE, "/admin/v1/faults/{fault_id}", Admin, None),
+        e(Method::DELETE, "/admin/v1/faults", Admin, None),
+        e(Method::GET, "/admin/v1/journal", Admin, None),
+        e(Method::DELETE, "/admin/v1/journal", Admin, None),
+        e(
+            Method::POST,
+            "/admin/v1/journal/find",
+            Admin,
+            Some(|_, _| json!({"method": "GET", "path": "/v1/customers/*/qualifications"})),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/journal/count",
+            Admin,
+            Some(|_, _| json!({"status": 201})),
+        ),
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/checks",
+            Admin,
+            None,
+        ),
         // The test control plane last: its accepted writes (a reset, a restore) change the
         // world the other endpoints are tried in.
         e(

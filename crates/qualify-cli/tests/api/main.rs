@@ -26,5 +26,6 @@ mod secrets;
 mod single_instance;
 mod slow;
 mod smoke;
+mod traffic;
 mod vetting;
 mod workload;

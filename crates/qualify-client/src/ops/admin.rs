@@ -23,6 +23,10 @@ impl<'a> Admin<'a> {
         Self { client }
     }
 
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
+    }
+
     /// A partner tenant, by id.
     pub fn partner(&self, partner_id: impl std::fmt::Display) -> AdminPartner<'a> {
         AdminPartner {
@@ -60,6 +64,14 @@ pub struct AdminPartner<'a> {
 }
 
 impl<'a> AdminPartner<'a> {
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
     pub fn validation_codes(&self) -> AdminValidationCodes<'a> {
         AdminValidationCodes {
             client: self.client,

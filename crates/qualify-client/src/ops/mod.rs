@@ -1,6 +1,7 @@
 //! The operations, one module per resource, following the paths of the API.
 
 pub mod admin;
+pub mod control;
 pub mod customers;
 pub mod events;
 pub mod qualifications;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod control;
 mod errors;
 mod retries;
 mod surface;

@@ -2,9 +2,12 @@
 //! helpers handlers share (path ids, tenant isolation, write contexts).
 
 pub mod admin;
+pub mod checks;
 pub mod control;
 pub mod customers;
+pub mod faults;
 pub mod health;
+pub mod journal;
 pub mod path;
 pub mod qualifications;
 pub mod validations;
@@ -89,6 +92,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(control::advance_partner_clock))
         .routes(routes!(control::resume_partner_clock))
+        .routes(routes!(faults::add, faults::list, faults::clear))
+        .routes(routes!(faults::remove))
+        .routes(routes!(journal::list, journal::clear))
+        .routes(routes!(journal::find))
+        .routes(routes!(journal::count))
+        .routes(routes!(checks::checks))
 }
 
 /// The one service every request goes through (`serve`, and any in-process test): the
@@ -109,6 +118,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Inside the auth layer: faults and the journal know the caller.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::traffic::layer,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

@@ -8,4 +8,5 @@ mod console;
 mod control_clock;
 mod control_state;
 mod control_vetting;
+mod traffic;
 mod vetting;

@@ -43,10 +43,11 @@ use tokio::sync::Notify;
 
 use crate::rows::{self, Applied};
 use crate::{
-    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent,
+    AppliedTransition, AuditEvent, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
     ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
     new_etag, new_validation_id,
 };
+use qualify_core::faults::{Fault, FaultSpec};
 
 mod control;
 
@@ -54,6 +55,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const NOTIFY_CHANNEL: &str = "qualify_jobs";
+/// Notified (in the changing transaction) whenever the faults change.
+const FAULTS_CHANNEL: &str = "qualify_faults";
 
 /// Connection settings of the PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -80,6 +83,7 @@ pub struct PgStore {
     transitions_signal: Arc<Notify>,
     /// How far the audit trail is known to be final (see [`PgStore::transitions`]).
     horizon: Arc<tokio::sync::Mutex<Horizon>>,
+    faults_signal: Arc<Notify>,
 }
 
 /// How many audit event ids one walk of the horizon reads.
@@ -169,17 +173,23 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migrations failed: {e}")))?;
         let jobs_signal = Arc::new(Notify::new());
+        let faults_signal = Arc::new(Notify::new());
         let mut listener = PgListener::connect_with(&pool).await?;
-        listener.listen(NOTIFY_CHANNEL).await?;
-        let signal = jobs_signal.clone();
+        listener
+            .listen_all([NOTIFY_CHANNEL, FAULTS_CHANNEL])
+            .await?;
+        let (signal, faults) = (jobs_signal.clone(), faults_signal.clone());
         tokio::spawn(async move {
             loop {
                 // `recv` reconnects by itself after a lost connection; a notification may be
-                // missed then, which the worker's polling covers.
+                // missed then, which the worker's polling (and the fault list's periodic
+                // re-read) covers.
                 match listener.recv().await {
+                    Ok(n) if n.channel() == FAULTS_CHANNEL => faults.notify_one(),
                     Ok(_) => signal.notify_one(),
                     Err(e) => {
                         tracing::warn!(error = %e, "job notification listener failed; retrying");
+                        faults.notify_one();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
@@ -190,6 +200,7 @@ impl PgStore {
             jobs_signal,
             transitions_signal: Arc::new(Notify::new()),
             horizon: Arc::new(tokio::sync::Mutex::new(Horizon::default())),
+            faults_signal,
         })
     }
 
@@ -292,6 +303,15 @@ impl PgStore {
 }
 
 // ---- transaction helpers ----------------------------------------------------------------------
+
+/// Tells every instance (this one too) that the faults changed, when the transaction commits.
+async fn notify_faults(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(FAULTS_CHANNEL)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 /// Claims the idempotency key for this transaction, or returns the stored result of an earlier
 /// request with the same key (409 when it was another request). A concurrent request with the
@@ -1743,5 +1763,122 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected())
+    }
+
+    fn faults_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.faults_signal.clone())
+    }
+
+    async fn add_fault(
+        &self,
+        id: &str,
+        spec: &FaultSpec,
+        now: OffsetDateTime,
+    ) -> StoreResult<Fault> {
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO faults (id, partner_id, spec, created_at) VALUES ($1, $2::uuid, $3, $4) RETURNING seq",
+        )
+        .bind(id)
+        .bind(spec.matches.partner.map(|p| p.to_string()))
+        .bind(rows::json(spec)?)
+        .bind(to_millis(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        notify_faults(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Fault {
+            id: id.to_owned(),
+            seq,
+            spec: spec.clone(),
+            hits: 0,
+            fired: 0,
+        })
+    }
+
+    async fn faults(&self, partner: Option<PartnerId>) -> StoreResult<Vec<Fault>> {
+        let found = match partner {
+            Some(p) => {
+                sqlx::query("SELECT id, seq, spec, hits, fired FROM faults WHERE partner_id = $1::uuid ORDER BY seq")
+                    .bind(p.to_string())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT id, seq, spec, hits, fired FROM faults ORDER BY seq")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        found.iter().map(rows::fault).collect()
+    }
+
+    async fn remove_fault(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("DELETE FROM faults WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        notify_faults(&mut tx).await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn clear_faults(&self, partner: Option<PartnerId>) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let r = match partner {
+            Some(p) => {
+                sqlx::query("DELETE FROM faults WHERE partner_id = $1::uuid")
+                    .bind(p.to_string())
+                    .execute(&mut *tx)
+                    .await?
+            }
+            None => sqlx::query("DELETE FROM faults").execute(&mut *tx).await?,
+        };
+        notify_faults(&mut tx).await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn hit_faults(&self, ids: &[String]) -> StoreResult<Option<FaultHit>> {
+        let mut tx = self.pool.begin().await?;
+        // Row locks in evaluation order: concurrent requests on any instance count their hits
+        // on one fault one after the other, and never lock two faults in opposite orders.
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT id, seq, spec, hits, fired FROM faults WHERE id = $1 FOR UPDATE",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(mut fault) = row.as_ref().map(rows::fault).transpose()? else {
+                continue;
+            };
+            let position = fault.hits + 1;
+            let fires = fault.spec.fires(position, fault.fired);
+            fault.hits = position;
+            fault.fired += u64::from(fires);
+            let removed = fires && fault.spec.times.is_some_and(|t| fault.fired >= t);
+            if removed {
+                sqlx::query("DELETE FROM faults WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                notify_faults(&mut tx).await?;
+            } else {
+                sqlx::query("UPDATE faults SET hits = $2, fired = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(fault.hits as i64)
+                    .bind(fault.fired as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if fires {
+                tx.commit().await?;
+                return Ok(Some(FaultHit { fault, removed }));
+            }
+        }
+        tx.commit().await?;
+        Ok(None)
     }
 }

@@ -42,10 +42,11 @@ mod migrate;
 mod writer;
 use crate::rows::Applied;
 use crate::{
-    AppliedTransition, AuditEvent, CustomerPage, FixtureMode, FixtureOutcome, Idempotent,
+    AppliedTransition, AuditEvent, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
     ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
     new_etag, new_validation_id,
 };
+use qualify_core::faults::{Fault, FaultSpec};
 use writer::{Durability, Writer};
 
 /// How long a statement waits for a lock held by another connection or process.
@@ -1716,6 +1717,109 @@ impl Store for SqliteStore {
                     [before],
                 )
                 .map(|n| n as u64)
+            })
+            .await
+    }
+
+    async fn add_fault(
+        &self,
+        id: &str,
+        spec: &FaultSpec,
+        now: OffsetDateTime,
+    ) -> StoreResult<Fault> {
+        let (id, spec_json) = (id.to_owned(), rows::json(spec)?);
+        let partner = spec.matches.partner.map(|p| p.to_string());
+        let spec = spec.clone();
+        self.writer
+            .write(move |conn| {
+                let seq: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO faults (id, partner_id, spec, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
+                    )?
+                    .query_row(params![id, partner, spec_json, to_millis(now)], |r| r.get(0))?;
+                Ok(Fault {
+                    id,
+                    seq,
+                    spec,
+                    hits: 0,
+                    fired: 0,
+                })
+            })
+            .await
+    }
+
+    async fn faults(&self, partner: Option<PartnerId>) -> StoreResult<Vec<Fault>> {
+        let partner = partner.map(|p| p.to_string());
+        self.read(|c| match partner {
+            Some(p) => all(
+                c,
+                "SELECT id, seq, spec, hits, fired FROM faults WHERE partner_id = ? ORDER BY seq",
+                [p],
+                |r| rows::fault(r),
+            ),
+            None => all(
+                c,
+                "SELECT id, seq, spec, hits, fired FROM faults ORDER BY seq",
+                [],
+                |r| rows::fault(r),
+            ),
+        })
+    }
+
+    async fn remove_fault(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| Ok(run(conn, "DELETE FROM faults WHERE id = ?", [id])? == 1))
+            .await
+    }
+
+    async fn clear_faults(&self, partner: Option<PartnerId>) -> StoreResult<u64> {
+        let partner = partner.map(|p| p.to_string());
+        self.writer
+            .write(move |conn| {
+                let n = match partner {
+                    Some(p) => run(conn, "DELETE FROM faults WHERE partner_id = ?", [p])?,
+                    None => run(conn, "DELETE FROM faults", [])?,
+                };
+                Ok(n as u64)
+            })
+            .await
+    }
+
+    async fn hit_faults(&self, ids: &[String]) -> StoreResult<Option<FaultHit>> {
+        let ids = ids.to_vec();
+        // One writer: the hits of concurrent requests are counted one after the other.
+        self.writer
+            .write(move |conn| {
+                for id in &ids {
+                    let Some(mut fault) = one(
+                        conn,
+                        "SELECT id, seq, spec, hits, fired FROM faults WHERE id = ?",
+                        [id],
+                        |r| rows::fault(r),
+                    )?
+                    else {
+                        continue;
+                    };
+                    let position = fault.hits + 1;
+                    let fires = fault.spec.fires(position, fault.fired);
+                    fault.hits = position;
+                    fault.fired += u64::from(fires);
+                    let removed = fires && fault.spec.times.is_some_and(|t| fault.fired >= t);
+                    if removed {
+                        run(conn, "DELETE FROM faults WHERE id = ?", [id])?;
+                    } else {
+                        run(
+                            conn,
+                            "UPDATE faults SET hits = ?, fired = ? WHERE id = ?",
+                            params![fault.hits as i64, fault.fired as i64, id],
+                        )?;
+                    }
+                    if fires {
+                        return Ok(Some(FaultHit { fault, removed }));
+                    }
+                }
+                Ok(None)
             })
             .await
     }

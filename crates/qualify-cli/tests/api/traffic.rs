@@ -1,0 +1,252 @@
+//! Fault injection, the journal and checks against the real binary (control.md 5-7): a dropped
+//! connection on a real socket, `times` exact with three instances on PostgreSQL racing, and
+//! the CLI (`qualify admin faults|journal|checks`).
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn add_fault(s: &Server, body: Value) -> Value {
+    let r = s
+        .post("/admin/v1/faults")
+        .token(&s.admin_token())
+        .json(body)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body
+}
+
+/// A create sent with reqwest directly: `Err` when the connection broke without an answer.
+async fn raw_create(
+    s: &Server,
+    p: &Partner,
+    c: &str,
+    id: &str,
+) -> Result<reqwest::Response, reqwest::Error> {
+    s.http
+        .post(format!("{}/v1/customers/{c}/qualifications", s.base))
+        .bearer_auth(&p.app_user)
+        .header("MS-RequestId", id)
+        .json(&json!({"qualification": "StateOwnedEntity"}))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_dropped_connection_gets_no_answer_before_or_after_the_write() {
+    let s = Server::start().await;
+    let p = s.partner();
+    let c = s.create_customer(&p).await;
+    let fault = |phase: &str| json!({"match": {"method": "POST", "partner": p.id.to_string()}, "phase": phase, "response": {"drop": true}, "times": 1});
+    add_fault(&s, fault("before")).await;
+    let id = new_id();
+    let e = raw_create(&s, &p, &c, &id).await.expect_err("no answer");
+    assert!(!e.is_timeout(), "closed, not left hanging: {e}");
+    assert_eq!(
+        s.qualifications(&p, &c).await,
+        json!([]),
+        "before: nothing executed"
+    );
+
+    add_fault(&s, fault("after")).await;
+    raw_create(&s, &p, &c, &id).await.expect_err("no answer");
+    let list = s.qualifications(&p, &c).await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "after: the write is there"
+    );
+    let retry = raw_create(&s, &p, &c, &id).await.expect("an answer");
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let body: Value = retry.json().await.unwrap();
+    assert_eq!(body, list[0]);
+    // The journal shows both attempts without an answer, then the replay.
+    let r = s
+        .get(&format!("/admin/v1/journal?partner={}", p.id))
+        .token(&s.admin_token())
+        .send()
+        .await;
+    let statuses: Vec<Value> = r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/qualifications")
+        })
+        .map(|e| e["status"].clone())
+        .collect();
+    assert_eq!(statuses, [Value::Null, Value::Null, json!(201)]);
+}
+
+#[tokio::test]
+async fn times_is_exact_with_three_instances_racing_on_postgres() {
+    let Some(database) = qualify_store::testing::fresh_postgres_database().await else {
+        return;
+    };
+    let nodes = join_all((0..3).map(|_| Server::start_on(&database, Options::default()))).await;
+    let p = nodes[0].partner();
+    let fault = add_fault(
+        &nodes[1],
+        json!({"match": {"partner": p.id.to_string(), "path": "/v1/customers"}, "response": {"status": 503}, "times": 7}),
+    )
+    .await;
+    // The other instances learn of it through LISTEN/NOTIFY (milliseconds); the pause keeps
+    // this test about `times`, not about that delay.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let requests = (0..45).map(|i| nodes[i % 3].get("/v1/customers").token(&p.app_user).send());
+    let answers = join_all(requests).await;
+    let injected: Vec<&Resp> = answers
+        .iter()
+        .filter(|r| r.header("qualify-fault") == fault["id"].as_str())
+        .collect();
+    assert_eq!(
+        injected.len(),
+        7,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        injected
+            .iter()
+            .all(|r| r.status == 503 && r.header("retry-after") == Some("1"))
+    );
+    assert_eq!(answers.iter().filter(|r| r.status == 200).count(), 38);
+    for n in &nodes {
+        let listed = n
+            .get("/admin/v1/faults")
+            .token(&n.admin_token())
+            .send()
+            .await;
+        assert_eq!(listed.body, json!([]), "removed for every instance");
+    }
+}
+
+#[tokio::test]
+async fn the_cli_adds_lists_and_clears_faults_prints_the_journal_and_fails_on_violations() {
+    let s = Server::start().await;
+    let env = [("QUALIFY_BASE_URL", s.base.as_str())];
+    let p = s.partner();
+    let partner = p.id.to_string();
+    let added = run_cli(
+        &[
+            "admin",
+            "--json",
+            "faults",
+            "add",
+            "--partner",
+            &partner,
+            "--method",
+            "GET",
+            "--path",
+            "/v1/customers",
+            "--status",
+            "503",
+            "--retry-after",
+            "2",
+            "--times",
+            "1",
+        ],
+        &env,
+    )
+    .json();
+    let id = added["id"].as_str().unwrap().to_owned();
+    assert_eq!(added["response"]["retryAfter"], 2);
+    let table = run_cli(&["admin", "faults", "list", "--partner", &partner], &env);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.contains(&id) && table.stdout.contains("503"),
+        "{}",
+        table.stdout
+    );
+    // The partner's code ignores the Retry-After and writes without MS-RequestId.
+    s.get("/v1/customers")
+        .token(&p.app_user)
+        .send()
+        .await
+        .assert_error(503, 900503);
+    s.get("/v1/customers").token(&p.app_user).send().await;
+    let c = s.create_customer(&p).await;
+    let journal = run_cli(&["admin", "journal", "--partner", &partner], &env);
+    assert_eq!(journal.code, 0, "{}", journal.stderr);
+    let lines: Vec<&str> = journal.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", journal.stdout);
+    assert!(
+        lines[0].contains("GET /v1/customers 503 code=900503 fault="),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[2].contains("POST /v1/customers 201"), "{}", lines[2]);
+    let junit = s.dir.path().join("checks.xml");
+    let checks = run_cli(
+        &[
+            "admin",
+            "checks",
+            "--partner",
+            &partner,
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(
+        checks.code, 1,
+        "a violation fails the run: {}",
+        checks.stderr
+    );
+    assert!(
+        checks.stdout.contains("retry-after-ignored"),
+        "{}",
+        checks.stdout
+    );
+    assert!(
+        checks.stdout.contains("write-without-request-id"),
+        "{}",
+        checks.stdout
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 5, "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+    let clean = s.partner();
+    let ok = run_cli(
+        &["admin", "checks", "--partner", &clean.id.to_string()],
+        &env,
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // Remove and clear.
+    run_cli(&["admin", "faults", "add", "--latency", "1ms"], &env);
+    let listed = run_cli(&["admin", "--json", "faults", "list"], &env).json();
+    let one = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(run_cli(&["admin", "faults", "remove", &one], &env).code, 0);
+    run_cli(&["admin", "faults", "add", "--latency", "1ms"], &env);
+    assert_eq!(run_cli(&["admin", "faults", "clear"], &env).code, 0);
+    assert_eq!(
+        run_cli(&["admin", "--json", "faults", "list"], &env).json(),
+        json!([])
+    );
+    let bad = run_cli(
+        &[
+            "admin",
+            "--json",
+            "faults",
+            "add",
+            "--nth",
+            "0",
+            "--latency",
+            "1ms",
+        ],
+        &env,
+    );
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.error_json()["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("nth[0]"),
+        "{}",
+        bad.stderr
+    );
+    let _ = c;
+}
