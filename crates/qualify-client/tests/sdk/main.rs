@@ -4,6 +4,7 @@
 
 mod support;
 
+mod control_state;
 mod errors;
 mod retries;
 mod surface;
