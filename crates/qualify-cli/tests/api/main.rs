@@ -9,6 +9,7 @@ mod backup;
 mod client_cli;
 mod cluster;
 mod config;
+mod control_cli;
 mod crash;
 mod customers;
 mod db;
