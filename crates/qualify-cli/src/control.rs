@@ -372,3 +372,27 @@ impl Tabular for RuleRow<'_> {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// docs/testing.md quotes the pytest example that CI runs: the quote must stay what the file
+    /// says.
+    #[test]
+    fn the_testing_guide_quotes_the_pytest_example_as_it_is() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let guide = std::fs::read_to_string(format!("{root}/docs/testing.md")).unwrap();
+        let example =
+            std::fs::read_to_string(format!("{root}/docs/examples/test_qualify_example.py"))
+                .unwrap();
+        let (_, after) = guide
+            .split_once("Its main test, as it is in the file:\n\n```python\n")
+            .expect("the quote's heading in docs/testing.md");
+        let (quote, _) = after.split_once("```").expect("the end of the quote");
+        assert!(quote.lines().count() > 10, "{quote}");
+        assert!(
+            example.contains(quote),
+            "docs/testing.md quotes a test that docs/examples/test_qualify_example.py does not \
+             have (copy it again from the file):\n{quote}"
+        );
+    }
+}
