@@ -170,7 +170,114 @@ fn endpoints() -> Vec<Endpoint> {
             Admin,
             None,
         ),
+        // The control plane's state part (control.md 1-4): reads first, then the writes, the
+        // ones that remove the world's customers (restore, reset) last.
+        e(Method::GET, "/admin/v1/fixtures/schema", Admin, None),
+        e(Method::GET, "/admin/v1/snapshot", Admin, None),
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/snapshot",
+            Admin,
+            None,
+        ),
+        e(Method::GET, "/admin/v1/clock", Admin, None),
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/clock",
+            Admin,
+            None,
+        ),
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/vetting",
+            Admin,
+            None,
+        ),
+        e(
+            Method::PUT,
+            "/admin/v1/partners/{partner_id}/vetting",
+            Admin,
+            Some(
+                |_, _| json!({"rules": [{"match": {"qualification": "Education", "website": "*.edu"}, "outcome": "Denied", "reason": "No", "after": "2s"}]}),
+            ),
+        ),
+        e(
+            Method::DELETE,
+            "/admin/v1/partners/{partner_id}/vetting",
+            Admin,
+            None,
+        ),
+        e(
+            Method::PUT,
+            "/admin/v1/partners/{partner_id}/clock",
+            Admin,
+            Some(|_, _| json!({"frozenAt": "2030-01-01T00:00:00Z"})),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/clock/advance",
+            Admin,
+            Some(|_, n| match n % 2 {
+                0 => json!({"by": "1s"}),
+                _ => json!({"to": "2031-01-01T00:00:00Z"}),
+            }),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/clock/resume",
+            Admin,
+            None,
+        ),
+        e(
+            Method::DELETE,
+            "/admin/v1/partners/{partner_id}/clock",
+            Admin,
+            None,
+        ),
+        e(
+            Method::PUT,
+            "/admin/v1/clock",
+            Admin,
+            Some(|_, _| json!({"frozenAt": "2030-01-01T00:00:00Z"})),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/clock/advance",
+            Admin,
+            Some(|_, _| json!({"by": "1s"})),
+        ),
+        e(Method::POST, "/admin/v1/clock/resume", Admin, None),
+        e(Method::DELETE, "/admin/v1/clock", Admin, None),
+        e(Method::POST, "/admin/v1/seed", Admin, Some(fixture)),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/restore",
+            Admin,
+            Some(fixture),
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/partners/{partner_id}/reset",
+            Admin,
+            None,
+        ),
+        e(Method::POST, "/admin/v1/restore", Admin, Some(fixture)),
+        e(Method::POST, "/admin/v1/reset", Admin, None),
     ]
+}
+
+/// A fixture document of the world's partner (control.md 2).
+fn fixture(w: &World, _: usize) -> Value {
+    json!({"version": 1, "partners": [{
+        "id": w.partner.id.to_string(),
+        "validationCodes": [{"validationId": "hostile-1", "organizationName": "Contoso Gov", "maxCreates": 2}],
+        "customers": [{"id": "2b3f6a7e-1f1e-4c55-9b0a-3c2d1e0f9a8b",
+            "companyProfile": {"domain": "contoso.onmicrosoft.com", "address": {"country": "US", "addressLine1": "1 Microsoft Way"}},
+            "gdapRoles": ["Directory Reader"],
+            "qualifications": [{"qualification": "StateOwnedEntity", "vettingStatus": "InReview", "vettingCreateDate": "2026-01-03T09:00:00Z"}]}],
+        "vetting": {"rules": [{"outcome": "Manual"}]},
+        "clock": {"mode": "frozen", "now": "2030-06-01T00:00:00Z"}
+    }]})
 }
 
 /// What the requests are built from.
