@@ -216,7 +216,7 @@ async fn a_scenario_and_the_clock_decide_a_request() {
     );
     let scenario = json!({"rules": [
         {"match": {"qualification": "Education", "website": "*.edu"}, "outcome": "Approved", "after": "2s"},
-        {"match": {"qualification": "Education"}, "outcome": "Denied", "reason": "Not an Education Customer"}
+        {"match": {"qualification": "Education"}, "outcome": "Denied", "reason": "Not an Education Customer", "after": "1s"}
     ]});
     let table = admin_stdin(
         &s,
@@ -252,7 +252,8 @@ async fn a_scenario_and_the_clock_decide_a_request() {
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
-    // The Denied rule decides at once, the Approved one two seconds later on the partner's clock.
+    // The Denied rule decides a second after the request, the Approved one two seconds after it,
+    // on the partner's frozen clock (so the background worker cannot take them first).
     let first = admin(
         &s,
         &["clock", "advance", "--by", "1s", "--partner", &partner],
