@@ -5,7 +5,9 @@
 //! An operator command is one variant of [`AdminCommand`] (its flags typed, e.g.
 //! `one_of(..)` for the API's enum values), one arm in [`call`] that makes one SDK call and hands
 //! the answer to [`Output`], and a [`Tabular`] impl for a model printed for the first time.
-//! `backup` and `restore` are the exception: they open the database, not a server.
+//! `backup` and `restore` are the exception: they open the database, not a server. The test
+//! control plane's state commands (`reset`, `fixtures`, `scenario`, `clock`) live in
+//! [`crate::control`].
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -168,6 +170,18 @@ pub enum AdminCommand {
     Journal(crate::traffic::JournalArgs),
     /// Check a partner's recorded traffic; exit 1 when the client broke a rule (control.md 7)
     Checks(crate::traffic::ChecksArgs),
+    /// Reset every partner (or one) to how the server started: empty, or what --seed loaded
+    /// (control.md 1)
+    Reset(crate::control::ResetArgs),
+    /// Fixture documents: snapshot, restore, seed, schema (control.md 2)
+    #[command(subcommand)]
+    Fixtures(crate::control::FixturesCommand),
+    /// A partner's vetting scenario: set, get, clear (control.md 3)
+    #[command(subcommand)]
+    Scenario(crate::control::ScenarioCommand),
+    /// The virtual clock, global or a partner's: get, freeze, advance, resume, clear
+    /// (control.md 4)
+    Clock(crate::control::ClockArgs),
     /// Write a consistent copy of the database while the server keeps running (opens the
     /// database directly; PostgreSQL needs pg_dump on the PATH)
     Backup {
@@ -347,6 +361,10 @@ async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<()
         AdminCommand::Faults(command) => crate::traffic::faults(admin, command, out).await,
         AdminCommand::Journal(args) => crate::traffic::journal(admin, args, out).await,
         AdminCommand::Checks(args) => crate::traffic::checks(admin, args, out).await,
+        AdminCommand::Reset(args) => crate::control::reset(admin, args, out).await,
+        AdminCommand::Fixtures(command) => crate::control::fixtures(admin, command, out).await,
+        AdminCommand::Scenario(command) => crate::control::scenario(admin, command, out).await,
+        AdminCommand::Clock(args) => crate::control::clock(admin, args, out).await,
         AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => {
             unreachable!("backup and restore do not call a server")
         }

@@ -659,17 +659,17 @@ mod tests {
         let cmd = serve_command();
         for arg in cmd.get_arguments() {
             let id = arg.get_id().as_str();
-            // Free text, or (database) a bare file path.
+            // Free text, or (database, seed) a bare file path.
             if matches!(
                 id,
                 "help"
                     | "config"
+                    | "seed"
                     | "oidc_jwks"
                     | "oidc_issuer"
                     | "oidc_audience"
                     | "dev_secret"
                     | "database"
-                    | "seed"
             ) {
                 continue;
             }

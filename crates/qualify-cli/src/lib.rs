@@ -5,6 +5,7 @@ pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod instance_lock;
 pub mod logsink;
 pub mod remote;

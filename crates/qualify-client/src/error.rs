@@ -75,6 +75,7 @@ struct Inner {
     request_id: Option<String>,
     correlation_id: Option<String>,
     retry_after: Option<Duration>,
+    data: Vec<serde_json::Value>,
     attempts: u32,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -86,6 +87,8 @@ struct ErrorBody {
     code: Option<serde_json::Value>,
     #[serde(default, alias = "Description", alias = "message")]
     description: Option<String>,
+    #[serde(default, alias = "Data")]
+    data: Option<serde_json::Value>,
 }
 
 impl Error {
@@ -98,6 +101,7 @@ impl Error {
             request_id: None,
             correlation_id: None,
             retry_after: None,
+            data: vec![],
             attempts: 0,
             source: None,
         }))
@@ -111,6 +115,10 @@ impl Error {
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
             _ => None,
         });
+        let data = match parsed.as_ref().and_then(|b| b.data.clone()) {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => vec![],
+        };
         let description = parsed
             .and_then(|b| b.description)
             .filter(|d| !d.is_empty())
@@ -125,6 +133,7 @@ impl Error {
         let mut e = Self::new(ErrorCategory::from_status(status), description);
         e.0.status = Some(status);
         e.0.code = code;
+        e.0.data = data;
         e
     }
 
@@ -187,6 +196,13 @@ impl Error {
     /// The server's `Retry-After` on a 429 or 503.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
+    }
+
+    /// The `data` array of the Partner Center error body (empty when there was none). qualify
+    /// puts there what a partly done operation did, e.g. the transitions a clock advance
+    /// applied before its `--advance-timeout` ([`crate::AppliedTransition::applied_so_far`]).
+    pub fn data(&self) -> &[serde_json::Value] {
+        &self.0.data
     }
 
     /// How many attempts were made before giving up (0 when none was sent).

@@ -93,6 +93,8 @@ pub(crate) struct Call {
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<Vec<u8>>,
     pub replay: Replay,
+    /// The time one attempt may take, when not the client's (a clock advance runs longer).
+    pub timeout: Option<Duration>,
 }
 
 impl Call {
@@ -104,6 +106,7 @@ impl Call {
             headers: vec![],
             body: None,
             replay: Replay::Safe,
+            timeout: None,
         }
     }
 
@@ -134,6 +137,11 @@ impl Call {
 
     pub fn replay(mut self, replay: Replay) -> Self {
         self.replay = replay;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 }
@@ -230,6 +238,15 @@ impl Client {
         reply.decode(&request_id, &correlation_id)
     }
 
+    /// Sends `call` whose answer has no body (204).
+    pub(crate) async fn send_empty(&self, call: Call) -> Result<()> {
+        let request_id = self.request_id_for_call();
+        let correlation_id = self.correlation_id_for_call();
+        self.execute(call, &request_id, &correlation_id)
+            .await
+            .map(drop)
+    }
+
     /// Sends `call` and decodes the JSON answer, with the `MS-ContinuationToken` of the answer.
     pub(crate) async fn send_paged<T: DeserializeOwned>(
         &self,
@@ -255,6 +272,7 @@ impl Client {
         let url = self.url(&call)?;
         let policy = &inner.retry;
         let max_attempts = policy.max_attempts.max(1);
+        let timeout = call.timeout.unwrap_or(inner.timeout);
         let ids = || (Some(request_id.to_owned()), Some(correlation_id.to_owned()));
         let mut attempt = 0;
         loop {
@@ -272,7 +290,7 @@ impl Client {
             let mut req = inner
                 .http
                 .request(call.method.clone(), url.clone())
-                .timeout(inner.timeout)
+                .timeout(timeout)
                 .bearer_auth(token)
                 .header(reqwest::header::ACCEPT, "application/json")
                 .header(MS_REQUEST_ID, request_id)
@@ -300,7 +318,7 @@ impl Client {
                     .body(body.clone());
             }
 
-            let (error, retryable) = match self.attempt(req, &url, call.replay).await {
+            let (error, retryable) = match self.attempt(req, &url, call.replay, timeout).await {
                 Ok(reply) => return Ok(reply),
                 Err(failure) => failure,
             };
@@ -324,6 +342,7 @@ impl Client {
         req: reqwest::RequestBuilder,
         url: &Url,
         replay: Replay,
+        timeout: Duration,
     ) -> Result<Reply, (Error, bool)> {
         let resp = match req.send().await {
             Ok(resp) => resp,
@@ -331,7 +350,7 @@ impl Client {
                 // A connection that could not be opened carried nothing; anything later (a
                 // reset, a timeout) may have reached the server.
                 let retryable = !err.is_builder() && (replay == Replay::Safe || err.is_connect());
-                return Err((self.transport_error(url, err), retryable));
+                return Err((self.transport_error(url, timeout, err), retryable));
             }
         };
         let status = resp.status().as_u16();
@@ -353,16 +372,19 @@ impl Client {
                 Err((error, retryable))
             }
             // The answer broke off: whether the request took effect is unknown.
-            Err(err) => Err((self.transport_error(url, err), replay == Replay::Safe)),
+            Err(err) => Err((
+                self.transport_error(url, timeout, err),
+                replay == Replay::Safe,
+            )),
         }
     }
 
-    fn transport_error(&self, url: &Url, err: reqwest::Error) -> Error {
+    fn transport_error(&self, url: &Url, timeout: Duration, err: reqwest::Error) -> Error {
         let what = if err.is_timeout() {
             format!(
                 "no answer from {} within {:?}",
                 url.origin().ascii_serialization(),
-                self.inner.timeout
+                timeout
             )
         } else {
             format!(

@@ -44,6 +44,7 @@ pub use auth::{StaticToken, TokenError, TokenFn, TokenProvider};
 pub use error::{Error, ErrorCategory, Result};
 pub use http::RetryPolicy;
 pub use models::*;
+pub use ops::admin::{ADVANCE_ATTEMPT_TIMEOUT, AdminClock, AdminScenario};
 pub use ops::admin::{
     Admin, AdminCustomer, AdminGdap, AdminPartner, AdminQualification, AdminValidationCodes,
     AdminValidationStatus, ReviewPage, Reviews, ReviewsQuery,

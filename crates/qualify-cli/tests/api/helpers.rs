@@ -569,3 +569,34 @@ pub fn closed_port_url() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     format!("http://{}", l.local_addr().expect("its address"))
 }
+
+/// Like [`run_cli`], with `stdin` written to the process's standard input.
+pub fn run_cli_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &str) -> CliOut {
+    use std::io::Write;
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for var in [
+        "QUALIFY_TOKEN",
+        "QUALIFY_ADMIN_TOKEN",
+        "QUALIFY_BASE_URL",
+        "QUALIFY_CONFIG",
+        "QUALIFY_DEV_SECRET",
+        "QUALIFY_OIDC_AUDIENCE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("running qualify");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("writing stdin");
+    drop(input);
+    let out = child.wait_with_output().expect("waiting for qualify");
+    CliOut {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

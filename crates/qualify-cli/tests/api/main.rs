@@ -10,6 +10,7 @@ mod client_cli;
 mod cluster;
 mod config;
 mod control;
+mod control_cli;
 mod crash;
 mod customers;
 mod db;

@@ -1,15 +1,26 @@
-//! qualify's operator API under `/admin/v1` (api.md section 6). Needs a token with the
-//! `Qualify.Admin` role; any other token gets a [`Forbidden`](crate::ErrorCategory::Forbidden)
-//! error.
+//! qualify's operator API under `/admin/v1` (api.md section 6), and the state part of its test
+//! control plane (control.md 1-4: reset, fixtures, vetting scenarios, the virtual clock). Needs a
+//! token with the `Qualify.Admin` role; any other token gets a
+//! [`Forbidden`](crate::ErrorCategory::Forbidden) error.
+//!
+//! The server does not deduplicate control writes by `MS-RequestId`. Those that set a state
+//! (reset, seed, restore, a scenario, freezing, resuming or removing a clock) leave the same state
+//! when sent twice, so they are retried like reads; a clock advance is not (see
+//! [`AdminClock::advance_by`]).
+
+use std::time::Duration;
 
 use reqwest::Method;
+use serde::Serialize;
+use time::OffsetDateTime;
 
 use crate::Client;
 use crate::error::Result;
 use crate::http::{Call, Replay};
 use crate::models::{
-    AccountStatus, AuditEvent, CustomerQualification, GdapGrant, GdapRole, NewValidationCode,
-    Qualification, Review, ValidationCode, ValidationStatus, VettingDecision, VettingStatus,
+    AccountStatus, AuditEvent, ClockAdvance, ClockState, ControlCounts, CustomerQualification,
+    Fixture, GdapGrant, GdapRole, NewValidationCode, Qualification, Review, Scenario,
+    ValidationCode, ValidationStatus, VettingDecision, VettingStatus, date, duration_text,
 };
 
 /// `client.admin()`.
@@ -344,5 +355,247 @@ impl AdminGdap<'_> {
     /// The roles the customer's partner holds over it.
     pub async fn get(&self) -> Result<GdapGrant> {
         self.client.send(Call::get(&self.segments())).await
+    }
+}
+
+// ---- The test control plane, state (control.md 1-4) ------------------------------------------
+
+/// `POST` of a control body, e.g. a fixture document: typed ([`Fixture`], [`Scenario`]) or any
+/// `serde::Serialize` value such as a `serde_json::Value` read from a file.
+fn control_post<B: Serialize + ?Sized>(segments: &[&str], body: &B) -> Result<Call> {
+    Call::new(Method::POST, segments).json(body)
+}
+
+impl<'a> Admin<'a> {
+    /// `POST /admin/v1/reset`: every partner back to how the server started (empty, or what
+    /// `--seed` loaded); returns what was removed. A reset retried after a lost answer reports
+    /// what the last attempt removed.
+    pub async fn reset(&self) -> Result<ControlCounts> {
+        let call = Call::new(Method::POST, &["admin", "v1", "reset"]);
+        self.client.send(call).await
+    }
+
+    /// `POST /admin/v1/seed`: applies a fixture document, an upsert by id, all or nothing
+    /// (a [`Conflict`](crate::ErrorCategory::Conflict) when an id belongs to another partner).
+    /// `doc` is a [`Fixture`] or any serializable value (e.g. a `serde_json::Value`).
+    pub async fn seed<D: Serialize + ?Sized>(&self, doc: &D) -> Result<ControlCounts> {
+        let call = control_post(&["admin", "v1", "seed"], doc)?;
+        self.client.send(call).await
+    }
+
+    /// `GET /admin/v1/snapshot`: the fixture document of all state.
+    pub async fn snapshot(&self) -> Result<Fixture> {
+        self.client
+            .send(Call::get(&["admin", "v1", "snapshot"]))
+            .await
+    }
+
+    /// The same document as the server wrote it, untyped.
+    pub async fn snapshot_json(&self) -> Result<serde_json::Value> {
+        self.client
+            .send(Call::get(&["admin", "v1", "snapshot"]))
+            .await
+    }
+
+    /// `POST /admin/v1/restore`: replaces all state with `doc` in one transaction (a reset,
+    /// then a seed).
+    pub async fn restore<D: Serialize + ?Sized>(&self, doc: &D) -> Result<ControlCounts> {
+        let call = control_post(&["admin", "v1", "restore"], doc)?;
+        self.client.send(call).await
+    }
+
+    /// `GET /admin/v1/fixtures/schema`: the JSON Schema of the fixture document.
+    pub async fn fixture_schema(&self) -> Result<serde_json::Value> {
+        self.client
+            .send(Call::get(&["admin", "v1", "fixtures", "schema"]))
+            .await
+    }
+
+    /// The global clock, which every partner without a clock of its own follows.
+    pub fn clock(&self) -> AdminClock<'a> {
+        AdminClock {
+            client: self.client,
+            partner: None,
+            advance_timeout: None,
+        }
+    }
+}
+
+impl<'a> AdminPartner<'a> {
+    fn control_segments<'s>(&'s self, rest: &[&'s str]) -> Vec<&'s str> {
+        let mut segments = vec!["admin", "v1", "partners", self.id.as_str()];
+        segments.extend_from_slice(rest);
+        segments
+    }
+
+    /// `POST /admin/v1/partners/{p}/reset`: this partner back to how the server started; other
+    /// partners are not touched. A partner never seen is valid (an empty reset).
+    pub async fn reset(&self) -> Result<ControlCounts> {
+        let call = Call::new(Method::POST, &self.control_segments(&["reset"]));
+        self.client.send(call).await
+    }
+
+    /// `GET /admin/v1/partners/{p}/snapshot`: the fixture document of this partner.
+    pub async fn snapshot(&self) -> Result<Fixture> {
+        self.client
+            .send(Call::get(&self.control_segments(&["snapshot"])))
+            .await
+    }
+
+    /// The same document as the server wrote it, untyped.
+    pub async fn snapshot_json(&self) -> Result<serde_json::Value> {
+        self.client
+            .send(Call::get(&self.control_segments(&["snapshot"])))
+            .await
+    }
+
+    /// `POST /admin/v1/partners/{p}/restore`: replaces this partner's state with `doc`, which
+    /// may hold this partner only.
+    pub async fn restore<D: Serialize + ?Sized>(&self, doc: &D) -> Result<ControlCounts> {
+        let call = control_post(&self.control_segments(&["restore"]), doc)?;
+        self.client.send(call).await
+    }
+
+    /// The partner's vetting scenario.
+    pub fn scenario(&self) -> AdminScenario<'a> {
+        AdminScenario {
+            client: self.client,
+            partner: self.id.clone(),
+        }
+    }
+
+    /// The partner's clock.
+    pub fn clock(&self) -> AdminClock<'a> {
+        AdminClock {
+            client: self.client,
+            partner: Some(self.id.clone()),
+            advance_timeout: None,
+        }
+    }
+}
+
+/// `client.admin().partner(id).scenario()`: `/admin/v1/partners/{p}/vetting`.
+#[derive(Debug, Clone)]
+pub struct AdminScenario<'a> {
+    client: &'a Client,
+    partner: String,
+}
+
+impl AdminScenario<'_> {
+    fn segments(&self) -> [&str; 5] {
+        ["admin", "v1", "partners", &self.partner, "vetting"]
+    }
+
+    /// Replaces the scenario; returns the stored one. `scenario` is a [`Scenario`] or any
+    /// serializable value of that shape (a bad rule is a
+    /// [`BadInput`](crate::ErrorCategory::BadInput) error naming it, e.g. `rules[2].after`).
+    pub async fn set<S: Serialize + ?Sized>(&self, scenario: &S) -> Result<Scenario> {
+        let call = Call::new(Method::PUT, &self.segments()).json(scenario)?;
+        self.client.send(call).await
+    }
+
+    /// The scenario (no rules when the partner has none).
+    pub async fn get(&self) -> Result<Scenario> {
+        self.client.send(Call::get(&self.segments())).await
+    }
+
+    /// Removes the scenario: the server's `--vetting` mode decides again.
+    pub async fn clear(&self) -> Result<()> {
+        let call = Call::new(Method::DELETE, &self.segments());
+        self.client.send_empty(call).await
+    }
+}
+
+/// The time an advance's attempt may take at least: the server's default `--advance-timeout`
+/// (120 s) and a margin, so the server's 503 (with what it applied) arrives first.
+pub const ADVANCE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(130);
+
+/// `client.admin().clock()` (global) or `client.admin().partner(id).clock()`.
+#[derive(Debug, Clone)]
+pub struct AdminClock<'a> {
+    client: &'a Client,
+    partner: Option<String>,
+    advance_timeout: Option<Duration>,
+}
+
+impl AdminClock<'_> {
+    fn segments<'s>(&'s self, rest: &[&'s str]) -> Vec<&'s str> {
+        let mut segments = vec!["admin", "v1"];
+        if let Some(p) = &self.partner {
+            segments.extend(["partners", p.as_str()]);
+        }
+        segments.push("clock");
+        segments.extend_from_slice(rest);
+        segments
+    }
+
+    /// The time one advance attempt may take (default: the client's timeout, and at least
+    /// [`ADVANCE_ATTEMPT_TIMEOUT`]). Raise it with the server's `--advance-timeout`.
+    pub fn advance_timeout(mut self, timeout: Duration) -> Self {
+        self.advance_timeout = Some(timeout);
+        self
+    }
+
+    /// The scope's time, its mode and whose clock it is.
+    pub async fn get(&self) -> Result<ClockState> {
+        self.client.send(Call::get(&self.segments(&[]))).await
+    }
+
+    /// Time stands still at `at`. A scope without a clock of its own may be frozen anywhere;
+    /// once it has one, an instant earlier than its time is a
+    /// [`Conflict`](crate::ErrorCategory::Conflict) (time never goes back).
+    pub async fn freeze(&self, at: OffsetDateTime) -> Result<ClockState> {
+        let body = serde_json::json!({ "frozenAt": date::format_control(&at) });
+        let call = Call::new(Method::PUT, &self.segments(&[])).json(&body)?;
+        self.client.send(call).await
+    }
+
+    /// Moves the scope's time forward by `by` and, before answering, runs every job of the
+    /// scope that falls due, each at its own virtual time; returns the new time and the
+    /// transitions applied. A scope without a clock is frozen at its current time first.
+    ///
+    /// Never retried after it may have reached the server (a timeout, a broken connection, a
+    /// 5xx): a second attempt would move time twice. After a
+    /// [`ServerBusy`](crate::ErrorCategory::ServerBusy) error (the server's `--advance-timeout`
+    /// ran out) the transitions applied so far are in
+    /// [`AppliedTransition::applied_so_far`](crate::AppliedTransition::applied_so_far); read the
+    /// clock and [`advance_to`](Self::advance_to) the instant you wanted to run the rest.
+    pub async fn advance_by(&self, by: Duration) -> Result<ClockAdvance> {
+        self.advance(serde_json::json!({ "by": duration_text(by) }))
+            .await
+    }
+
+    /// Moves the scope's time forward to `to` (a [`Conflict`](crate::ErrorCategory::Conflict)
+    /// when it is earlier than the scope's time), like [`advance_by`](Self::advance_by).
+    /// Sending it again after a failure is safe for the clock (it is then at `to` already) but
+    /// the second answer lists only what that attempt ran: so it is not retried by the SDK.
+    pub async fn advance_to(&self, to: OffsetDateTime) -> Result<ClockAdvance> {
+        self.advance(serde_json::json!({ "to": date::format_control(&to) }))
+            .await
+    }
+
+    async fn advance(&self, body: serde_json::Value) -> Result<ClockAdvance> {
+        let timeout = self
+            .advance_timeout
+            .unwrap_or_else(|| self.client.inner.timeout.max(ADVANCE_ATTEMPT_TIMEOUT));
+        let call = Call::new(Method::POST, &self.segments(&["advance"]))
+            .json(&body)?
+            .replay(Replay::OnlyUnprocessed)
+            .timeout(timeout);
+        self.client.send(call).await
+    }
+
+    /// Lets time run on from the frozen instant (mode `running`: a fixed offset from real time).
+    pub async fn resume(&self) -> Result<ClockState> {
+        let call = Call::new(Method::POST, &self.segments(&["resume"]));
+        self.client.send(call).await
+    }
+
+    /// Removes the scope's own clock: a partner follows the global clock again, the global
+    /// clock real time (later events may then carry earlier times than those written under the
+    /// virtual clock).
+    pub async fn clear(&self) -> Result<()> {
+        let call = Call::new(Method::DELETE, &self.segments(&[]));
+        self.client.send_empty(call).await
     }
 }

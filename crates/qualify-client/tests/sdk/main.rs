@@ -5,6 +5,7 @@
 mod support;
 
 mod control;
+mod control_state;
 mod errors;
 mod retries;
 mod surface;
