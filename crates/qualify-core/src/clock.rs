@@ -149,10 +149,14 @@ pub fn plan_clock(
             ),
         )
     };
+    let beyond = |why: String| crate::DomainError::new(crate::ErrorKind::InvalidInput, why);
     let forward_to = |to: OffsetDateTime| -> Result<ClockPlan, crate::DomainError> {
         let to = truncate_millis(to);
         if to < from {
             return Err(back(to));
+        }
+        if let Some(why) = crate::time_fmt::out_of_range(to) {
+            return Err(beyond(why));
         }
         let setting = match own {
             Some(ClockSetting::Running { offset_ms }) => ClockSetting::Running {
@@ -172,13 +176,19 @@ pub fn plan_clock(
             if own.is_some() && at < from {
                 return Err(back(at));
             }
+            if let Some(why) = crate::time_fmt::out_of_range(at) {
+                return Err(beyond(why));
+            }
             Ok(ClockPlan {
                 setting: Some(ClockSetting::Frozen(at)),
                 from,
                 to: at,
             })
         }
-        ClockChange::AdvanceBy(by) => forward_to(from + by),
+        ClockChange::AdvanceBy(by) => match crate::time_fmt::too_long(by) {
+            Some(why) => Err(beyond(format!("The advance {why}"))),
+            None => forward_to(from + by),
+        },
         ClockChange::AdvanceTo(at) => forward_to(at),
         ClockChange::Resume => Ok(ClockPlan {
             setting: Some(match own {
@@ -295,5 +305,42 @@ mod virtual_clock_tests {
             plan.setting.unwrap().now(later),
             from_millis(WALL + 10_000 - 300)
         );
+    }
+
+    #[test]
+    fn no_change_takes_a_clock_beyond_the_instants_qualify_keeps() {
+        use crate::time_fmt::{LATEST, LONGEST};
+        let invalid = |r: Result<ClockPlan, crate::DomainError>| r.unwrap_err().kind;
+        let at_latest = Some(ClockSetting::Frozen(LATEST));
+        assert_eq!(
+            invalid(plan_clock(
+                at_latest,
+                wall(),
+                wall(),
+                ClockChange::AdvanceBy(Duration::from_secs(1))
+            )),
+            crate::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            invalid(plan_clock(
+                None,
+                wall(),
+                wall(),
+                ClockChange::Freeze(LATEST + time::Duration::SECOND)
+            )),
+            crate::ErrorKind::InvalidInput
+        );
+        // Far beyond: refused, never an overflow.
+        assert_eq!(
+            invalid(plan_clock(
+                at_latest,
+                wall(),
+                wall(),
+                ClockChange::AdvanceBy(Duration::from_secs(u64::MAX))
+            )),
+            crate::ErrorKind::InvalidInput
+        );
+        assert!(plan_clock(None, wall(), wall(), ClockChange::AdvanceBy(LONGEST)).is_ok());
+        assert!(plan_clock(None, wall(), wall(), ClockChange::Freeze(LATEST)).is_ok());
     }
 }

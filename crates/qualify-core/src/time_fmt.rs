@@ -12,6 +12,37 @@ pub fn wire(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// The earliest instant a control document, a clock or a setting may name: the Unix epoch (the
+/// stores keep milliseconds since it).
+pub const EARLIEST: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+/// The latest such instant. Far enough before the end of year 9999 (the last RFC 3339 can write)
+/// that an instant plus [`LONGEST`] still has a date: nothing the domain adds can overflow.
+pub const LATEST: OffsetDateTime = time::macros::datetime!(9000-01-01 0:00 UTC);
+
+/// The longest duration a control document, a clock advance or a setting may name: 100 years
+/// of 365 days.
+pub const LONGEST: std::time::Duration = std::time::Duration::from_secs(36_500 * 86_400);
+
+/// Why `t` is outside [`EARLIEST`, `LATEST`], if it is.
+pub fn out_of_range(t: OffsetDateTime) -> Option<String> {
+    (t < EARLIEST || t > LATEST).then(|| {
+        format!(
+            "{} is outside the instants qualify keeps ({} to {}).",
+            wire(t),
+            wire(EARLIEST),
+            wire(LATEST)
+        )
+    })
+}
+
+/// Why `d` is longer than [`LONGEST`], if it is.
+pub fn too_long(d: std::time::Duration) -> Option<String> {
+    (d > LONGEST).then(|| {
+        "is longer than 100 years (36500d), the longest duration qualify takes.".to_owned()
+    })
+}
+
 pub fn truncate_millis(t: OffsetDateTime) -> OffsetDateTime {
     from_millis(to_millis(t))
 }
@@ -49,6 +80,16 @@ mod tests {
     fn wire_format_is_utc_seconds_with_z() {
         let t = from_millis(1_607_115_264_123);
         assert_eq!(wire(t), "2020-12-04T20:54:24Z");
+    }
+
+    #[test]
+    fn the_latest_instant_plus_the_longest_duration_still_has_a_date() {
+        assert!(LATEST.checked_add(LONGEST.try_into().unwrap()).is_some());
+        assert!(out_of_range(LATEST).is_none() && out_of_range(EARLIEST).is_none());
+        assert!(out_of_range(LATEST + time::Duration::SECOND).is_some());
+        assert!(out_of_range(EARLIEST - time::Duration::SECOND).is_some());
+        assert!(too_long(LONGEST).is_none());
+        assert!(too_long(LONGEST + std::time::Duration::from_millis(1)).is_some());
     }
 
     #[test]

@@ -309,7 +309,11 @@ impl<const MIN_MS: u64> Setting for HumanDuration<MIN_MS> {
             }
         };
         match humantime::parse_duration(text.trim()) {
-            Ok(d) if d >= min => Ok(Self(d)),
+            Ok(d) if d < min => Err(expected()),
+            Ok(d) => match qualify_core::time_fmt::too_long(d) {
+                Some(why) => Err(format!("{} {why}", text.trim())),
+                None => Ok(Self(d)),
+            },
             _ => Err(expected()),
         }
     }
@@ -384,13 +388,16 @@ impl Setting for StartClock {
             "expected frozen:T with T an RFC 3339 instant, e.g. frozen:2030-01-01T00:00:00Z"
                 .to_owned()
         })?;
-        time::OffsetDateTime::parse(at.trim(), &time::format_description::well_known::Rfc3339)
-            .map(|t| {
-                Self(qualify_core::time_fmt::truncate_millis(
-                    t.to_offset(time::UtcOffset::UTC),
-                ))
-            })
-            .map_err(|_| format!("{at:?} is not an RFC 3339 instant such as 2030-01-01T00:00:00Z"))
+        let t =
+            time::OffsetDateTime::parse(at.trim(), &time::format_description::well_known::Rfc3339)
+                .map(|t| qualify_core::time_fmt::truncate_millis(t.to_offset(time::UtcOffset::UTC)))
+                .map_err(|_| {
+                    format!("{at:?} is not an RFC 3339 instant such as 2030-01-01T00:00:00Z")
+                })?;
+        match qualify_core::time_fmt::out_of_range(t) {
+            Some(why) => Err(why),
+            None => Ok(Self(t)),
+        }
     }
 }
 
@@ -741,6 +748,18 @@ mod tests {
         let d = HumanDuration::<0>::parse("1h 30m").unwrap();
         assert_eq!(HumanDuration::<0>::parse(&d.to_string()).unwrap(), d);
         assert!(HumanDuration::<0>::parse("soon").is_err());
+        assert!(HumanDuration::<0>::parse("36500d").is_ok());
+        assert!(
+            HumanDuration::<0>::parse("36501d")
+                .unwrap_err()
+                .contains("100 years")
+        );
+        assert!(StartClock::parse("frozen:9000-01-01T00:00:00Z").is_ok());
+        assert!(
+            StartClock::parse("frozen:9999-12-31T00:00:00Z")
+                .unwrap_err()
+                .contains("outside")
+        );
         assert!(AtLeast::<8192>::parse("8191").is_err());
         assert_eq!(AtLeast::<8192>::parse("8192").unwrap().get(), 8192);
         assert!(AtLeast::<0>::parse("-1").is_err());

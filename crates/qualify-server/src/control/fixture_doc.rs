@@ -306,12 +306,7 @@ impl PartnerDoc {
         let vetting = self
             .vetting
             .as_ref()
-            .map(|v| {
-                let scenario = v.to_scenario(&join(path, "vetting"))?;
-                let document =
-                    serde_json::to_value(v).map_err(|e| ApiError::invalid(e.to_string()))?;
-                Ok::<_, ApiError>((scenario, document))
-            })
+            .map(|v| v.read(&join(path, "vetting")))
             .transpose()?;
         let clock = self
             .clock

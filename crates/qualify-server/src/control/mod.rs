@@ -93,7 +93,8 @@ impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S>
 }
 
 /// A duration of control.md 0: humantime (`250ms`, `2s`, `72h`, `3d`) or ISO 8601 (`PT72H`,
-/// `P3D`; years and months are refused: they have no fixed length).
+/// `P3D`; years and months are refused: they have no fixed length). At most 100 years
+/// ([`qualify_core::time_fmt::LONGEST`]).
 pub fn duration(path: &str, s: &str) -> Result<Duration, ApiError> {
     let t = s.trim();
     let bad = || {
@@ -102,38 +103,60 @@ pub fn duration(path: &str, s: &str) -> Result<Duration, ApiError> {
             format!("{s:?} is not a duration such as 250ms, 2s, 72h, 3d or PT72H."),
         )
     };
-    if t.starts_with(['P', 'p']) {
-        return match iso8601::duration(&t.to_ascii_uppercase()) {
-            Ok(iso8601::Duration::Weeks(w)) => Ok(Duration::from_secs(u64::from(w) * 7 * 86_400)),
-            Ok(iso8601::Duration::YMDHMS {
-                year: 0,
-                month: 0,
-                day,
-                hour,
-                minute,
-                second,
-                millisecond,
-            }) => Ok(Duration::from_millis(
-                ((u64::from(day) * 24 + u64::from(hour)) * 60 + u64::from(minute)) * 60_000
-                    + u64::from(second) * 1000
-                    + u64::from(millisecond),
-            )),
-            _ => Err(bad()),
-        };
+    let d = if t.starts_with(['P', 'p']) {
+        iso_duration(&t.to_ascii_uppercase()).ok_or_else(bad)?
+    } else {
+        humantime::parse_duration(t).map_err(|_| bad())?
+    };
+    match qualify_core::time_fmt::too_long(d) {
+        Some(why) => Err(invalid_at(path, format!("{s:?} {why}"))),
+        None => Ok(d),
     }
-    humantime::parse_duration(t).map_err(|_| bad())
 }
 
-/// An instant of control.md 0: RFC 3339 (any offset; kept in UTC, milliseconds).
+/// An ISO 8601 duration without years and months. The whole text must parse (the crate's
+/// `iso8601::duration` ignores what follows a prefix it reads, so `PT4294967296H` would be
+/// `PT` there: zero).
+fn iso_duration(t: &str) -> Option<Duration> {
+    let (rest, d) = iso8601::parsers::parse_duration(t.as_bytes()).ok()?;
+    if !rest.is_empty() || t.ends_with('T') {
+        return None;
+    }
+    let ms = match d {
+        iso8601::Duration::Weeks(w) => u64::from(w) * 7 * 86_400_000,
+        iso8601::Duration::YMDHMS {
+            year: 0,
+            month: 0,
+            day,
+            hour,
+            minute,
+            second,
+            millisecond,
+        } => {
+            ((u64::from(day) * 24 + u64::from(hour)) * 60 + u64::from(minute)) * 60_000
+                + u64::from(second) * 1000
+                + u64::from(millisecond)
+        }
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// An instant of control.md 0: RFC 3339 (any offset; kept in UTC, milliseconds), from 1970 to
+/// the year 9000 ([`qualify_core::time_fmt::LATEST`]).
 pub fn instant(path: &str, s: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(s.trim(), &Rfc3339)
+    let t = OffsetDateTime::parse(s.trim(), &Rfc3339)
         .map(|t| qualify_core::time_fmt::truncate_millis(t.to_offset(time::UtcOffset::UTC)))
         .map_err(|_| {
             invalid_at(
                 path,
                 format!("{s:?} is not an RFC 3339 instant such as 2026-01-05T12:00:00Z."),
             )
-        })
+        })?;
+    match qualify_core::time_fmt::out_of_range(t) {
+        Some(why) => Err(invalid_at(path, why)),
+        None => Ok(t),
+    }
 }
 
 /// An instant as control documents write it: RFC 3339 UTC with `Z`, milliseconds when there
@@ -206,7 +229,20 @@ mod tests {
         ] {
             assert_eq!(duration("x", s).unwrap(), Duration::from_millis(ms), "{s}");
         }
-        for bad in ["", "soon", "P1M", "P1Y", "-2s"] {
+        for bad in [
+            "",
+            "soon",
+            "P1M",
+            "P1Y",
+            "-2s",
+            "PT",
+            "PT5HX",
+            "PT4294967296H",
+            "PT99999999999H",
+            "99999999999h",
+            "36501d",
+            "P5300W",
+        ] {
             assert!(duration("rules[0].after", bad).is_err(), "{bad}");
         }
         let t = instant("x", "2026-01-05T13:00:00+01:00").unwrap();
@@ -216,5 +252,21 @@ mod tests {
             "2026-01-05T12:00:00.250Z"
         );
         assert!(instant("frozenAt", "yesterday").is_err());
+        assert_eq!(
+            duration("x", "36500d").unwrap(),
+            qualify_core::time_fmt::LONGEST
+        );
+        for beyond in [
+            "9999-12-31T23:59:59Z",
+            "9000-01-01T00:00:01Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let e = instant("frozenAt", beyond).unwrap_err();
+            assert!(
+                e.error.description.starts_with("frozenAt: "),
+                "{}",
+                e.error.description
+            );
+        }
     }
 }

@@ -83,6 +83,41 @@ impl ScenarioDoc {
             .collect::<Result<_, _>>()?;
         Ok(Scenario { rules })
     }
+
+    /// The rules the engine runs and the document to keep: this one with every value in its
+    /// canonical spelling (`" approved "` is kept as `Approved`, a GUID in lower case, globs as
+    /// they match), so that GET and snapshots show what the scenario does. Durations keep the
+    /// client's spelling (`72h` or `PT72H`), trimmed.
+    pub fn read(&self, base: &str) -> Result<(Scenario, serde_json::Value), ApiError> {
+        let scenario = self.to_scenario(base)?;
+        let rules = self
+            .rules
+            .iter()
+            .zip(&scenario.rules)
+            .map(|(doc, rule)| {
+                let m = &rule.matches;
+                RuleDoc {
+                    matches: MatchDoc {
+                        qualification: m.qualification.map(|q| q.name().to_owned()),
+                        education_segment: m.education_segment.map(|s| s.name().to_owned()),
+                        customer_id: m.customer_id.map(|c| c.to_string()),
+                        website: m.website.as_ref().map(|g| g.as_str().to_owned()),
+                        domain: m.domain.as_ref().map(|g| g.as_str().to_owned()),
+                    },
+                    outcome: rule.outcome.name().to_owned(),
+                    reason: match &rule.outcome {
+                        Outcome::Denied { reason } => Some(reason.clone()),
+                        _ => None,
+                    },
+                    after: doc.after.as_deref().map(|a| a.trim().to_owned()),
+                    after_reads: doc.after_reads,
+                }
+            })
+            .collect();
+        let document = serde_json::to_value(ScenarioDoc { rules })
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        Ok((scenario, document))
+    }
 }
 
 fn text(path: &str, s: &str) -> Result<String, ApiError> {
@@ -225,6 +260,23 @@ mod tests {
             When::After(std::time::Duration::from_secs(2))
         );
         assert_eq!(s.rules[1].when, When::AfterReads(2));
+    }
+
+    #[test]
+    fn the_kept_document_spells_every_value_canonically() {
+        let doc: ScenarioDoc = parse_strict(
+            br#"{"rules": [{"match": {"qualification": " education ", "educationSegment": "k12",
+                "customerId": "2B3F6A7E-1F1E-4C55-9B0A-3C2D1E0F9A8B", "website": " *.EDU "},
+                "outcome": " denied ", "reason": " No ", "after": " 72h "}]}"#,
+        )
+        .unwrap();
+        let (_, kept) = doc.read("").unwrap();
+        assert_eq!(
+            kept,
+            serde_json::json!({"rules": [{"match": {"qualification": "Education",
+                "educationSegment": "K12", "customerId": "2b3f6a7e-1f1e-4c55-9b0a-3c2d1e0f9a8b",
+                "website": "*.edu"}, "outcome": "Denied", "reason": "No", "after": "72h"}]})
+        );
     }
 
     #[test]

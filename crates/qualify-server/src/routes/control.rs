@@ -410,14 +410,13 @@ pub async fn set_vetting(
     ControlBody(doc): ControlBody<ScenarioDoc>,
 ) -> ApiResult<Response> {
     let partner = partner_id(&partner)?;
-    let scenario = doc.to_scenario("")?;
-    let document = serde_json::to_value(&doc).map_err(|_| ApiError::of(ErrorKind::Internal))?;
+    let (scenario, document) = doc.read("")?;
     state
         .store
-        .set_scenario(partner, Some((scenario, document)))
+        .set_scenario(partner, Some((scenario, document.clone())))
         .await?;
     tracing::info!(%partner, rules = doc.rules.len(), "control: vetting scenario set");
-    Ok(ok(doc).into_response())
+    Ok(ok(document).into_response())
 }
 
 /// `GET /admin/v1/partners/{p}/vetting`.

@@ -113,6 +113,11 @@ async fn time_never_goes_back_once_a_scope_has_a_clock() {
         (json!({}), "by"),
         (json!({"by": "1s", "to": "2030-01-01T00:00:00Z"}), "to"),
         (json!({"by": "1s", "extra": 1}), "extra"),
+        // Beyond what qualify keeps: refused, never an overflow (a 500) or a wrap (a no-op).
+        (json!({"by": "99999999999h"}), "by"),
+        (json!({"by": "PT4294967296H"}), "by"),
+        (json!({"by": "36501d"}), "by"),
+        (json!({"to": "9999-12-31T23:59:59Z"}), "to"),
     ] {
         let r = app
             .post(&format!("{}/advance", clock_path(&p)))
@@ -130,9 +135,34 @@ async fn time_never_goes_back_once_a_scope_has_a_clock() {
             r.text
         );
     }
-    app.put(&clock_path(&p))
+    for at in ["not a time", "9999-12-31T23:59:59Z", "1969-12-31T23:59:59Z"] {
+        app.put(&clock_path(&p))
+            .token(&app.admin_token())
+            .json(json!({ "frozenAt": at }))
+            .send()
+            .await
+            .assert_error(400, 800002);
+    }
+    assert_eq!(
+        app.admin(Method::GET, &clock_path(&p), None, 200).await["now"],
+        "2020-01-01T00:00:00Z",
+        "nothing refused moved the clock"
+    );
+    // At the latest instant, the longest scenario delay still has a date.
+    freeze(&app, &clock_path(&p), "9000-01-01T00:00:00Z").await;
+    app.admin(
+        Method::PUT,
+        &format!("/admin/v1/partners/{}/vetting", p.id),
+        Some(json!({"rules": [{"outcome": "Approved", "after": "36500d"}]})),
+        200,
+    )
+    .await;
+    let c = app.create_customer(&p).await;
+    let r = create(&app, &p, &c, state_owned()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.post(&format!("{}/advance", clock_path(&p)))
         .token(&app.admin_token())
-        .json(json!({"frozenAt": "not a time"}))
+        .json(json!({"by": "1s"}))
         .send()
         .await
         .assert_error(400, 800002);

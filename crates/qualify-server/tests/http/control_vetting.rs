@@ -47,6 +47,19 @@ async fn a_scenario_is_stored_shown_and_removed() {
     let stored = set_scenario(&app, &p, rules.clone()).await;
     assert_eq!(stored, json!({ "rules": rules }));
     assert_eq!(app.admin(Method::GET, &path, None, 200).await, stored);
+    // Values are kept in their canonical spelling: GET shows what the scenario does.
+    let loose = json!([{"match": {"qualification": " education ", "website": "*.EDU"},
+        "outcome": " approved ", "after": " 2s "}]);
+    assert_eq!(
+        set_scenario(&app, &p, loose).await,
+        json!({"rules": [{"match": {"qualification": "Education", "website": "*.edu"},
+            "outcome": "Approved", "after": "2s"}]})
+    );
+    assert_eq!(
+        app.admin(Method::GET, &path, None, 200).await["rules"][0]["outcome"],
+        "Approved"
+    );
+    set_scenario(&app, &p, rules.clone()).await;
     // Another partner's scenario is its own.
     let other = app.partner();
     assert_eq!(
