@@ -58,6 +58,14 @@ impl Scope {
             Scope::Partner(p) => *p == partner,
         }
     }
+
+    /// The partner of a partner scope; `None` for all of them.
+    pub fn partner(&self) -> Option<PartnerId> {
+        match self {
+            Scope::All => None,
+            Scope::Partner(p) => Some(*p),
+        }
+    }
 }
 
 /// What a reset (or a restore's reset) removed.

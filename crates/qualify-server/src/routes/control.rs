@@ -86,6 +86,9 @@ pub async fn reset_scope(state: &AppState, scope: Scope) -> ApiResult<Counts> {
             &state.config.policy,
         )
         .await?;
+    // Faults and journal entries are the scope's too (control.md 1); they live outside the
+    // fixture's transaction, and are cleared once it has committed.
+    crate::traffic::clear(state, scope.partner()).await?;
     if let (Scope::All, Some(at)) = (scope, state.config.start_clock) {
         state
             .store
@@ -244,6 +247,7 @@ async fn restore(state: &AppState, scope: Scope, doc: FixtureDoc) -> ApiResult<R
             &state.config.policy,
         )
         .await?;
+    crate::traffic::clear(state, scope.partner()).await?;
     state.wake_worker();
     tracing::info!(scope = %scope_name(scope), customers = outcome.applied.customers, "control: restore");
     Ok(ok(CountsOut::from(outcome.applied)).into_response())

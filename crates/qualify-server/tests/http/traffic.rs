@@ -1,6 +1,7 @@
 //! Fault injection, the request journal and client checks (control.md 5-7), in process. The
 //! dropped connection, several instances and the CLI are in `crates/qualify-cli/tests/api/traffic.rs`.
 
+use axum::http::Method;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -738,7 +739,7 @@ async fn with_the_journal_off_nothing_is_recorded() {
 }
 
 #[tokio::test]
-async fn clearing_a_partners_traffic_leaves_the_others() {
+async fn a_partners_reset_clears_its_faults_and_journal_and_leaves_the_others() {
     let app = TestApp::new().await;
     let (p, q) = (app.partner(), app.partner());
     for partner in [&p, &q] {
@@ -748,11 +749,21 @@ async fn clearing_a_partners_traffic_leaves_the_others() {
             .send()
             .await;
     }
-    let removed = qualify_server::traffic::clear(&app.state, Some(p.id))
-        .await
-        .unwrap();
-    assert_eq!(removed, 1);
+    // A global fault (no match.partner) is nobody's: a partner's reset leaves it.
+    add_fault(
+        &app,
+        json!({"match": {"method": "PATCH"}, "response": {"status": 500}}),
+    )
+    .await;
+    app.admin(
+        Method::POST,
+        &format!("/admin/v1/partners/{}/reset", p.id),
+        None,
+        200,
+    )
+    .await;
     assert_eq!(faults(&app, &format!("?partner={}", p.id)).await, json!([]));
+    assert_eq!(faults(&app, "").await.as_array().unwrap().len(), 2);
     assert_eq!(
         faults(&app, &format!("?partner={}", q.id))
             .await
@@ -772,4 +783,22 @@ async fn clearing_a_partners_traffic_leaves_the_others() {
             .len(),
         1
     );
+    // A restore is a reset then a seed: the partner's traffic state goes too.
+    app.admin(
+        Method::POST,
+        &format!("/admin/v1/partners/{}/restore", q.id),
+        Some(json!({"version": 1, "partners": []})),
+        200,
+    )
+    .await;
+    assert_eq!(faults(&app, &format!("?partner={}", q.id)).await, json!([]));
+    assert_eq!(
+        journal(&app, &format!("?partner={}", q.id)).await["entries"],
+        json!([])
+    );
+    // A global reset: every fault, every entry.
+    app.get("/v1/customers").token(&p.app_user).send().await;
+    app.admin(Method::POST, "/admin/v1/reset", None, 200).await;
+    assert_eq!(faults(&app, "").await, json!([]));
+    assert_eq!(journal(&app, "").await["entries"], json!([]));
 }
