@@ -531,7 +531,7 @@ pub fn plan_vetting(
     match decision_effects(q, &decision, stamp, Some(company_etag))? {
         Some((updated, effects)) => Ok(VettingPlan {
             effects,
-            finish: JobFinish::Decided(updated.vetting_status),
+            finish: JobFinish::Decided(updated.qualification, updated.vetting_status),
         }),
         None => done(JobFinish::NoChange(q.vetting_status)),
     }
@@ -844,7 +844,7 @@ mod tests {
             company: Some(company("contoso.com")),
         };
         let plan = plan_vetting(&job(), &open, &auto, from_millis(9)).unwrap();
-        assert_eq!(plan.finish, JobFinish::Decided(VettingStatus::Denied));
+        assert_eq!(plan.finish, JobFinish::Decided(edu, VettingStatus::Denied));
         let Effect::Audit(a) = &plan.effects[1] else {
             panic!()
         };

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::PartnerId;
-use crate::qualification::VettingStatus;
+use crate::qualification::{SettableQualification, VettingStatus};
 
 /// The kind of a job: which handler runs it. Stored as text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,8 +65,8 @@ pub struct Job {
 /// How a job ended, as its handler reports it; `label` is stored as the job's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobFinish {
-    /// The qualification moved to this status.
-    Decided(VettingStatus),
+    /// The request for this qualification moved to this status.
+    Decided(SettableQualification, VettingStatus),
     /// The request waits for a reviewer.
     LeftForReviewer,
     /// Already decided (by a reviewer, or an earlier run of the job): nothing changed.
@@ -83,7 +83,7 @@ impl JobFinish {
     /// What is stored in the job's `outcome` column.
     pub fn label(&self) -> String {
         match self {
-            JobFinish::Decided(s) => s.name().to_owned(),
+            JobFinish::Decided(_, s) => s.name().to_owned(),
             JobFinish::LeftForReviewer => "awaiting-reviewer".to_owned(),
             JobFinish::NoChange(s) => format!("already-{s}"),
             JobFinish::SubjectGone => "subject-gone".to_owned(),
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn labels_read_well() {
         assert_eq!(
-            JobFinish::Decided(VettingStatus::Approved).label(),
+            JobFinish::Decided(SettableQualification::Education, VettingStatus::Approved).label(),
             "Approved"
         );
         assert_eq!(

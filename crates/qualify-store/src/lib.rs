@@ -26,11 +26,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub mod backup;
+mod observe;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
 pub mod testing;
 
+pub use observe::{CommitObserver, observe_commits};
 pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 
@@ -246,6 +248,58 @@ impl ReviewPage {
     }
 }
 
+/// The unfinished jobs of one kind, as metrics show them ([`Store::queue_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Jobs not done (due or not, leased or not).
+    pub pending: u64,
+    /// How long the oldest of them that is due by its partner's clock has been due (zero when
+    /// none is due).
+    pub oldest_due: Duration,
+}
+
+impl QueueStats {
+    /// From a count and the largest age in milliseconds (negative: not due yet).
+    pub(crate) fn of(pending: i64, oldest_ms: Option<i64>) -> Self {
+        let ms = oldest_ms.unwrap_or(0).max(0);
+        Self {
+            pending: u64::try_from(pending).unwrap_or(0),
+            oldest_due: Duration::from_millis(ms.unsigned_abs()),
+        }
+    }
+}
+
+/// A read that counted `afterReads` ([`Store::count_reads`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountedRead {
+    pub owner: PartnerId,
+    /// The customer's requests as the read shows them.
+    pub records: Vec<QualificationRecord>,
+    /// The ids of the requests this read decided.
+    pub decided: Vec<i64>,
+}
+
+impl CountedRead {
+    /// The read's `records` after its plan; `waiting` are the ids of the requests it counted that
+    /// were InReview before: those now decided are the read's decisions.
+    pub(crate) fn new(
+        owner: PartnerId,
+        waiting: &[i64],
+        records: Vec<QualificationRecord>,
+    ) -> Self {
+        let decided = records
+            .iter()
+            .filter(|q| waiting.contains(&q.id) && q.vetting_status.is_terminal())
+            .map(|q| q.id)
+            .collect();
+        Self {
+            owner,
+            records,
+            decided,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Database reachable and answering.
@@ -306,14 +360,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Idempotent<QualificationRecord>>;
     /// A read by the customer's partner that counts for `afterReads` requests (all of them, or
     /// only the request `only`): applies the decisions the read brings, in one transaction, and
-    /// returns the owner and the requests as the read shows them (control.md 3).
+    /// returns the owner, the requests as the read shows them and those it decided (control.md 3).
     async fn count_reads(
         &self,
         customer: CustomerId,
         wall: OffsetDateTime,
         policy: &VettingPolicy,
         only: Option<i64>,
-    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>>;
+    ) -> StoreResult<Option<CountedRead>>;
 
     // GCC validation codes.
     async fn validation_codes(&self, partner: PartnerId) -> StoreResult<Vec<ValidationCode>>;
@@ -443,6 +497,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Gives back the leases `owner` holds (graceful shutdown).
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
+    /// The unfinished jobs of `kind` and how long the oldest due one has waited, by its
+    /// partner's clock at wall time `wall` (read when metrics are scraped).
+    async fn queue_stats(&self, kind: &str, wall: OffsetDateTime) -> StoreResult<QueueStats>;
     /// When the next unfinished job can be claimed (its due time, or the end of its lease).
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
     /// Leases due jobs of a scope for a clock advance: due by `due_by` (the scope's new time)

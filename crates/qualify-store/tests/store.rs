@@ -190,7 +190,73 @@ backends!(
     concurrent_transitions_are_never_skipped_by_a_reader,
     faults_count_hits_fire_at_their_positions_and_expire,
     concurrent_fault_hits_fire_exactly_times,
+    queue_stats_count_pending_jobs_and_age_the_oldest_due_by_its_clock,
 );
+
+async fn queue_stats_count_pending_jobs_and_age_the_oldest_due_by_its_clock(store: &dyn Store) {
+    use qualify_core::clock::ClockChange;
+    use qualify_core::engine::Scope;
+    use qualify_store::QueueStats;
+    let stats = |wall| store.queue_stats(JobKind::VETTING, wall);
+    assert_eq!(stats(at(0)).await.unwrap(), QueueStats::default());
+    let (p, frozen) = (PartnerId::new_random(), PartnerId::new_random());
+    for (partner, delay) in [(p, 5_000), (p, 60_000), (frozen, 1_000)] {
+        let c = customer(store, partner).await;
+        store
+            .create_qualification(&ctx(at(0)), partner, c, edu(), &delayed(delay))
+            .await
+            .unwrap();
+    }
+    // Another kind is not counted.
+    let other = NewJob {
+        kind: JobKind("test-kind".into()),
+        partner: p,
+        payload: serde_json::json!({}),
+        run_at: at(0),
+    };
+    store.enqueue_job(other, None).await.unwrap();
+    // `frozen`'s clock stands before its job's due time: only wall time moves the others.
+    store
+        .change_clock(Scope::Partner(frozen), at(0), ClockChange::Freeze(at(500)))
+        .await
+        .unwrap();
+    let secs = Duration::from_secs;
+    assert_eq!(
+        stats(at(1_000)).await.unwrap(),
+        QueueStats {
+            pending: 3,
+            oldest_due: secs(0),
+        }
+    );
+    assert_eq!(stats(at(7_000)).await.unwrap().oldest_due, secs(2));
+    // Done jobs leave the queue; the oldest due one is now 60 s's, not due yet at 59 s.
+    let jobs = store
+        .claim_jobs("w", at(7_000), secs(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    for job in jobs.iter().filter(|j| j.kind.as_str() == JobKind::VETTING) {
+        store
+            .run_vetting_job(job, "w", at(7_000), &auto())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        stats(at(59_000)).await.unwrap(),
+        QueueStats {
+            pending: 2,
+            oldest_due: secs(0),
+        }
+    );
+    // The frozen clock moved past its job's due time: due for 4 s by that clock.
+    store
+        .change_clock(Scope::Partner(frozen), at(0), ClockChange::Freeze(at(5_000)))
+        .await
+        .unwrap();
+    assert_eq!(stats(at(59_000)).await.unwrap().oldest_due, secs(4));
+    // Two due: the older one counts.
+    assert_eq!(stats(at(63_500)).await.unwrap().oldest_due, secs(4));
+}
 
 async fn the_review_queue_filters_pages_and_names_the_company(store: &dyn Store) {
     use qualify_store::{ReviewCursor, ReviewQuery};
@@ -983,7 +1049,7 @@ async fn jobs_are_leased_finished_once_and_reclaimed_after_a_crash(store: &dyn S
             .run_vetting_job(&b[0], "b", at(31_004), &auto())
             .await
             .unwrap(),
-        JobFinish::Decided(VettingStatus::Approved)
+        JobFinish::Decided(SettableQualification::Education, VettingStatus::Approved)
     );
     assert_eq!(
         store
@@ -1323,7 +1389,7 @@ async fn jobs_of_any_kind_fail_with_backoff_without_holding_back_others(store: &
             .run_vetting_job(&vetting[0], "w", at(3), &auto())
             .await
             .unwrap(),
-        JobFinish::Decided(VettingStatus::Approved)
+        JobFinish::Decided(SettableQualification::Education, VettingStatus::Approved)
     );
     // Not before its retry time; then again, with its last error, one more attempt.
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(1_002)));
@@ -1491,8 +1557,8 @@ async fn finish_pending_jobs_of_the_previous_release(store: &dyn Store) {
     assert_eq!(
         finishes,
         vec![
-            JobFinish::Decided(VettingStatus::Approved),
-            JobFinish::Decided(VettingStatus::Denied),
+            JobFinish::Decided(SettableQualification::Education, VettingStatus::Approved),
+            JobFinish::Decided(SettableQualification::Education, VettingStatus::Denied),
             JobFinish::NoChange(VettingStatus::Approved),
         ]
     );

@@ -24,7 +24,7 @@ use super::{
     apply, company_of, customer_owner, load_qualifications, lock_scope, own_clock, partner_clocks,
 };
 use crate::rows;
-use crate::{AppliedTransition, FixtureMode, FixtureOutcome, StoreResult};
+use crate::{AppliedTransition, CountedRead, FixtureMode, FixtureOutcome, StoreResult};
 
 fn uuid_of(s: &str) -> StoreResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|_| rows::corrupt("id", s))
@@ -365,7 +365,7 @@ pub(super) async fn count_reads(
     wall: OffsetDateTime,
     policy: &VettingPolicy,
     only: Option<i64>,
-) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+) -> StoreResult<Option<CountedRead>> {
     let Some(owner) = customer_owner(conn, customer).await? else {
         return Ok(None);
     };
@@ -380,11 +380,16 @@ pub(super) async fn count_reads(
     let (counted, others): (Vec<_>, Vec<_>) = records
         .into_iter()
         .partition(|q| only.is_none_or(|id| id == q.id));
+    let waiting: Vec<i64> = counted
+        .iter()
+        .filter(|q| !q.vetting_status.is_terminal())
+        .map(|q| q.id)
+        .collect();
     let (shown, effects) = plan_read(counted, company.as_ref(), policy, now)?;
     apply(conn, &effects).await?;
     let mut all: Vec<QualificationRecord> = shown.into_iter().chain(others).collect();
     all.sort_by_key(|q| q.id);
-    Ok(Some((owner, all)))
+    Ok(Some(CountedRead::new(owner, &waiting, all)))
 }
 
 // ---- clock advances -----------------------------------------------------------------------------

@@ -41,10 +41,11 @@ use sqlx::{PgConnection, PgPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use crate::observe::CommitTimer;
 use crate::rows::{self, Applied};
 use crate::{
-    AppliedTransition, AuditEvent, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
+    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
+    QueueStats, ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
     new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
@@ -447,6 +448,14 @@ async fn lock_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<()> {
 }
 
 /// A scope's own clock.
+/// Commits a transaction, timed for the commit observer (a batch of one request).
+async fn commit(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> StoreResult<()> {
+    let timer = CommitTimer::start();
+    tx.commit().await?;
+    timer.committed(1);
+    Ok(())
+}
+
 async fn own_clock(conn: &mut PgConnection, scope: Scope) -> StoreResult<Option<ClockSetting>> {
     let row = sqlx::query("SELECT frozen_at, offset_ms FROM clocks WHERE scope = $1")
         .bind(rows::clock_scope(scope))
@@ -953,7 +962,7 @@ impl Store for PgStore {
                     .await?;
             }
             remember(&mut tx, ctx, &customer).await?;
-            tx.commit().await?;
+            commit(tx).await?;
             Ok(Idempotent {
                 value: customer,
                 replayed: false,
@@ -1061,7 +1070,7 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
             remember(&mut tx, ctx, &updated).await?;
-            tx.commit().await?;
+            commit(tx).await?;
             Ok(Idempotent {
                 value: updated,
                 replayed: false,
@@ -1129,7 +1138,7 @@ impl Store for PgStore {
                 .ok_or_else(|| StoreError::Backend("the plan inserted nothing".into()))?;
             let record = plan.qualification.into_record(id);
             remember(&mut tx, ctx, &record).await?;
-            tx.commit().await?;
+            commit(tx).await?;
             self.transition_committed();
             Ok(Idempotent {
                 value: record,
@@ -1221,7 +1230,7 @@ impl Store for PgStore {
             last_update: partner_clocks(&mut tx, owner).await?.now(ctx.wall),
         };
         apply(&mut tx, &[Effect::SetValidationStatus(saved.clone())]).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(saved)
     }
 
@@ -1260,7 +1269,7 @@ impl Store for PgStore {
             updated_at: partner_clocks(&mut tx, partner).await?.now(ctx.wall),
         };
         apply(&mut tx, &[Effect::SetGdap(grant.clone())]).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(grant)
     }
 
@@ -1312,7 +1321,7 @@ impl Store for PgStore {
         };
         let plan = plan_decide(qualification, if_match, decision, &snapshot, ctx.stamp(now))?;
         apply(&mut tx, &plan.effects).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         self.transition_committed();
         Ok(plan.updated)
     }
@@ -1559,7 +1568,7 @@ impl Store for PgStore {
     ) -> StoreResult<ClockPlan> {
         let mut tx = self.pool.begin().await?;
         let plan = control::change_clock(&mut tx, scope, wall, change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(plan)
     }
 
@@ -1588,7 +1597,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         partner_clocks(&mut tx, partner).await?;
         apply(&mut tx, &[Effect::SetScenario { partner, scenario }]).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 
@@ -1601,7 +1610,7 @@ impl Store for PgStore {
     ) -> StoreResult<FixtureOutcome> {
         let mut tx = self.pool.begin().await?;
         let outcome = control::apply_fixture(&mut tx, &mode, fixture, wall, policy).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(outcome)
     }
 
@@ -1612,7 +1621,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         let fixture = control::snapshot(&mut tx, scope).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(fixture)
     }
 
@@ -1638,10 +1647,10 @@ impl Store for PgStore {
         wall: OffsetDateTime,
         policy: &VettingPolicy,
         only: Option<i64>,
-    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+    ) -> StoreResult<Option<CountedRead>> {
         let mut tx = self.pool.begin().await?;
         let shown = control::count_reads(&mut tx, customer, wall, policy, only).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(shown)
     }
 
@@ -1674,7 +1683,7 @@ impl Store for PgStore {
         let plan = plan_vetting(job, &snapshot, policy, now)?;
         apply(&mut tx, &plan.effects).await?;
         mark_done(&mut tx, job.id, now, &plan.finish.label()).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         if plan.effects.iter().any(|e| matches!(e, Effect::Audit(_))) {
             self.transition_committed();
         }
@@ -1693,7 +1702,7 @@ impl Store for PgStore {
             return Ok(false);
         }
         mark_done(&mut tx, job.id, now, &finish.label()).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(true)
     }
 
@@ -1730,6 +1739,29 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected())
+    }
+
+    async fn queue_stats(&self, kind: &str, wall: OffsetDateTime) -> StoreResult<QueueStats> {
+        let mut conn = self.pool.acquire().await?;
+        let (gfrozen, goffset) = own_clock(&mut conn, Scope::All)
+            .await?
+            .map_or((None, None), rows::clock_columns);
+        // A job's age: its partner's domain time now minus its due time (due when >= 0).
+        let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(CASE WHEN c.frozen_at IS NOT NULL THEN c.frozen_at \
+                  WHEN c.offset_ms IS NOT NULL THEN $1 + c.offset_ms \
+                  WHEN $3::bigint IS NOT NULL THEN $3::bigint \
+                  ELSE $1 + COALESCE($4::bigint, 0) END - j.run_at) \
+             FROM jobs j LEFT JOIN clocks c ON c.scope = j.partner_id::text \
+             WHERE j.done_at IS NULL AND j.kind = $2",
+        )
+        .bind(to_millis(wall))
+        .bind(kind)
+        .bind(gfrozen)
+        .bind(goffset)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(QueueStats::of(pending, oldest))
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
@@ -1786,7 +1818,7 @@ impl Store for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         notify_faults(&mut tx).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(Fault {
             id: id.to_owned(),
             seq,
@@ -1820,7 +1852,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         notify_faults(&mut tx).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -1836,7 +1868,7 @@ impl Store for PgStore {
             None => sqlx::query("DELETE FROM faults").execute(&mut *tx).await?,
         };
         notify_faults(&mut tx).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(r.rows_affected())
     }
 
@@ -1874,11 +1906,11 @@ impl Store for PgStore {
                     .await?;
             }
             if fires {
-                tx.commit().await?;
+                commit(tx).await?;
                 return Ok(Some(FaultHit { fault, removed }));
             }
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(None)
     }
 }

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::{all, apply, clocks_of, company_of, one, own_clock, run};
 use crate::rows;
-use crate::{FixtureMode, FixtureOutcome, StoreResult};
+use crate::{CountedRead, FixtureMode, FixtureOutcome, StoreResult};
 
 fn uuid_of(s: &str) -> StoreResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|_| rows::corrupt("id", s))
@@ -371,7 +371,7 @@ pub(super) fn count_reads(
     wall: OffsetDateTime,
     policy: &VettingPolicy,
     only: Option<i64>,
-) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+) -> StoreResult<Option<CountedRead>> {
     let Some(owner) = super::customer_owner(conn, customer)? else {
         return Ok(None);
     };
@@ -381,11 +381,16 @@ pub(super) fn count_reads(
     let (counted, others): (Vec<_>, Vec<_>) = records
         .into_iter()
         .partition(|q| only.is_none_or(|id| id == q.id));
+    let waiting: Vec<i64> = counted
+        .iter()
+        .filter(|q| !q.vetting_status.is_terminal())
+        .map(|q| q.id)
+        .collect();
     let (shown, effects) = plan_read(counted, company.as_ref(), policy, now)?;
     apply(conn, &effects)?;
     let mut all: Vec<QualificationRecord> = shown.into_iter().chain(others).collect();
     all.sort_by_key(|q| q.id);
-    Ok(Some((owner, all)))
+    Ok(Some(CountedRead::new(owner, &waiting, all)))
 }
 
 // ---- clock advances -----------------------------------------------------------------------------

@@ -42,8 +42,8 @@ mod migrate;
 mod writer;
 use crate::rows::Applied;
 use crate::{
-    AppliedTransition, AuditEvent, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
+    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
+    QueueStats, ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
     new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
@@ -1582,7 +1582,7 @@ impl Store for SqliteStore {
         wall: OffsetDateTime,
         policy: &VettingPolicy,
         only: Option<i64>,
-    ) -> StoreResult<Option<(PartnerId, Vec<QualificationRecord>)>> {
+    ) -> StoreResult<Option<CountedRead>> {
         let policy = policy.clone();
         self.writer
             .write(move |conn| control::count_reads(conn, customer, wall, &policy, only))
@@ -1687,6 +1687,32 @@ impl Store for SqliteStore {
                 .map(|n| n as u64)
             })
             .await
+    }
+
+    async fn queue_stats(&self, kind: &str, wall: OffsetDateTime) -> StoreResult<QueueStats> {
+        let (pending, oldest): (i64, Option<i64>) = self.read(|c| {
+            let (gfrozen, goffset) =
+                own_clock(c, Scope::All)?.map_or((None, None), rows::clock_columns);
+            // A job's age: its partner's domain time now minus its due time (due when >= 0).
+            Ok(c.prepare_cached(
+                "SELECT COUNT(*), MAX(CASE WHEN c.frozen_at IS NOT NULL THEN c.frozen_at \
+                      WHEN c.offset_ms IS NOT NULL THEN :wall + c.offset_ms \
+                      WHEN :gfrozen IS NOT NULL THEN :gfrozen \
+                      ELSE :wall + COALESCE(:goffset, 0) END - j.run_at) \
+                 FROM jobs j LEFT JOIN clocks c ON c.scope = j.partner_id \
+                 WHERE j.done_at IS NULL AND j.kind = :kind",
+            )?
+            .query_row(
+                rusqlite::named_params! {
+                    ":wall": to_millis(wall),
+                    ":gfrozen": gfrozen,
+                    ":goffset": goffset,
+                    ":kind": kind,
+                },
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })?;
+        Ok(QueueStats::of(pending, oldest))
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {

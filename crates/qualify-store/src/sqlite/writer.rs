@@ -267,7 +267,11 @@ fn run(
             continue;
         }
         let finishes: Vec<Finish> = batch.drain(..).map(|job| job(&conn)).collect();
+        let timer = crate::observe::CommitTimer::start();
         let committed = exec(&conn, "COMMIT");
+        if committed.is_ok() {
+            timer.committed(finishes.len());
+        }
         if let Err(e) = &committed {
             tracing::error!(error = %e, batch = finishes.len(), "commit failed; the batch is rolled back");
             let _ = exec(&conn, "ROLLBACK");
