@@ -154,6 +154,11 @@ pub struct Settings {
     /// evicted first; 0 turns it off
     #[arg(long, env = "QUALIFY_JOURNAL_SIZE", default_value_t = SERVER.journal_size.into())]
     pub journal_size: AtLeast<0>,
+    /// Prometheus metrics at `GET /metrics` (docs/metrics.md); `false` records nothing and the
+    /// route answers 404
+    #[arg(long, env = "QUALIFY_METRICS", action = clap::ArgAction::Set,
+          default_value_t = SERVER.metrics, value_parser = SettingParser::<bool>::new())]
+    pub metrics: bool,
     /// PostgreSQL: connections per instance
     #[arg(long, env = "QUALIFY_PG_MAX_CONNECTIONS", default_value_t = PG.max_connections.into())]
     pub pg_max_connections: AtLeast<1>,
@@ -430,6 +435,7 @@ impl Settings {
                 advance_timeout: self.advance_timeout.get(),
                 start_clock: self.clock.map(|c| c.0),
                 journal_size: self.journal_size.as_usize(),
+                metrics: self.metrics,
                 // Not a setting.
                 shutdown_grace: SERVER.shutdown_grace,
             },

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -83,6 +83,10 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             .map(str::to_owned)
     });
     req.extensions_mut().insert(ids.clone());
+    // This layer runs after routing (`Router::layer`): the template is known, absent when no
+    // route matched.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let response = async move {
         if let Some(bad) = request_id.err().or(correlation_id.err()) {
             return ApiError::invalid(bad).into_response();
@@ -99,10 +103,17 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&ids.correlation_id) {
         h.insert(MS_CORRELATION_ID, v);
     }
+    let elapsed = started.elapsed();
+    crate::metrics::http_request(
+        route.as_ref().map(MatchedPath::as_str),
+        &method,
+        response.status(),
+        elapsed,
+    );
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
-            elapsed_ms = millis(started.elapsed()),
+            elapsed_ms = millis(elapsed),
             // `None` is not recorded: a header the client did not send is no field at all.
             application = client[0].as_deref(),
             client = client[1].as_deref(),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod journal;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod testing;
@@ -69,6 +70,9 @@ pub struct ServerConfig {
     pub start_clock: Option<time::OffsetDateTime>,
     /// Entries of the request journal (control.md 6); 0 turns it off.
     pub journal_size: usize,
+    /// Prometheus metrics at `GET /metrics` (events.md 4); off, nothing is recorded and the
+    /// route answers 404.
+    pub metrics: bool,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +96,7 @@ impl Default for ServerConfig {
             advance_timeout: Duration::from_secs(120),
             start_clock: None,
             journal_size: journal::DEFAULT_SIZE,
+            metrics: true,
         }
     }
 }
@@ -174,6 +179,9 @@ impl AppStateBuilder {
     }
 
     pub async fn build(self) -> Result<AppState, String> {
+        if self.config.metrics {
+            metrics::install();
+        }
         let auth = Authenticator::new(&self.config.auth).await?;
         // The live event stream starts after what is committed now.
         let horizon = self

@@ -154,6 +154,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let fault = hit.fault;
     tracing::info!(fault = %fault.id, position = fault.hits, "fault injected");
+    crate::metrics::fault_fired();
     if let Some(entry) = pending.entry.as_mut() {
         entry.fault_id = Some(fault.id.as_str().into());
     }

@@ -16,6 +16,7 @@ use qualify_store::{Store, StoreError};
 use tokio::sync::watch;
 
 use crate::AppState;
+use crate::metrics::ActorKind;
 
 const BATCH: u32 = 64;
 const POLL: Duration = Duration::from_millis(500);
@@ -104,12 +105,13 @@ impl JobHandler for Vetting {
 }
 
 /// Runs one claimed job with its handler at the partner's time `now`; a failure is recorded on
-/// the job (retry or dead), at that time too.
+/// the job (retry or dead), at that time too. `by` is who runs it (the worker or an advance).
 pub async fn run_one(
     state: &AppState,
     job: &Job,
     owner: &str,
     now: time::OffsetDateTime,
+    by: ActorKind,
 ) -> Result<(), StoreError> {
     let result = match state.jobs.get(&job.kind) {
         Some(handler) => handler.run(state, job, owner, now).await,
@@ -120,6 +122,9 @@ pub async fn run_one(
     };
     match result {
         Ok(finish) => {
+            if let JobFinish::Decided(qualification, status) = finish {
+                crate::metrics::vetting_decision(qualification, status, by);
+            }
             tracing::info!(
                 job = job.id,
                 kind = %job.kind,
@@ -173,7 +178,7 @@ pub async fn drain(state: &AppState, owner: &str) -> Result<usize, StoreError> {
         // concurrent transactions on PostgreSQL). One failing job does not stop the others.
         let runs = jobs.iter().map(|job| async move {
             let now = state.domain_now(job.partner).await?;
-            run_one(state, job, owner, now).await
+            run_one(state, job, owner, now, ActorKind::Worker).await
         });
         for result in futures::future::join_all(runs).await {
             result?;

@@ -13,6 +13,7 @@ use qualify_store::AppliedTransition;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::ActorKind;
 use crate::{AppState, worker};
 
 /// How many due jobs an advance claims at once (they run together: their writes share commits).
@@ -73,7 +74,7 @@ pub async fn advance(state: &AppState, scope: Scope, change: ClockChange) -> Api
         }
         let runs = jobs.iter().map(|job| {
             let at = job.run_at.max(plan.from);
-            worker::run_one(state, job, &owner, at)
+            worker::run_one(state, job, &owner, at, ActorKind::Clock)
         });
         for result in futures::future::join_all(runs).await {
             result?;

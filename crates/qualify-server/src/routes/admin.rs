@@ -367,6 +367,11 @@ pub async fn decide(
         .decide(&ctx, customer.id, qualification, &etag, &decision)
         .await?;
     tracing::info!(customer_id = %customer.id, %qualification, status = %decided.vetting_status, "qualification decided by operator");
+    crate::metrics::vetting_decision(
+        decided.qualification,
+        decided.vetting_status,
+        crate::metrics::ActorKind::Reviewer,
+    );
     let mut response = ok(QualificationOut::from(&decided)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", decided.etag)) {
         response.headers_mut().insert(header::ETAG, v);

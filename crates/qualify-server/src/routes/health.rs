@@ -1,4 +1,4 @@
-//! Liveness and readiness.
+//! Liveness, readiness and metrics.
 
 use std::sync::atomic::Ordering;
 
@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::body::ok;
 use crate::error::ApiError;
-use crate::openapi::ServiceUnavailable;
+use crate::openapi::{NotFound, ServiceUnavailable};
 
 /// Alive: the process answers.
 #[utoipa::path(
@@ -51,4 +51,31 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
     ok(json!({"status": "ready", "database": "ok", "migrations": "applied", "worker": "running"}))
         .into_response()
+}
+
+/// The content type of Prometheus' text exposition format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
+
+/// Prometheus metrics (events.md 4), no token needed; `docs/metrics.md` lists the series.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "Every series, in Prometheus' text exposition format.",
+            content_type = "text/plain; version=0.0.4", body = String,
+            example = "# TYPE qualify_vetting_queue_depth gauge\nqualify_vetting_queue_depth 0\n"),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match crate::metrics::render(&state).await {
+        Some(text) => ([(axum::http::header::CONTENT_TYPE, PROMETHEUS_TEXT)], text).into_response(),
+        None => ApiError::new(
+            ErrorKind::NotFound,
+            "Metrics are off on this server (serve --metrics false).",
+        )
+        .into_response(),
+    }
 }

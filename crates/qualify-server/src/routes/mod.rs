@@ -41,6 +41,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .routes(routes!(openapi::serve_document))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(validations::list_codes))

@@ -48,6 +48,7 @@ async fn record(
         )
         .await?;
     if !created.replayed {
+        crate::metrics::qualification_created(created.value.qualification);
         state.wake_worker();
     }
     Ok(created)
@@ -61,7 +62,7 @@ async fn counted_read(
     only: Option<i64>,
 ) -> ApiResult<Vec<qualify_core::qualification::QualificationRecord>> {
     let customer = super::customer_id(raw_id)?;
-    let (_, all) = state
+    let read = state
         .store
         .count_reads(customer, state.time.wall(), &state.config.policy, only)
         .await?
@@ -71,7 +72,14 @@ async fn counted_read(
                 "The customer was not found.",
             )
         })?;
-    Ok(all)
+    for q in read.records.iter().filter(|q| read.decided.contains(&q.id)) {
+        crate::metrics::vetting_decision(
+            q.qualification,
+            q.vetting_status,
+            crate::metrics::ActorKind::Scenario,
+        );
+    }
+    Ok(read.records)
 }
 
 /// `POST /v1/customers/{id}/qualifications[?code=]`: 201 with the InReview qualification.

@@ -8,5 +8,6 @@ mod console;
 mod control_clock;
 mod control_state;
 mod control_vetting;
+mod metrics;
 mod traffic;
 mod vetting;
