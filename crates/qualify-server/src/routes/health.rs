@@ -67,6 +67,7 @@ pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
             content_type = "text/plain; version=0.0.4", body = String,
             example = "# TYPE qualify_vetting_queue_depth gauge\nqualify_vetting_queue_depth 0\n"),
         (status = 404, response = NotFound),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
