@@ -27,7 +27,7 @@ out = ["# Benchmark results", "",
        f"- command: `{command}` (load generator `qualify-load` on the same machine, loopback)",
        "- server: `qualify serve --database sqlite://FRESH.db --rate-limit-per-minute 0` (durable: WAL, `synchronous=FULL`; group commit)",
        "",
-       "Ratios are to `GET /healthz` of qualify and of a bare axum server (`qualify-bare`, the framework's ceiling) at the same concurrency in the same run: the numbers that survive a noisy machine. The journal is on (10,000 entries) and no fault is configured, except in the `_journal_off` rows (`--journal-size 0`).",
+       "Ratios are to `GET /healthz` of qualify and of a bare axum server (`qualify-bare`, the framework's ceiling) at the same concurrency in the same run: the numbers that survive a noisy machine. The journal is on (10,000 entries) and no fault is configured, except in the `_journal_off` rows (`--journal-size 0`); metrics are on (the default) except in the `_metrics_off` rows (`--metrics false`).",
        "",
        "| scenario | concurrency | requests | errors | req/s | p50 ms | p99 ms | vs /healthz | vs bare |",
        "|---|---|---|---|---|---|---|---|---|"]
@@ -124,6 +124,13 @@ for scenario in ["healthz", "list_qualifications", "create_qualification"]:
         loss = (1 - on["rps"] / off["rps"]) * 100
         targets.append((f"journal cost, {scenario} c=64", "≤ 5% of throughput",
                         f'{on["rps"]:,.0f}/s on vs {off["rps"]:,.0f}/s off: {loss:+.1f}%', verdict(loss <= 5)))
+for scenario in ["list_qualifications", "create_qualification"]:
+    on, off = find(scenario, 64), find(scenario + "_metrics_off", 64)
+    if on and off and off["rps"]:
+        loss = (1 - on["rps"] / off["rps"]) * 100
+        targets.append((f"metrics cost, {scenario} c=64", "≤ 3% of throughput",
+                        f'{on["rps"]:,.0f}/s on vs {off["rps"]:,.0f}/s off: ratio {on["rps"] / off["rps"]:.3f}, {loss:+.1f}%',
+                        verdict(loss <= 3)))
 if targets:
     out += ["", "## Against the targets of the performance issues", "",
             "| figure | target | measured | |", "|---|---|---|---|"]
