@@ -76,8 +76,7 @@ const DURATION_BUCKETS: &[f64] = &[
     10.0, 30.0,
 ];
 const COMMIT_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    1.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 const BATCH_BUCKETS: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
@@ -455,7 +454,10 @@ mod tests {
                 .collect();
             assert!(!names.is_empty(), "{expr} uses no metric");
             for name in names {
-                assert!(known(name), "the dashboard's {expr:?} uses {name}, not exported");
+                assert!(
+                    known(name),
+                    "the dashboard's {expr:?} uses {name}, not exported"
+                );
             }
         }
     }

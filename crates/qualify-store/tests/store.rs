@@ -250,7 +250,11 @@ async fn queue_stats_count_pending_jobs_and_age_the_oldest_due_by_its_clock(stor
     );
     // The frozen clock moved past its job's due time: due for 4 s by that clock.
     store
-        .change_clock(Scope::Partner(frozen), at(0), ClockChange::Freeze(at(5_000)))
+        .change_clock(
+            Scope::Partner(frozen),
+            at(0),
+            ClockChange::Freeze(at(5_000)),
+        )
         .await
         .unwrap();
     assert_eq!(stats(at(59_000)).await.unwrap().oldest_due, secs(4));

@@ -13,10 +13,7 @@ use crate::support::*;
 async fn scrape(app: &TestApp) -> String {
     let r = app.get("/metrics").send().await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        r.header("content-type"),
-        Some("text/plain; version=0.0.4")
-    );
+    assert_eq!(r.header("content-type"), Some("text/plain; version=0.0.4"));
     r.text
 }
 
@@ -111,7 +108,10 @@ async fn creates_decisions_commits_and_faults_move_their_series() {
         &create(&app, &p, &by_read, education_at(Some("contoso.edu"))).await,
         "Education",
     );
-    assert_created(&create(&app, &p, &by_clock, state_owned()).await, "StateOwnedEntity");
+    assert_created(
+        &create(&app, &p, &by_clock, state_owned()).await,
+        "StateOwnedEntity",
+    );
     // Pending: two vetting jobs (reads decide the third request), one due for 7 s.
     app.clock.advance(Duration::from_secs(7));
     let text = scrape(&app).await;
@@ -128,9 +128,13 @@ async fn creates_decisions_commits_and_faults_move_their_series() {
     .await;
     // A reviewer's decision.
     let c = app.create_customer(&reviewed).await;
-    assert_created(&create(&app, &reviewed, &c, state_owned()).await, "StateOwnedEntity");
+    assert_created(
+        &create(&app, &reviewed, &c, state_owned()).await,
+        "StateOwnedEntity",
+    );
     app.run_pending_jobs().await;
-    app.decide(&c, "StateOwnedEntity", "Denied", Some("No")).await;
+    app.decide(&c, "StateOwnedEntity", "Denied", Some("No"))
+        .await;
     // A fault that fires.
     app.admin(
         Method::POST,
@@ -157,10 +161,22 @@ async fn creates_decisions_commits_and_faults_move_their_series() {
     };
     let edu = [("qualification", "Education")];
     assert!(moved(metrics::QUALIFICATIONS_CREATED, &edu) >= 2.0);
-    assert!(decisions(&after, "Education", "Approved", "worker") > decisions(&before, "Education", "Approved", "worker"));
-    assert!(decisions(&after, "Education", "Denied", "scenario") > decisions(&before, "Education", "Denied", "scenario"));
-    assert!(decisions(&after, "StateOwnedEntity", "Approved", "clock") > decisions(&before, "StateOwnedEntity", "Approved", "clock"));
-    assert!(decisions(&after, "StateOwnedEntity", "Denied", "reviewer") > decisions(&before, "StateOwnedEntity", "Denied", "reviewer"));
+    assert!(
+        decisions(&after, "Education", "Approved", "worker")
+            > decisions(&before, "Education", "Approved", "worker")
+    );
+    assert!(
+        decisions(&after, "Education", "Denied", "scenario")
+            > decisions(&before, "Education", "Denied", "scenario")
+    );
+    assert!(
+        decisions(&after, "StateOwnedEntity", "Approved", "clock")
+            > decisions(&before, "StateOwnedEntity", "Approved", "clock")
+    );
+    assert!(
+        decisions(&after, "StateOwnedEntity", "Denied", "reviewer")
+            > decisions(&before, "StateOwnedEntity", "Denied", "reviewer")
+    );
     assert!(moved(metrics::FAULTS_FIRED, &[]) >= 1.0);
     assert!(moved(&format!("{}_count", metrics::STORE_COMMIT_BATCH), &[]) >= 1.0);
     assert!(moved(&format!("{}_count", metrics::STORE_COMMIT_SECONDS), &[]) >= 1.0);
@@ -183,7 +199,11 @@ async fn labels_are_route_templates_never_ids() {
     let c = app.create_customer(&p).await;
     assert_created(&create(&app, &p, &c, education()).await, "Education");
     assert_eq!(
-        app.get(&format!("/v1/customers/{c}")).token(&p.app_user).send().await.status,
+        app.get(&format!("/v1/customers/{c}"))
+            .token(&p.app_user)
+            .send()
+            .await
+            .status,
         200
     );
     let stray = new_id();
@@ -193,8 +213,20 @@ async fn labels_are_route_templates_never_ids() {
     for id in [c.as_str(), stray.as_str(), &p.id.to_string()] {
         assert!(!text.contains(id), "{id} appears in:\n{text}");
     }
-    assert!(value(&text, metrics::HTTP_REQUESTS, &[("route", "/v1/customers/{customer_id}"), ("status", "200")]) >= 1.0);
-    assert!(value(&text, metrics::HTTP_REQUESTS, &[("route", metrics::UNMATCHED_ROUTE), ("status", "404")]) >= 1.0);
+    assert!(
+        value(
+            &text,
+            metrics::HTTP_REQUESTS,
+            &[("route", "/v1/customers/{customer_id}"), ("status", "200")]
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            &text,
+            metrics::HTTP_REQUESTS,
+            &[("route", metrics::UNMATCHED_ROUTE), ("status", "404")]
+        ) >= 1.0
+    );
 }
 
 #[tokio::test]

@@ -44,9 +44,9 @@ use tokio::sync::Notify;
 use crate::observe::CommitTimer;
 use crate::rows::{self, Applied};
 use crate::{
-    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    QueueStats, ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
-    new_etag, new_validation_id,
+    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode,
+    FixtureOutcome, Idempotent, QueueStats, ReviewPage, ReviewQuery, Store, StoreError,
+    StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
 

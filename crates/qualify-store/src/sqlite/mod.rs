@@ -42,9 +42,9 @@ mod migrate;
 mod writer;
 use crate::rows::Applied;
 use crate::{
-    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    QueueStats, ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
-    new_etag, new_validation_id,
+    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode,
+    FixtureOutcome, Idempotent, QueueStats, ReviewPage, ReviewQuery, Store, StoreError,
+    StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
 use writer::{Durability, Writer};
