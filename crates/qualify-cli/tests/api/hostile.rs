@@ -53,6 +53,7 @@ fn endpoints() -> Vec<Endpoint> {
         e(Method::GET, "/healthz", Public, None),
         e(Method::GET, "/readyz", Public, None),
         e(Method::GET, "/openapi.json", Public, None),
+        e(Method::GET, "/metrics", Public, None),
         e(Method::GET, "/v1/customers", Partner, None),
         e(
             Method::POST,
