@@ -255,9 +255,11 @@ pub fn http_request(route: Option<&str>, method: &Method, status: StatusCode, to
 /// A request's counter and histogram.
 type HttpSeries = (metrics::Counter, metrics::Histogram);
 
-/// The HTTP series recorded so far, by route template, then method and status (bounded like
-/// their labels).
-static HTTP_SERIES: LazyLock<RwLock<HashMap<String, HashMap<(&'static str, u16), HttpSeries>>>> =
+/// A route's series by method and status.
+type RouteSeries = HashMap<(&'static str, u16), HttpSeries>;
+
+/// The HTTP series recorded so far, by route template (bounded like their labels).
+static HTTP_SERIES: LazyLock<RwLock<HashMap<String, RouteSeries>>> =
     LazyLock::new(Default::default);
 
 /// Standard methods by name; anything else is one value (a client chooses the method).
