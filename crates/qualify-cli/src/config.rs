@@ -407,7 +407,7 @@ impl Settings {
                     .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
                 if parsed.is_none() {
                     return Err(UsageError(format!(
-                        "--public-url ({}) must be an absolute http(s) URL, not {url:?}",
+                        "{url:?} is not an absolute http(s) URL, invalid for --public-url ({})",
                         origins.of("public_url")
                     )));
                 }

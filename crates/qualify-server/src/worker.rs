@@ -76,9 +76,10 @@ pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);
 impl Handlers {
     /// Every kind `serve` runs: vetting and webhook delivery.
     pub fn standard() -> Self {
-        Self::default()
-            .with(JobKind::VETTING, Vetting)
-            .with(qualify_core::webhooks::DELIVERY_JOB, crate::webhooks::Delivery)
+        Self::default().with(JobKind::VETTING, Vetting).with(
+            qualify_core::webhooks::DELIVERY_JOB,
+            crate::webhooks::Delivery,
+        )
     }
 
     pub fn with(mut self, kind: &str, handler: impl JobHandler) -> Self {
@@ -219,12 +220,22 @@ where
         }
     }
     let at = &at;
+    // A chain runs one job after the other; past a third of the lease, it hands the rest back
+    // (claimed again, in order, by the next pass) rather than let their leases run out.
+    let budget = state.config.job_lease / 3;
+    let started = std::time::Instant::now();
     let runs = chains.into_iter().map(|chain| async move {
-        for job in &chain {
+        let mut ran = 0;
+        for (i, job) in chain.iter().enumerate() {
+            if i > 0 && started.elapsed() > budget {
+                state.store.release_job(job, owner).await?;
+                continue;
+            }
             let now = at(job).await?;
             run_one(state, job, owner, now).await?;
+            ran += 1;
         }
-        Ok::<usize, StoreError>(chain.len())
+        Ok::<usize, StoreError>(ran)
     });
     let mut ran = 0;
     for result in futures::future::join_all(runs).await {

@@ -18,10 +18,10 @@ use qualify_core::qualification::{
 };
 use qualify_core::rules::QualificationRequest;
 use qualify_core::scenario::Scenario;
-use qualify_core::webhooks::{Event, Registration, Verdict};
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
 };
+use qualify_core::webhooks::{Event, Registration, Verdict};
 use qualify_core::{CustomerId, DomainError, PartnerId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -442,6 +442,9 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
         after: AfterFailure,
     ) -> StoreResult<bool>;
+    /// Gives back one claimed job untouched: its lease ends and its claim is not counted as an
+    /// attempt. `false` when `owner` no longer holds it.
+    async fn release_job(&self, job: &Job, owner: &str) -> StoreResult<bool>;
     /// Gives back the leases `owner` holds (graceful shutdown).
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
     /// When the next unfinished job can be claimed (its due time, or the end of its lease).
@@ -626,7 +629,9 @@ impl DeliveryStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(s))
+        Self::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(s))
     }
 
     /// From a delivery job's `outcome` (`None`: not done).
@@ -644,7 +649,9 @@ impl DeliveryStatus {
         match self {
             DeliveryStatus::Pending => "done_at IS NULL",
             DeliveryStatus::Succeeded => "outcome = 'succeeded'",
-            DeliveryStatus::Dead => "done_at IS NOT NULL AND outcome NOT IN ('succeeded', 'cancelled')",
+            DeliveryStatus::Dead => {
+                "done_at IS NOT NULL AND outcome NOT IN ('succeeded', 'cancelled')"
+            }
             DeliveryStatus::Cancelled => "outcome = 'cancelled'",
         }
     }

@@ -20,7 +20,7 @@ use crate::openapi::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, RequestTimeout, ServiceUnavailable,
     TooManyRequests, Unauthorized, UnsupportedMediaType,
 };
-use crate::webhooks::{CERTIFICATE_PATH, check_target, new_secret};
+use crate::webhooks::{check_target, new_secret};
 
 fn no_registration() -> ApiError {
     ApiError::new(
@@ -39,9 +39,11 @@ fn no_registration() -> ApiError {
     responses(
         (status = 200, description = "A bare array of event names.", body = Vec<String>,
             example = json!(["test-created", "customer-qualification-created", "customer-qualification-updated"])),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn events(_: AnyPartner) -> Response {
@@ -49,10 +51,7 @@ pub async fn events(_: AnyPartner) -> Response {
 }
 
 /// The registration a POST or PUT asks for, after the URL passed the SSRF rule.
-async fn requested(
-    state: &AppState,
-    body: &RegistrationIn,
-) -> ApiResult<(String, Vec<EventName>)> {
+async fn requested(state: &AppState, body: &RegistrationIn) -> ApiResult<(String, Vec<EventName>)> {
     let (url, events) = body.validate()?;
     check_target(
         &url,
@@ -156,7 +155,10 @@ pub async fn update(
         .ok_or_else(no_registration)?;
     let wall = state.time.wall();
     let (secret, previous_secret) = if body.value.rotatesecret == Some(true) {
-        (new_secret(), Some((current.secret.clone(), wall + ROTATION_OVERLAP)))
+        (
+            new_secret(),
+            Some((current.secret.clone(), wall + ROTATION_OVERLAP)),
+        )
     } else {
         (current.secret.clone(), current.previous_secret.clone())
     };
@@ -185,6 +187,7 @@ pub async fn update(
     summary = "The partner's webhook registration",
     responses(
         (status = 200, description = "The registration.", body = RegistrationOut),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -213,6 +216,7 @@ pub async fn get(
     summary = "Remove the partner's webhook registration (pending deliveries are cancelled)",
     responses(
         (status = 204, description = "Removed (or there was none)."),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 429, response = TooManyRequests),
@@ -244,6 +248,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "The correlation id.", body = String,
             example = json!("0c7b4d8e-3f4a-4c1e-9a55-7f0f2b8f2c11")),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -291,6 +296,7 @@ pub async fn create_validation_event(
     params(("correlation_id" = String, Path, description = "As `POST .../validationEvents` answered it.")),
     responses(
         (status = 200, description = "Its status and attempts.", body = ValidationOut),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -303,7 +309,12 @@ pub async fn validation_event(
     AnyPartner(caller): AnyPartner,
     Path(correlation_id): Path<String>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::new(ErrorKind::NotFound, "No validation event has this correlation id.");
+    let not_found = || {
+        ApiError::new(
+            ErrorKind::NotFound,
+            "No validation event has this correlation id.",
+        )
+    };
     let delivery = state
         .store
         .delivery(DeliveryRef::Event(caller.partner, &correlation_id))
@@ -328,7 +339,6 @@ pub async fn validation_event(
     summary = "The certificate of the key that signs every delivery (no token needed)",
     description = "Deliveries carry `Authorization: Signature <base64 RSASSA-PKCS1-v1_5 SHA-256>` \
         over the body bytes and `X-MS-Certificate-Url` pointing here.",
-    security(()),
     responses(
         (status = 200, description = "The PEM certificate.", content_type = "application/x-pem-file", body = String),
         (status = 503, response = ServiceUnavailable),
@@ -403,6 +413,7 @@ pub async fn deliveries(
     params(("delivery_id" = String, Path)),
     responses(
         (status = 202, description = "Pending again, due now.", body = DeliveryOut),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -414,7 +425,12 @@ pub async fn redeliver(
     Operator(caller): Operator,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::new(ErrorKind::NotFound, format!("No delivery has the id {id:?}."));
+    let not_found = || {
+        ApiError::new(
+            ErrorKind::NotFound,
+            format!("No delivery has the id {id:?}."),
+        )
+    };
     let number: i64 = id.parse().map_err(|_| not_found())?;
     let found = state
         .store
@@ -430,9 +446,4 @@ pub async fn redeliver(
     state.wake_worker();
     tracing::info!(delivery = number, actor = %caller.actor(), "webhook redelivery requested");
     Ok(Json(StatusCode::ACCEPTED, DeliveryOut::from(&again)).into_response())
-}
-
-/// Where a delivery's `X-MS-Certificate-Url` points.
-pub fn certificate_url(state: &AppState) -> String {
-    format!("{}{CERTIFICATE_PATH}", state.webhooks.base_url())
 }

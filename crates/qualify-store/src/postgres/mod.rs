@@ -43,10 +43,9 @@ use tokio::sync::Notify;
 
 use crate::rows::{self, Applied};
 use crate::{
-    Attempt, Delivery, DeliveryRef, DeliveryStatus, SigningKey,
-    AppliedTransition, AuditEvent, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
-    new_etag, new_validation_id,
+    AppliedTransition, Attempt, AuditEvent, CustomerPage, Delivery, DeliveryRef, DeliveryStatus,
+    FaultHit, FixtureMode, FixtureOutcome, Idempotent, ReviewPage, ReviewQuery, SigningKey, Store,
+    StoreError, StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
 use qualify_core::webhooks::{self as hooks, Registration, Verdict};
@@ -858,7 +857,12 @@ async fn clear_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<Count
             .await?
             .rows_affected())
     };
-    for table in ["webhook_attempts", "webhook_registrations", "jobs", "audit_events"] {
+    for table in [
+        "webhook_attempts",
+        "webhook_registrations",
+        "jobs",
+        "audit_events",
+    ] {
         run(format!("DELETE FROM {table} WHERE {filter}")).await?;
     }
     run(format!(
@@ -1742,6 +1746,19 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn release_job(&self, job: &Job, owner: &str) -> StoreResult<bool> {
+        let released = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, attempts = GREATEST(attempts - 1, 0) \
+             WHERE id = $1 AND lease_owner = $2 AND done_at IS NULL",
+        )
+        .bind(job.id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(released == 1)
     }
 
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64> {

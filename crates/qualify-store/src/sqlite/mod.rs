@@ -43,9 +43,9 @@ mod webhooks;
 mod writer;
 use crate::rows::Applied;
 use crate::{
-    AppliedTransition, Attempt, AuditEvent, Delivery, DeliveryRef, DeliveryStatus, SigningKey, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
-    new_etag, new_validation_id,
+    AppliedTransition, Attempt, AuditEvent, CustomerPage, Delivery, DeliveryRef, DeliveryStatus,
+    FaultHit, FixtureMode, FixtureOutcome, Idempotent, ReviewPage, ReviewQuery, SigningKey, Store,
+    StoreError, StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
 use qualify_core::webhooks::{self as hooks, Registration, Verdict};
@@ -1696,6 +1696,20 @@ impl Store for SqliteStore {
                     )?,
                 };
                 Ok(true)
+            })
+            .await
+    }
+
+    async fn release_job(&self, job: &Job, owner: &str) -> StoreResult<bool> {
+        let (id, owner) = (job.id, owner.to_owned());
+        self.writer
+            .write(move |conn| {
+                Ok(run(
+                    conn,
+                    "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, attempts = MAX(attempts - 1, 0) \
+                     WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
+                    params![id, owner],
+                )? == 1)
             })
             .await
     }
