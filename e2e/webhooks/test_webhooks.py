@@ -13,7 +13,7 @@ import requests
 from standardwebhooks import Webhook
 
 from conftest import wait_for
-from webhook_receiver import verify_delivery
+from webhook_receiver import BadDelivery, verify_delivery
 
 CREATED = "customer-qualification-created"
 UPDATED = "customer-qualification-updated"
@@ -69,6 +69,13 @@ def test_each_transition_sends_one_event_in_order_signed_both_ways(server, partn
     # The partner's clock, not the wall's.
     assert [instant(e["ResourceChangeUtcDate"]) for e in events] == [
         datetime(2030, 1, 1, 0, tzinfo=timezone.utc), datetime(2030, 1, 1, 1, tzinfo=timezone.utc)]
+    headers, body = deliveries[0]
+    for changed in (body.replace(b"}", b" }", 1), body + b"\n"):
+        try:
+            verify_delivery(headers, changed, secret, certificate(server, headers))
+        except BadDelivery:
+            continue
+        raise AssertionError(f"a changed body was accepted: {changed!r}")
     ids = [headers["webhook-id"] for headers, _ in deliveries]
     assert len(set(ids)) == 2, ids
 
