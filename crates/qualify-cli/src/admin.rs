@@ -565,3 +565,20 @@ impl Tabular for Delivery {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// docs/webhooks.md shows the receiver whose verification CI's webhook suite uses, as it is
+    /// in the file.
+    #[test]
+    fn the_webhooks_guide_shows_the_receiver_ci_runs() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let guide = std::fs::read_to_string(format!("{root}/docs/webhooks.md")).unwrap();
+        let receiver =
+            std::fs::read_to_string(format!("{root}/docs/examples/webhook_receiver.py")).unwrap();
+        assert!(
+            guide.contains(&format!("```python\n{receiver}```")),
+            "docs/webhooks.md must include docs/examples/webhook_receiver.py verbatim"
+        );
+    }
+}
