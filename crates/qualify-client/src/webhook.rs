@@ -467,7 +467,7 @@ mod tests {
         let (signer, pem) = certificate();
         let body = br#"{"EventName":"test-created"}"#;
         let signature = STANDARD.encode(signer.sign(body).to_bytes());
-        let mut h = vec![
+        let mut h = [
             ("Authorization", format!("Signature {signature}")),
             ("X-MS-Signature-Algorithm", "rsa-sha256".to_owned()),
         ];
