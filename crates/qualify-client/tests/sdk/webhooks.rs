@@ -288,3 +288,92 @@ async fn a_failed_delivery_is_listed_and_redelivered_with_the_same_webhook_id() 
         .unwrap_err();
     assert_eq!(unknown.category(), ErrorCategory::NotFound);
 }
+
+/// The wire shapes and retry rules of the calls, against a stub: paths, methods, bodies, and
+/// that writes which must not happen twice (a rotation, a test event, a redelivery) are not
+/// retried after a 5xx while the others are.
+#[tokio::test]
+async fn the_calls_send_the_contracts_shapes_and_retry_only_what_is_safe() {
+    let answer = serde_json::json!({
+        "SubscriberId": "6f1f2c9e-2f4b-4d35-a1a5-0a4ef7b1f2a1", "WebhookUrl": "https://r.example/h",
+        "WebhookEvents": ["customer-qualification-updated"], "SigningSecret": "whsec_c2VjcmV0"
+    });
+    let body = registration(
+        "https://r.example/h",
+        &[WebhookEvent::CustomerQualificationUpdated],
+    );
+
+    let stub = Stub::start(vec![Canned::error(503, 503), Canned::json(200, answer)]).await;
+    let sdk = client(&stub.base, &partner_token());
+    let hooks = sdk.webhooks();
+    hooks.update(&body, false).await.unwrap();
+    let seen = stub.seen();
+    assert_eq!(seen.len(), 2, "an update without rotation is retried");
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].uri.path()),
+        ("PUT", "/webhooks/v1/registration")
+    );
+    let sent: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"WebhookUrl": "https://r.example/h",
+                           "WebhookEvents": ["customer-qualification-updated"]})
+    );
+
+    for (what, call) in [("rotation", 0), ("test event", 1), ("redelivery", 2)] {
+        let stub = Stub::start(vec![Canned::error(503, 503)]).await;
+        let sdk = client(&stub.base, &partner_token());
+        let failed = match call {
+            0 => sdk.webhooks().update(&body, true).await.map(drop),
+            1 => sdk.webhooks().send_test_event().await.map(drop),
+            _ => sdk.admin().redeliver("17").await.map(drop),
+        };
+        assert_eq!(failed.unwrap_err().category(), ErrorCategory::ServerBusy);
+        let seen = stub.seen();
+        assert_eq!(seen.len(), 1, "a {what} is not sent twice");
+        let expected = match call {
+            0 => ("PUT", "/webhooks/v1/registration"),
+            1 => ("POST", "/webhooks/v1/registration/validationEvents"),
+            _ => ("POST", "/admin/v1/deliveries/17/redeliver"),
+        };
+        assert_eq!((seen[0].method.as_str(), seen[0].uri.path()), expected);
+        if call == 0 {
+            let sent: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+            assert_eq!(sent["RotateSecret"], true);
+        }
+    }
+
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let stub = Stub::start(vec![Canned {
+        status: 200,
+        headers: vec![],
+        body: pem.into(),
+        delay: Duration::ZERO,
+    }])
+    .await;
+    let sdk = client(&stub.base, &partner_token());
+    assert_eq!(sdk.webhooks().certificate().await.unwrap(), pem);
+    let seen = &stub.seen()[0];
+    assert_eq!(seen.uri.path(), "/webhooks/v1/certificate");
+    assert_eq!(
+        seen.headers.get_all("accept").iter().count(),
+        1,
+        "one Accept, the PEM's"
+    );
+    assert!(
+        seen.header("accept")
+            .unwrap()
+            .contains("application/x-pem-file")
+    );
+
+    let stub = Stub::start(vec![Canned::json(200, serde_json::json!([]))]).await;
+    let sdk = client(&stub.base, &partner_token());
+    sdk.admin()
+        .partner("p1")
+        .deliveries(Some(DeliveryStatus::Dead))
+        .await
+        .unwrap();
+    let seen = &stub.seen()[0];
+    assert_eq!(seen.uri.path(), "/admin/v1/partners/p1/deliveries");
+    assert_eq!(seen.uri.query(), Some("status=dead"));
+}
