@@ -60,6 +60,7 @@ pub const BEARER: &str = "bearer";
         (name = "validations", description = "The partner's GCC validation codes and a customer's account validation status."),
         (name = "operator", description = "qualify's operator API: needs a token with the Qualify.Admin role."),
         (name = "control", description = "The test control plane (control.md): reset, fixtures, vetting scenarios, the virtual clock, fault injection, the request journal, client checks. Operator role; bodies reject unknown keys and errors name the JSON path of the offending field."),
+        (name = "webhooks", description = "Partner Center's webhook registration API (events.md): register a URL for qualification events, send a test event, fetch the signing certificate. Any partner token."),
         (name = "meta", description = "Health, readiness and this document; no token needed."),
     ),
     components(

@@ -10,3 +10,4 @@ mod control_state;
 mod control_vetting;
 mod traffic;
 mod vetting;
+mod webhooks;
