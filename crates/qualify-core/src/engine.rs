@@ -418,15 +418,13 @@ fn decision_effects(
         etag: etag.clone(),
         ..q.clone()
     };
-    let mut effects = vec![
-        Effect::DecideQualification {
-            id: q.id,
-            to,
-            reason: decision.reason.clone(),
-            etag,
-            at: stamp.at,
-        },
-    ];
+    let mut effects = vec![Effect::DecideQualification {
+        id: q.id,
+        to,
+        reason: decision.reason.clone(),
+        etag,
+        at: stamp.at,
+    }];
     effects.push(Effect::Emit {
         event: Event::of_transition(&audit),
         subject: audit.qualification,
@@ -728,7 +726,12 @@ mod tests {
             panic!("{:?}", plan.effects)
         };
         assert_eq!(
-            (event.event_name, event.customer_id, *subject, event.changed_at),
+            (
+                event.event_name,
+                event.customer_id,
+                *subject,
+                event.changed_at
+            ),
             (
                 crate::webhooks::EventName::QualificationCreated,
                 Some(C),

@@ -341,7 +341,10 @@ mod tests {
         }
         assert_eq!(attempts, 10);
         let total = at - datetime!(2026-12-01 10:00 UTC);
-        assert_eq!(total, time::Duration::seconds(5 + 300 + 1800) + time::Duration::hours(75));
+        assert_eq!(
+            total,
+            time::Duration::seconds(5 + 300 + 1800) + time::Duration::hours(75)
+        );
     }
 
     #[test]
@@ -409,7 +412,13 @@ mod tests {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(forbidden_address(ip).is_some(), "{ip} should be refused");
         }
-        for ip in ["93.184.215.14", "8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "172.32.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(forbidden_address(ip), None, "{ip} is public");
         }

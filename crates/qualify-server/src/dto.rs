@@ -989,7 +989,9 @@ pub mod webhooks {
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| DomainError::invalid("WebhookUrl is required."))?;
             if url.len() > 2048 {
-                return Err(DomainError::invalid("WebhookUrl is longer than 2048 characters."));
+                return Err(DomainError::invalid(
+                    "WebhookUrl is longer than 2048 characters.",
+                ));
             }
             crate::webhooks::parse_url(url)
                 .map_err(|e| DomainError::invalid(format!("WebhookUrl is not valid: {e}.")))?;
@@ -997,7 +999,9 @@ pub mod webhooks {
                 .webhookevents
                 .as_deref()
                 .filter(|e| !e.is_empty())
-                .ok_or_else(|| DomainError::invalid("WebhookEvents must name at least one event."))?;
+                .ok_or_else(|| {
+                    DomainError::invalid("WebhookEvents must name at least one event.")
+                })?;
             let mut events = Vec::new();
             for name in names {
                 let event = EventName::parse(name).ok_or_else(|| {

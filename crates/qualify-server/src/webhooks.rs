@@ -14,7 +14,9 @@ use futures::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use qualify_core::jobs::{Job, JobFinish};
 use qualify_core::time_fmt;
-use qualify_core::webhooks::{Answer, Event, EventName, Registration, Verdict, forbidden_address, judge};
+use qualify_core::webhooks::{
+    Answer, Event, EventName, Registration, Verdict, forbidden_address, judge,
+};
 use qualify_store::{Attempt, SigningKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer as _};
@@ -79,7 +81,10 @@ pub async fn check_target(
 pub fn parse_url(url: &str) -> Result<url::Url, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("not an absolute URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("the scheme must be http or https, not {}", parsed.scheme()));
+        return Err(format!(
+            "the scheme must be http or https, not {}",
+            parsed.scheme()
+        ));
     }
     if parsed.host().is_none() {
         return Err("the URL has no host".into());
@@ -168,7 +173,8 @@ pub fn generate_key() -> Result<SigningKey, String> {
     let serial: [u8; 16] = rand::random();
     let mut serial = serial;
     serial[0] &= 0x7f;
-    let validity = Validity::from_now(Duration::from_secs(20 * 365 * 86400)).map_err(|e| fail(&e))?;
+    let validity =
+        Validity::from_now(Duration::from_secs(20 * 365 * 86400)).map_err(|e| fail(&e))?;
     let builder = CertificateBuilder::new(
         Profile::Root,
         SerialNumber::new(&serial).map_err(|e| fail(&e))?,
@@ -351,8 +357,7 @@ impl Webhooks {
         event: &Event,
         wall: time::OffsetDateTime,
     ) -> Answer {
-        if let Err(e) = check_target(&registration.url, self.allow_private, self.resolver()).await
-        {
+        if let Err(e) = check_target(&registration.url, self.allow_private, self.resolver()).await {
             return Answer::Refused(e);
         }
         let signer = match self.signer(store).await {
@@ -466,16 +471,18 @@ impl JobHandler for Delivery {
                 {
                     return Ok(JobFinish::LeaseLost);
                 }
-                return Ok(JobFinish::Done(
-                    match verdict {
-                        Verdict::RetryAt(at) => format!("retry at {}", time_fmt::wire(at)),
-                        v => v.outcome().unwrap_or("done").to_owned(),
-                    },
-                ));
+                return Ok(JobFinish::Done(match verdict {
+                    Verdict::RetryAt(at) => format!("retry at {}", time_fmt::wire(at)),
+                    v => v.outcome().unwrap_or("done").to_owned(),
+                }));
             }
         };
         let finish = finish.unwrap_or(JobFinish::Done("cancelled".into()));
-        if !state.store.complete_job(job, owner, now, &finish_label(&finish)).await? {
+        if !state
+            .store
+            .complete_job(job, owner, now, &finish_label(&finish))
+            .await?
+        {
             return Ok(JobFinish::LeaseLost);
         }
         Ok(finish)
@@ -517,7 +524,13 @@ mod tests {
     fn urls_must_be_absolute_http_without_credentials() {
         assert!(parse_url("https://example.com/hook").is_ok());
         assert!(parse_url("http://127.0.0.1:8080/").is_ok());
-        for bad in ["/hook", "ftp://example.com/", "https://user:pw@example.com/", "example.com", ""] {
+        for bad in [
+            "/hook",
+            "ftp://example.com/",
+            "https://user:pw@example.com/",
+            "example.com",
+            "",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
     }
@@ -538,10 +551,25 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.contains("loopback"), "{e}");
-        assert!(check_target("https://hooks.example.com/x", false, &public).await.is_ok());
-        assert!(check_target("https://hooks.example.com/x", true, &loopback).await.is_ok());
-        for literal in ["http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest", "http://10.0.0.1/"] {
-            assert!(check_target(literal, false, &public).await.is_err(), "{literal}");
+        assert!(
+            check_target("https://hooks.example.com/x", false, &public)
+                .await
+                .is_ok()
+        );
+        assert!(
+            check_target("https://hooks.example.com/x", true, &loopback)
+                .await
+                .is_ok()
+        );
+        for literal in [
+            "http://[::ffff:127.0.0.1]/",
+            "http://169.254.169.254/latest",
+            "http://10.0.0.1/",
+        ] {
+            assert!(
+                check_target(literal, false, &public).await.is_err(),
+                "{literal}"
+            );
         }
     }
 }

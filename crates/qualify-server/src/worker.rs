@@ -76,9 +76,10 @@ pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);
 impl Handlers {
     /// Every kind `serve` runs: vetting and webhook delivery.
     pub fn standard() -> Self {
-        Self::default()
-            .with(JobKind::VETTING, Vetting)
-            .with(qualify_core::webhooks::DELIVERY_JOB, crate::webhooks::Delivery)
+        Self::default().with(JobKind::VETTING, Vetting).with(
+            qualify_core::webhooks::DELIVERY_JOB,
+            crate::webhooks::Delivery,
+        )
     }
 
     pub fn with(mut self, kind: &str, handler: impl JobHandler) -> Self {

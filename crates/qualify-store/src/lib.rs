@@ -18,10 +18,10 @@ use qualify_core::qualification::{
 };
 use qualify_core::rules::QualificationRequest;
 use qualify_core::scenario::Scenario;
-use qualify_core::webhooks::{Event, Registration, Verdict};
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
 };
+use qualify_core::webhooks::{Event, Registration, Verdict};
 use qualify_core::{CustomerId, DomainError, PartnerId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -626,7 +626,9 @@ impl DeliveryStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(s))
+        Self::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(s))
     }
 
     /// From a delivery job's `outcome` (`None`: not done).
@@ -644,7 +646,9 @@ impl DeliveryStatus {
         match self {
             DeliveryStatus::Pending => "done_at IS NULL",
             DeliveryStatus::Succeeded => "outcome = 'succeeded'",
-            DeliveryStatus::Dead => "done_at IS NOT NULL AND outcome NOT IN ('succeeded', 'cancelled')",
+            DeliveryStatus::Dead => {
+                "done_at IS NOT NULL AND outcome NOT IN ('succeeded', 'cancelled')"
+            }
             DeliveryStatus::Cancelled => "outcome = 'cancelled'",
         }
     }

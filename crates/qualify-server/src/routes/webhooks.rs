@@ -49,10 +49,7 @@ pub async fn events(_: AnyPartner) -> Response {
 }
 
 /// The registration a POST or PUT asks for, after the URL passed the SSRF rule.
-async fn requested(
-    state: &AppState,
-    body: &RegistrationIn,
-) -> ApiResult<(String, Vec<EventName>)> {
+async fn requested(state: &AppState, body: &RegistrationIn) -> ApiResult<(String, Vec<EventName>)> {
     let (url, events) = body.validate()?;
     check_target(
         &url,
@@ -156,7 +153,10 @@ pub async fn update(
         .ok_or_else(no_registration)?;
     let wall = state.time.wall();
     let (secret, previous_secret) = if body.value.rotatesecret == Some(true) {
-        (new_secret(), Some((current.secret.clone(), wall + ROTATION_OVERLAP)))
+        (
+            new_secret(),
+            Some((current.secret.clone(), wall + ROTATION_OVERLAP)),
+        )
     } else {
         (current.secret.clone(), current.previous_secret.clone())
     };
@@ -303,7 +303,12 @@ pub async fn validation_event(
     AnyPartner(caller): AnyPartner,
     Path(correlation_id): Path<String>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::new(ErrorKind::NotFound, "No validation event has this correlation id.");
+    let not_found = || {
+        ApiError::new(
+            ErrorKind::NotFound,
+            "No validation event has this correlation id.",
+        )
+    };
     let delivery = state
         .store
         .delivery(DeliveryRef::Event(caller.partner, &correlation_id))
@@ -414,7 +419,12 @@ pub async fn redeliver(
     Operator(caller): Operator,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::new(ErrorKind::NotFound, format!("No delivery has the id {id:?}."));
+    let not_found = || {
+        ApiError::new(
+            ErrorKind::NotFound,
+            format!("No delivery has the id {id:?}."),
+        )
+    };
     let number: i64 = id.parse().map_err(|_| not_found())?;
     let found = state
         .store

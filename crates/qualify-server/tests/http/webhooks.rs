@@ -57,27 +57,28 @@ impl Receiver {
     async fn start() -> Self {
         let script = Arc::new(Mutex::new(Script::default()));
         let shared = script.clone();
-        let app = axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let script = shared.clone();
-            async move {
-                let mut s = script.lock().unwrap();
-                s.got.push(Received {
-                    headers,
-                    body: body.to_vec(),
-                });
-                let (code, retry_after) = s
-                    .answers
-                    .pop_front()
-                    .unwrap_or((s.fallback.unwrap_or(204), None));
-                let mut response = StatusCode::from_u16(code).unwrap().into_response();
-                if let Some(r) = retry_after {
+        let app =
+            axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let script = shared.clone();
+                async move {
+                    let mut s = script.lock().unwrap();
+                    s.got.push(Received {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    let (code, retry_after) = s
+                        .answers
+                        .pop_front()
+                        .unwrap_or((s.fallback.unwrap_or(204), None));
+                    let mut response = StatusCode::from_u16(code).unwrap().into_response();
+                    if let Some(r) = retry_after {
+                        response
+                            .headers_mut()
+                            .insert("retry-after", r.parse().unwrap());
+                    }
                     response
-                        .headers_mut()
-                        .insert("retry-after", r.parse().unwrap());
                 }
-                response
-            }
-        });
+            });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -85,7 +86,11 @@ impl Receiver {
     }
 
     fn answer(&self, code: u16, retry_after: Option<&'static str>) {
-        self.script.lock().unwrap().answers.push_back((code, retry_after));
+        self.script
+            .lock()
+            .unwrap()
+            .answers
+            .push_back((code, retry_after));
     }
 
     fn always(&self, code: u16) {
@@ -108,7 +113,10 @@ async fn register(app: &TestApp, p: &Partner, url: &str, events: &[&str]) -> Val
     r.body
 }
 
-const BOTH: &[&str] = &["customer-qualification-created", "customer-qualification-updated"];
+const BOTH: &[&str] = &[
+    "customer-qualification-created",
+    "customer-qualification-updated",
+];
 
 async fn deliveries(app: &TestApp, p: &Partner, status: Option<&str>) -> Vec<Value> {
     let path = match status {
@@ -128,7 +136,11 @@ async fn verify_rsa(app: &TestApp, got: &Received) {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/x-pem-file"));
     let cert = x509_cert::Certificate::from_pem(r.text.as_bytes()).expect("a PEM certificate");
-    let spki = cert.tbs_certificate.subject_public_key_info.to_der().unwrap();
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
     let key = <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(&spki)
         .expect("an RSA key");
     let sig = got
@@ -140,7 +152,10 @@ async fn verify_rsa(app: &TestApp, got: &Received) {
         .verify(&got.body, &sig)
         .expect("the RSA signature verifies");
     assert_eq!(got.header("x-ms-signature-algorithm"), "rsa-sha256");
-    assert!(got.header("x-ms-certificate-url").ends_with("/webhooks/v1/certificate"));
+    assert!(
+        got.header("x-ms-certificate-url")
+            .ends_with("/webhooks/v1/certificate")
+    );
     let _ = x509_cert::Certificate::from_der(&cert.to_der().unwrap()).unwrap();
 }
 
@@ -167,7 +182,11 @@ async fn registration_has_partner_centers_shapes_and_checks_its_body() {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
-        json!(["test-created", "customer-qualification-created", "customer-qualification-updated"])
+        json!([
+            "test-created",
+            "customer-qualification-created",
+            "customer-qualification-updated"
+        ])
     );
     app.get("/webhooks/v1/registration")
         .token(&p.app_user)
@@ -193,7 +212,11 @@ async fn registration_has_partner_centers_shapes_and_checks_its_body() {
             .send()
             .await;
         r.assert_error(400, 800002);
-        assert!(r.body["description"].as_str().unwrap().contains("Webhook") || r.status == 400, "{bad}: {}", r.text);
+        assert!(
+            r.body["description"].as_str().unwrap().contains("Webhook") || r.status == 400,
+            "{bad}: {}",
+            r.text
+        );
     }
     // Nothing was stored by the refused bodies.
     app.get("/webhooks/v1/registration")
@@ -202,15 +225,28 @@ async fn registration_has_partner_centers_shapes_and_checks_its_body() {
         .await
         .assert_error(404, 1000);
 
-    let created = register(&app, &p, "https://partner.example.com/hooks", &["customer-qualification-updated"]).await;
+    let created = register(
+        &app,
+        &p,
+        "https://partner.example.com/hooks",
+        &["customer-qualification-updated"],
+    )
+    .await;
     assert_eq!(created["WebhookUrl"], "https://partner.example.com/hooks");
-    assert_eq!(created["WebhookEvents"], json!(["customer-qualification-updated"]));
+    assert_eq!(
+        created["WebhookEvents"],
+        json!(["customer-qualification-updated"])
+    );
     assert!(uuid::Uuid::parse_str(created["SubscriberId"].as_str().unwrap()).is_ok());
     let secret = created["SigningSecret"].as_str().unwrap();
     let key = B64.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
     assert_eq!(key.len(), 32);
     assert_eq!(created["Disabled"], false);
-    let got = app.get("/webhooks/v1/registration").token(&p.app_only).send().await;
+    let got = app
+        .get("/webhooks/v1/registration")
+        .token(&p.app_only)
+        .send()
+        .await;
     assert_eq!(got.body, created);
 
     // PUT keeps the secret unless asked to rotate; keys are case-insensitive.
@@ -239,7 +275,11 @@ async fn registration_has_partner_centers_shapes_and_checks_its_body() {
         .send()
         .await
         .assert_error(404, 1000);
-    let r = app.delete("/webhooks/v1/registration").token(&p.app_user).send().await;
+    let r = app
+        .delete("/webhooks/v1/registration")
+        .token(&p.app_user)
+        .send()
+        .await;
     assert_eq!(r.status, 204);
     app.get("/webhooks/v1/registration")
         .token(&p.app_user)
@@ -258,7 +298,10 @@ async fn every_transition_sends_one_event_signed_both_ways_in_order() {
         .unwrap()
         .to_owned();
     let c = app.create_customer(&p).await;
-    assert_created(&create(&app, &p, &c, state_owned()).await, "StateOwnedEntity");
+    assert_created(
+        &create(&app, &p, &c, state_owned()).await,
+        "StateOwnedEntity",
+    );
     app.run_pending_jobs().await;
     app.decide(&c, "StateOwnedEntity", "Approved", None).await;
     app.run_pending_jobs().await;
@@ -266,7 +309,13 @@ async fn every_transition_sends_one_event_signed_both_ways_in_order() {
     let got = receiver.got();
     assert_eq!(got.len(), 2, "one event per transition");
     let names: Vec<Value> = got.iter().map(|g| g.json()["EventName"].clone()).collect();
-    assert_eq!(names, [json!("customer-qualification-created"), json!("customer-qualification-updated")]);
+    assert_eq!(
+        names,
+        [
+            json!("customer-qualification-created"),
+            json!("customer-qualification-updated")
+        ]
+    );
     let body = got[1].json();
     assert_eq!(
         body,
@@ -311,8 +360,13 @@ async fn a_failing_receiver_walks_the_schedule_in_one_advance_then_a_redelivery_
     receiver.always(500);
     let p = app.partner();
     let clock = format!("/admin/v1/partners/{}/clock", p.id);
-    app.admin(Method::PUT, &clock, Some(json!({"frozenAt": "2030-01-01T00:00:00Z"})), 200)
-        .await;
+    app.admin(
+        Method::PUT,
+        &clock,
+        Some(json!({"frozenAt": "2030-01-01T00:00:00Z"})),
+        200,
+    )
+    .await;
     register(&app, &p, &receiver.url, &["customer-qualification-created"]).await;
     let c = app.create_customer(&p).await;
     create(&app, &p, &c, state_owned()).await;
@@ -324,8 +378,13 @@ async fn a_failing_receiver_walks_the_schedule_in_one_advance_then_a_redelivery_
     assert_eq!(pending[0]["nextAttemptAt"], "2030-01-01T00:00:05Z");
 
     // One advance walks the rest of the schedule: ten attempts in all, then dead.
-    app.admin(Method::POST, &format!("{clock}/advance"), Some(json!({"by": "P4D"})), 200)
-        .await;
+    app.admin(
+        Method::POST,
+        &format!("{clock}/advance"),
+        Some(json!({"by": "P4D"})),
+        200,
+    )
+    .await;
     let dead = deliveries(&app, &p, Some("dead")).await;
     assert_eq!(dead.len(), 1, "{:?}", deliveries(&app, &p, None).await);
     let attempts = dead[0]["attempts"].as_array().unwrap();
@@ -349,15 +408,24 @@ async fn a_failing_receiver_walks_the_schedule_in_one_advance_then_a_redelivery_
     let got = receiver.got();
     assert_eq!(got.len(), 10);
     let id = got[0].header("webhook-id").to_owned();
-    assert!(got.iter().all(|g| g.header("webhook-id") == id), "the same webhook-id on every retry");
-    assert!(got.iter().all(|g| g.body == got[0].body), "the same body on every retry");
+    assert!(
+        got.iter().all(|g| g.header("webhook-id") == id),
+        "the same webhook-id on every retry"
+    );
+    assert!(
+        got.iter().all(|g| g.body == got[0].body),
+        "the same body on every retry"
+    );
 
     // Redelivery: a new attempt now, same webhook-id; it succeeds.
     receiver.always(200);
     let d = app
         .admin(
             Method::POST,
-            &format!("/admin/v1/deliveries/{}/redeliver", dead[0]["id"].as_str().unwrap()),
+            &format!(
+                "/admin/v1/deliveries/{}/redeliver",
+                dead[0]["id"].as_str().unwrap()
+            ),
             None,
             202,
         )
@@ -369,10 +437,20 @@ async fn a_failing_receiver_walks_the_schedule_in_one_advance_then_a_redelivery_
     assert_eq!(got[10].header("webhook-id"), id);
     let done = deliveries(&app, &p, Some("succeeded")).await;
     assert_eq!(done[0]["attempts"].as_array().unwrap().len(), 11);
-    app.admin(Method::POST, "/admin/v1/deliveries/999999/redeliver", None, 404)
-        .await;
-    app.admin(Method::POST, "/admin/v1/deliveries/nope/redeliver", None, 404)
-        .await;
+    app.admin(
+        Method::POST,
+        "/admin/v1/deliveries/999999/redeliver",
+        None,
+        404,
+    )
+    .await;
+    app.admin(
+        Method::POST,
+        "/admin/v1/deliveries/nope/redeliver",
+        None,
+        404,
+    )
+    .await;
     app.admin(
         Method::GET,
         &format!("/admin/v1/partners/{}/deliveries?status=lost", p.id),
@@ -394,7 +472,10 @@ async fn a_410_disables_the_registration_and_retry_after_is_respected() {
     create(&app, &p, &c, state_owned()).await;
     app.run_pending_jobs().await;
     let pending = deliveries(&app, &p, Some("pending")).await;
-    assert_eq!(pending[0]["nextAttemptAt"], "2026-01-05T12:02:00Z", "Retry-After: 120");
+    assert_eq!(
+        pending[0]["nextAttemptAt"], "2026-01-05T12:02:00Z",
+        "Retry-After: 120"
+    );
 
     receiver.answer(410, None);
     app.advance(std::time::Duration::from_secs(120));
@@ -402,7 +483,11 @@ async fn a_410_disables_the_registration_and_retry_after_is_respected() {
     let dead = deliveries(&app, &p, Some("dead")).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["attempts"][1]["responseCode"], 410);
-    let r = app.get("/webhooks/v1/registration").token(&p.app_user).send().await;
+    let r = app
+        .get("/webhooks/v1/registration")
+        .token(&p.app_user)
+        .send()
+        .await;
     assert_eq!(r.body["Disabled"], true, "{}", r.text);
     // Disabled: later transitions send nothing.
     app.decide(&c, "StateOwnedEntity", "Approved", None).await;
@@ -440,14 +525,20 @@ async fn pending_deliveries_follow_the_registration_and_a_delete_cancels_them() 
     app.advance(std::time::Duration::from_secs(5));
     app.run_pending_jobs().await;
     assert_eq!(second.got().len(), 1);
-    assert_eq!(first.got()[0].header("webhook-id"), second.got()[0].header("webhook-id"));
+    assert_eq!(
+        first.got()[0].header("webhook-id"),
+        second.got()[0].header("webhook-id")
+    );
 
     second.always(500);
     let c2 = app.create_customer(&p).await;
     create(&app, &p, &c2, state_owned()).await;
     app.run_pending_jobs().await;
     assert_eq!(deliveries(&app, &p, Some("pending")).await.len(), 1);
-    app.delete("/webhooks/v1/registration").token(&p.app_user).send().await;
+    app.delete("/webhooks/v1/registration")
+        .token(&p.app_user)
+        .send()
+        .await;
     assert!(deliveries(&app, &p, Some("pending")).await.is_empty());
     assert_eq!(deliveries(&app, &p, Some("cancelled")).await.len(), 1);
     app.advance(std::time::Duration::from_secs(3600));
@@ -472,7 +563,11 @@ async fn validation_events_are_sent_tracked_and_throttled() {
         .send()
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let id = r.body.as_str().expect("the correlation id, a JSON string").to_owned();
+    let id = r
+        .body
+        .as_str()
+        .expect("the correlation id, a JSON string")
+        .to_owned();
     let status = format!("/webhooks/v1/registration/validationEvents/{id}");
     let before = app.get(&status).token(&p.app_user).send().await;
     assert_eq!(before.body["status"], "pending");
@@ -499,11 +594,23 @@ async fn validation_events_are_sent_tracked_and_throttled() {
     assert_eq!(after.body["results"][0]["systemError"], false);
     // Another partner cannot read it.
     let other = app.partner();
-    app.get(&status).token(&other.app_user).send().await.assert_error(404, 1000);
+    app.get(&status)
+        .token(&other.app_user)
+        .send()
+        .await
+        .assert_error(404, 1000);
     // Two per minute.
-    let second = app.post("/webhooks/v1/registration/validationEvents").token(&p.app_user).send().await;
+    let second = app
+        .post("/webhooks/v1/registration/validationEvents")
+        .token(&p.app_user)
+        .send()
+        .await;
     assert_eq!(second.status, 200);
-    let third = app.post("/webhooks/v1/registration/validationEvents").token(&p.app_user).send().await;
+    let third = app
+        .post("/webhooks/v1/registration/validationEvents")
+        .token(&p.app_user)
+        .send()
+        .await;
     third.assert_error(429, 900429);
     assert!(third.header("retry-after").is_some());
 }
@@ -514,7 +621,10 @@ struct Names(Mutex<HashMap<String, IpAddr>>);
 
 impl Names {
     fn set(&self, name: &str, ip: &str) {
-        self.0.lock().unwrap().insert(name.into(), ip.parse().unwrap());
+        self.0
+            .lock()
+            .unwrap()
+            .insert(name.into(), ip.parse().unwrap());
     }
 }
 
@@ -568,8 +678,22 @@ async fn private_targets_are_refused_at_registration_and_at_each_delivery() {
     // A public name at registration that resolves to loopback at delivery: refused then too,
     // and nothing is sent.
     let receiver = Receiver::start().await;
-    let port = receiver.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_owned();
-    register(&app, &p, &format!("http://hooks.example.com:{port}/hooks"), BOTH).await;
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    register(
+        &app,
+        &p,
+        &format!("http://hooks.example.com:{port}/hooks"),
+        BOTH,
+    )
+    .await;
     names.set("hooks.example.com", "127.0.0.1");
     let c = app.create_customer(&p).await;
     create(&app, &p, &c, state_owned()).await;
@@ -577,7 +701,10 @@ async fn private_targets_are_refused_at_registration_and_at_each_delivery() {
     assert!(receiver.got().is_empty());
     let pending = deliveries(&app, &p, Some("pending")).await;
     let error = pending[0]["attempts"][0]["error"].as_str().unwrap();
-    assert!(error.contains("refused") && error.contains("loopback"), "{error}");
+    assert!(
+        error.contains("refused") && error.contains("loopback"),
+        "{error}"
+    );
     assert_eq!(pending[0]["attempts"][0]["responseCode"], Value::Null);
 }
 
@@ -591,8 +718,13 @@ async fn a_reset_removes_the_registration_and_deliveries_and_a_seed_emits_nothin
     create(&app, &p, &c, state_owned()).await;
     app.run_pending_jobs().await;
     assert_eq!(deliveries(&app, &p, None).await.len(), 1);
-    app.admin(Method::POST, &format!("/admin/v1/partners/{}/reset", p.id), None, 200)
-        .await;
+    app.admin(
+        Method::POST,
+        &format!("/admin/v1/partners/{}/reset", p.id),
+        None,
+        200,
+    )
+    .await;
     assert!(deliveries(&app, &p, None).await.is_empty());
     app.get("/webhooks/v1/registration")
         .token(&p.app_user)

@@ -43,10 +43,9 @@ use tokio::sync::Notify;
 
 use crate::rows::{self, Applied};
 use crate::{
-    Attempt, Delivery, DeliveryRef, DeliveryStatus, SigningKey,
-    AppliedTransition, AuditEvent, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
-    new_etag, new_validation_id,
+    AppliedTransition, Attempt, AuditEvent, CustomerPage, Delivery, DeliveryRef, DeliveryStatus,
+    FaultHit, FixtureMode, FixtureOutcome, Idempotent, ReviewPage, ReviewQuery, SigningKey, Store,
+    StoreError, StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
 use qualify_core::webhooks::{self as hooks, Registration, Verdict};
@@ -858,7 +857,12 @@ async fn clear_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<Count
             .await?
             .rows_affected())
     };
-    for table in ["webhook_attempts", "webhook_registrations", "jobs", "audit_events"] {
+    for table in [
+        "webhook_attempts",
+        "webhook_registrations",
+        "jobs",
+        "audit_events",
+    ] {
         run(format!("DELETE FROM {table} WHERE {filter}")).await?;
     }
     run(format!(

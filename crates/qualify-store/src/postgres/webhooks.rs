@@ -14,7 +14,8 @@ use crate::{Attempt, Delivery, DeliveryRef, DeliveryStatus, SigningKey, StoreRes
 const REGISTRATION_COLUMNS: &str = "partner_id::text AS partner_id, subscriber_id, url, events::text AS events, \
      secret, previous_secret, previous_until, disabled";
 const DELIVERY_COLUMNS: &str = "id, payload::text AS payload, run_at, outcome";
-const ATTEMPT_COLUMNS: &str = "job_id, at, response_code::bigint AS response_code, error, duration_ms";
+const ATTEMPT_COLUMNS: &str =
+    "job_id, at, response_code::bigint AS response_code, error, duration_ms";
 
 pub(super) async fn registration(
     pool: &PgPool,
@@ -115,9 +116,13 @@ async fn attempts_of(
     is_uuid: bool,
 ) -> StoreResult<Vec<(i64, Attempt)>> {
     let sql = if is_uuid {
-        format!("SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE {filter} = $1::uuid ORDER BY id")
+        format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE {filter} = $1::uuid ORDER BY id"
+        )
     } else {
-        format!("SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE {filter} = $1::bigint ORDER BY id")
+        format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE {filter} = $1::bigint ORDER BY id"
+        )
     };
     let found = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(param)
@@ -139,12 +144,18 @@ pub(super) async fn deliveries(
     .bind(partner.to_string())
     .fetch_all(pool)
     .await?;
-    let found = found.iter().map(rows::delivery).collect::<StoreResult<Vec<_>>>()?;
+    let found = found
+        .iter()
+        .map(rows::delivery)
+        .collect::<StoreResult<Vec<_>>>()?;
     let attempts = attempts_of(pool, "partner_id", partner.to_string(), true).await?;
     Ok(rows::with_attempts(found, attempts))
 }
 
-pub(super) async fn delivery(pool: &PgPool, find: DeliveryRef<'_>) -> StoreResult<Option<Delivery>> {
+pub(super) async fn delivery(
+    pool: &PgPool,
+    find: DeliveryRef<'_>,
+) -> StoreResult<Option<Delivery>> {
     let row = match find {
         DeliveryRef::Id(id) => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -212,13 +223,21 @@ pub(super) async fn finish_attempt(
             .await?;
         }
         Verdict::Succeeded | Verdict::Dead | Verdict::Disable => {
-            mark_done(conn, job.id, attempt.at, verdict.outcome().unwrap_or("dead")).await?;
+            mark_done(
+                conn,
+                job.id,
+                attempt.at,
+                verdict.outcome().unwrap_or("dead"),
+            )
+            .await?;
             if verdict == Verdict::Disable {
-                sqlx::query("UPDATE webhook_registrations SET disabled = $1 WHERE partner_id = $2::uuid")
-                    .bind(attempt.error.as_deref())
-                    .bind(job.partner.to_string())
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(
+                    "UPDATE webhook_registrations SET disabled = $1 WHERE partner_id = $2::uuid",
+                )
+                .bind(attempt.error.as_deref())
+                .bind(job.partner.to_string())
+                .execute(&mut *conn)
+                .await?;
             }
         }
     }

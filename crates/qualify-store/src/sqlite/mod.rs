@@ -43,9 +43,9 @@ mod webhooks;
 mod writer;
 use crate::rows::Applied;
 use crate::{
-    AppliedTransition, Attempt, AuditEvent, Delivery, DeliveryRef, DeliveryStatus, SigningKey, CustomerPage, FaultHit, FixtureMode, FixtureOutcome, Idempotent,
-    ReviewPage, ReviewQuery, Store, StoreError, StoreResult, TransitionPage, WriteContext,
-    new_etag, new_validation_id,
+    AppliedTransition, Attempt, AuditEvent, CustomerPage, Delivery, DeliveryRef, DeliveryStatus,
+    FaultHit, FixtureMode, FixtureOutcome, Idempotent, ReviewPage, ReviewQuery, SigningKey, Store,
+    StoreError, StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
 use qualify_core::webhooks::{self as hooks, Registration, Verdict};

@@ -14,7 +14,10 @@ use crate::{Attempt, Delivery, DeliveryRef, DeliveryStatus, SigningKey, StoreRes
 const REGISTRATION_COLUMNS: &str = "partner_id, subscriber_id, url, events, secret, previous_secret, \
      previous_until, disabled";
 
-pub(super) fn registration(conn: &Connection, partner: PartnerId) -> StoreResult<Option<Registration>> {
+pub(super) fn registration(
+    conn: &Connection,
+    partner: PartnerId,
+) -> StoreResult<Option<Registration>> {
     one(
         conn,
         &format!("SELECT {REGISTRATION_COLUMNS} FROM webhook_registrations WHERE partner_id = ?"),
@@ -66,7 +69,11 @@ pub(super) fn delete_registration(
          WHERE kind = ?2 AND partner_id = ?3 AND done_at IS NULL",
         params![to_millis(now), DELIVERY_JOB, p],
     )?;
-    Ok(run(conn, "DELETE FROM webhook_registrations WHERE partner_id = ?", [p])? > 0)
+    Ok(run(
+        conn,
+        "DELETE FROM webhook_registrations WHERE partner_id = ?",
+        [p],
+    )? > 0)
 }
 
 pub(super) fn signing_key(
@@ -123,7 +130,10 @@ pub(super) fn deliveries(
         params![DELIVERY_JOB, p],
         |r| rows::delivery(r),
     )?;
-    Ok(rows::with_attempts(found, attempts_of(conn, "partner_id = ?", &p)?))
+    Ok(rows::with_attempts(
+        found,
+        attempts_of(conn, "partner_id = ?", &p)?,
+    ))
 }
 
 pub(super) fn delivery(conn: &Connection, find: DeliveryRef<'_>) -> StoreResult<Option<Delivery>> {
