@@ -1266,6 +1266,21 @@ pub struct WebhookRegistration {
         skip_serializing_if = "Option::is_none"
     )]
     pub signing_secret: Option<String>,
+    /// qualify's addition: true once the receiver answered 410 Gone; nothing is delivered
+    /// until the partner registers again.
+    #[serde(
+        default,
+        alias = "disabled",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub disabled: bool,
+    /// Why it was disabled.
+    #[serde(
+        default,
+        alias = "disabledReason",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub disabled_reason: Option<String>,
 }
 
 impl fmt::Debug for WebhookRegistration {
@@ -1278,6 +1293,8 @@ impl fmt::Debug for WebhookRegistration {
                 "signing_secret",
                 &self.signing_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("disabled", &self.disabled)
+            .field("disabled_reason", &self.disabled_reason)
             .finish()
     }
 }
@@ -1515,6 +1532,8 @@ mod tests {
             "WebhookUrl": "https://receiver.example/hook",
             "WebhookEvents": ["customer-qualification-updated", "something-new"],
             "SigningSecret": "whsec_c2VjcmV0",
+            "Disabled": true,
+            "DisabledReason": "the receiver answered 410 Gone",
             "Later": true
         }))
         .unwrap();
@@ -1525,6 +1544,7 @@ mod tests {
                 WebhookEvent::Other("something-new".into())
             ]
         );
+        assert!(r.disabled && r.disabled_reason.is_some());
         assert!(
             !format!("{r:?}").contains("c2VjcmV0"),
             "Debug hides the secret"
