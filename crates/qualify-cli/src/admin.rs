@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use qualify_client::{
-    AccountStatus, Admin, AuditEvent, GdapGrant, GdapRole, NewValidationCode, Qualification,
-    Review, StreamItem, VettingDecision, VettingStatus,
+    AccountStatus, Admin, AuditEvent, Delivery, DeliveryStatus, GdapGrant, GdapRole,
+    NewValidationCode, Qualification, Review, StreamItem, VettingDecision, VettingStatus,
 };
 use qualify_core::PartnerId;
 use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
@@ -75,6 +75,13 @@ const SETTABLE: &[Qualification] = &[
     Qualification::Education,
     Qualification::GovernmentCommunityCloud,
     Qualification::StateOwnedEntity,
+];
+
+/// The delivery statuses the deliveries listing filters on.
+const DELIVERY_FILTERS: &[DeliveryStatus] = &[
+    DeliveryStatus::Pending,
+    DeliveryStatus::Succeeded,
+    DeliveryStatus::Dead,
 ];
 
 /// The decisions an operator can take.
@@ -162,6 +169,21 @@ pub enum AdminCommand {
         customer: String,
         #[arg(long, value_parser = one_of(SETTABLE))]
         qualification: Qualification,
+    },
+    /// A partner's webhook deliveries, oldest first: their status, attempts and next attempt
+    /// (events.md 2)
+    Deliveries {
+        /// The partner tenant id (GUID)
+        #[arg(long)]
+        partner: String,
+        /// Only deliveries in this status (default: all)
+        #[arg(long, value_parser = one_of(DELIVERY_FILTERS))]
+        status: Option<DeliveryStatus>,
+    },
+    /// Attempt a webhook delivery once more, now, with the same webhook-id (also a dead one)
+    Redeliver {
+        /// The delivery's id (from `qualify admin deliveries`)
+        id: String,
     },
     /// Fault injection: rules that make /v1 requests fail, late, lost or changed (control.md 5)
     #[command(subcommand)]
@@ -358,6 +380,10 @@ async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<()
             let q = admin.customer(customer).qualification(qualification);
             out.list(&q.history().await?)
         }
+        AdminCommand::Deliveries { partner, status } => {
+            out.list(&admin.partner(partner).deliveries(status).await?)
+        }
+        AdminCommand::Redeliver { id } => out.one(&admin.redeliver(&id).await?),
         AdminCommand::Faults(command) => crate::traffic::faults(admin, command, out).await,
         AdminCommand::Journal(args) => crate::traffic::journal(admin, args, out).await,
         AdminCommand::Checks(args) => crate::traffic::checks(admin, args, out).await,
@@ -504,5 +530,55 @@ impl Tabular for GdapGrant {
             roles.join(", "),
             when(&self.updated_at),
         ]
+    }
+}
+
+impl Tabular for Delivery {
+    const COLUMNS: &'static [&'static str] = &[
+        "ID",
+        "EVENT",
+        "CUSTOMER",
+        "QUALIFICATION",
+        "STATUS",
+        "ATTEMPTS",
+        "LAST RESULT",
+        "NEXT ATTEMPT",
+    ];
+    fn row(&self) -> Vec<String> {
+        let last =
+            self.attempts
+                .last()
+                .map_or(String::new(), |a| match (a.response_code, &a.error) {
+                    (Some(code), _) => code.to_string(),
+                    (None, Some(error)) => error.clone(),
+                    (None, None) => String::new(),
+                });
+        vec![
+            self.id.clone(),
+            self.event_name.to_string(),
+            opt(&self.customer_id),
+            opt(&self.qualification),
+            self.status.to_string(),
+            self.attempts.len().to_string(),
+            last,
+            when(&self.next_attempt_at),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/webhooks.md shows the receiver whose verification CI's webhook suite uses, as it is
+    /// in the file.
+    #[test]
+    fn the_webhooks_guide_shows_the_receiver_ci_runs() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let guide = std::fs::read_to_string(format!("{root}/docs/webhooks.md")).unwrap();
+        let receiver =
+            std::fs::read_to_string(format!("{root}/docs/examples/webhook_receiver.py")).unwrap();
+        assert!(
+            guide.contains(&format!("```python\n{receiver}```")),
+            "docs/webhooks.md must include docs/examples/webhook_receiver.py verbatim"
+        );
     }
 }

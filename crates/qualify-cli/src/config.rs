@@ -169,6 +169,15 @@ pub struct Settings {
     /// Log format on stderr: `text` or `json`; the level comes from `QUALIFY_LOG` (e.g. `debug`)
     #[arg(long, env = "QUALIFY_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// The base URL of webhook events' `ResourceUri`/`AuditUri` and the certificate URL
+    /// (events.md 2); default `http://` and the address of the `listening on` line
+    #[arg(long, env = "QUALIFY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `true` lets webhooks target loopback, private, link-local and metadata addresses with
+    /// `--auth oidc` (always allowed with `--auth dev`)
+    #[arg(long, env = "QUALIFY_WEBHOOK_ALLOW_PRIVATE", action = clap::ArgAction::Set,
+          default_value_t = false, value_parser = SettingParser::<bool>::new())]
+    pub webhook_allow_private: bool,
     /// A fixture document (docs/fixtures.schema.json) applied at start-up, once per database and
     /// document; a reset goes back to it. `/readyz` answers 200 only after it was applied
     #[arg(long, env = "QUALIFY_SEED")]
@@ -395,6 +404,21 @@ impl Settings {
             }
         };
         let listen = self.listen.0;
+        let public_url = match self.public_url {
+            None => None,
+            Some(url) => {
+                let parsed = url::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if parsed.is_none() {
+                    return Err(UsageError(format!(
+                        "{url:?} is not an absolute http(s) URL, invalid for --public-url ({})",
+                        origins.of("public_url")
+                    )));
+                }
+                Some(url.trim_end_matches('/').to_owned())
+            }
+        };
         if self.auth == AuthMode::Dev
             && !listen.ip().is_loopback()
             && !self.allow_dev_auth_on_network
@@ -436,6 +460,9 @@ impl Settings {
                 start_clock: self.clock.map(|c| c.0),
                 journal_size: self.journal_size.as_usize(),
                 metrics: self.metrics,
+                public_url,
+                webhook_allow_private: self.webhook_allow_private || self.auth == AuthMode::Dev,
+                webhook_timeout: SERVER.webhook_timeout,
                 // Not a setting.
                 shutdown_grace: SERVER.shutdown_grace,
             },

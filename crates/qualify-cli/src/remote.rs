@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use qualify_client::{
-    AccountStatus, Client, EducationSegment, Error, ErrorCategory, GdapRole, Qualification,
-    ValidationType, VettingStatus,
+    AccountStatus, Client, DeliveryStatus, EducationSegment, Error, ErrorCategory, GdapRole,
+    Qualification, ValidationType, VettingStatus,
 };
 
 /// Success.
@@ -165,6 +165,7 @@ api_enum!(
     AccountStatus,
     GdapRole,
     ValidationType,
+    DeliveryStatus,
 );
 
 /// A flag that takes one of `allowed` (matched as the SDK matches: case-insensitively and with

@@ -130,6 +130,7 @@ pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
+    state.webhooks.set_default_base(format!("http://{local}"));
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{local}")?;

@@ -247,6 +247,14 @@ impl Client {
             .map(drop)
     }
 
+    /// Sends `call` and returns the answer's body as text.
+    pub(crate) async fn send_text(&self, call: Call) -> Result<String> {
+        let request_id = self.request_id_for_call();
+        let correlation_id = self.correlation_id_for_call();
+        let reply = self.execute(call, &request_id, &correlation_id).await?;
+        Ok(reply.body)
+    }
+
     /// Sends `call` and decodes the JSON answer, with the `MS-ContinuationToken` of the answer.
     pub(crate) async fn send_paged<T: DeserializeOwned>(
         &self,
@@ -292,11 +300,17 @@ impl Client {
                 .request(call.method.clone(), url.clone())
                 .timeout(timeout)
                 .bearer_auth(token)
-                .header(reqwest::header::ACCEPT, "application/json")
                 .header(MS_REQUEST_ID, request_id)
                 .header(MS_CORRELATION_ID, correlation_id)
                 .header("X-Locale", &inner.locale)
                 .header("MS-SdkVersion", SDK_VERSION);
+            if !call
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("Accept"))
+            {
+                req = req.header(reqwest::header::ACCEPT, "application/json");
+            }
             if let Some(app) = &inner.application {
                 req = req.header("MS-PartnerCenter-Application", app);
             }

@@ -34,6 +34,7 @@ mod error;
 mod http;
 pub mod models;
 mod ops;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,11 @@ pub use ops::customers::{
 pub use ops::events::{EventStream, Events, StreamItem};
 pub use ops::qualifications::{LegacyQualificationOperations, Qualifications, WaitOptions};
 pub use ops::validations::{ValidationCodes, ValidationStatusOperations};
+pub use ops::webhooks::Webhooks;
+pub use webhook::{
+    WEBHOOK_TOLERANCE, WebhookError, WebhookHeaders, WebhookVerifier, verify_webhook,
+    verify_webhook_rsa,
+};
 
 /// What the SDK sends as `MS-SdkVersion`.
 pub const SDK_VERSION: &str = concat!("qualify-client/", env!("CARGO_PKG_VERSION"));
@@ -147,6 +153,12 @@ impl Client {
     /// `/v1/customers/all/validations`: the partner's GCC validation codes.
     pub fn validation_codes(&self) -> ValidationCodes<'_> {
         ValidationCodes::new(self)
+    }
+
+    /// `/webhooks/v1`: the partner's webhook registration and test events (verify what arrives
+    /// with [`WebhookVerifier`]).
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks::new(self)
     }
 
     /// qualify's operator API (`/admin/v1`); needs a token with the `Qualify.Admin` role.

@@ -22,6 +22,7 @@ use crate::qualification::{
 use crate::rules::{QualificationRequest, check_against_existing, check_validation_code};
 use crate::scenario::{Outcome, RequestFacts, Scenario, VettingChoice, choose};
 use crate::validation::{GdapGrant, ValidationCode, ValidationStatus};
+use crate::webhooks::Event;
 
 /// A fresh opaque ETag.
 pub fn new_etag() -> String {
@@ -167,6 +168,12 @@ pub enum Effect {
         subject: Option<QualificationRef>,
     },
     Audit(AuditEntry),
+    /// A transition's webhook event (events.md 2): the store enqueues its delivery when the
+    /// partner's registration is enabled and wants it, in the transition's transaction.
+    Emit {
+        event: Event,
+        subject: QualificationRef,
+    },
     // Control state (control.md 1-4): reset, seed, restore, scenarios, clocks.
     /// Removes everything of the scope: customers and all under them, validation codes,
     /// idempotency records, scenarios, clocks, jobs (the global clock only with `Scope::All`).
@@ -308,6 +315,7 @@ pub fn plan_create(
         policy,
         Some(profile_etag),
     ));
+    emit_transitions(&mut effects);
     Ok(CreatePlan {
         qualification,
         effects,
@@ -360,6 +368,22 @@ pub(crate) fn recorded_effects(
     effects
 }
 
+/// Adds the webhook event of every transition among `effects` (its audit event), right after
+/// it: a create and a decision emit exactly one each; seeds and restores do not call this.
+fn emit_transitions(effects: &mut Vec<Effect>) {
+    let events: Vec<(usize, (Event, QualificationRef))> = effects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Effect::Audit(a) => Some((i, (Event::of_transition(a), a.qualification))),
+            _ => None,
+        })
+        .collect();
+    for (i, (event, subject)) in events.into_iter().rev() {
+        effects.insert(i + 1, Effect::Emit { event, subject });
+    }
+}
+
 // ---- decisions ------------------------------------------------------------------------------
 
 /// The effects of deciding `q` (InReview) and the record as it will be. `None` when the same
@@ -374,35 +398,38 @@ fn decision_effects(
         return Ok(None);
     };
     let etag = new_etag();
+    let audit = AuditEntry {
+        qualification: QualificationRef::Existing(q.id),
+        customer_id: q.customer_id,
+        partner_id: q.partner_id,
+        kind: q.qualification,
+        at: stamp.at,
+        actor: stamp.actor.to_owned(),
+        from: Some(from),
+        to,
+        reason: decision.reason.clone(),
+        request_id: stamp.ids.map(|i| i.0.to_owned()),
+        correlation_id: stamp.ids.map(|i| i.1.to_owned()),
+        profile_etag: profile_etag.map(str::to_owned),
+    };
     let updated = QualificationRecord {
         vetting_status: to,
         vetting_reason: decision.reason.clone(),
         etag: etag.clone(),
         ..q.clone()
     };
-    let effects = vec![
-        Effect::DecideQualification {
-            id: q.id,
-            to,
-            reason: decision.reason.clone(),
-            etag,
-            at: stamp.at,
-        },
-        Effect::Audit(AuditEntry {
-            qualification: QualificationRef::Existing(q.id),
-            customer_id: q.customer_id,
-            partner_id: q.partner_id,
-            kind: q.qualification,
-            at: stamp.at,
-            actor: stamp.actor.to_owned(),
-            from: Some(from),
-            to,
-            reason: decision.reason.clone(),
-            request_id: stamp.ids.map(|i| i.0.to_owned()),
-            correlation_id: stamp.ids.map(|i| i.1.to_owned()),
-            profile_etag: profile_etag.map(str::to_owned),
-        }),
-    ];
+    let mut effects = vec![Effect::DecideQualification {
+        id: q.id,
+        to,
+        reason: decision.reason.clone(),
+        etag,
+        at: stamp.at,
+    }];
+    effects.push(Effect::Emit {
+        event: Event::of_transition(&audit),
+        subject: audit.qualification,
+    });
+    effects.insert(1, Effect::Audit(audit));
     Ok(Some((updated, effects)))
 }
 
@@ -694,7 +721,25 @@ mod tests {
             (None, VettingStatus::InReview, Some("profile-1"))
         );
         assert_eq!(audit.request_id.as_deref(), Some("req"));
-        assert_eq!(plan.effects.len(), 3);
+        // Exactly one webhook event, in the same plan (events.md 2).
+        let Effect::Emit { event, subject } = &plan.effects[3] else {
+            panic!("{:?}", plan.effects)
+        };
+        assert_eq!(
+            (
+                event.event_name,
+                event.customer_id,
+                *subject,
+                event.changed_at
+            ),
+            (
+                crate::webhooks::EventName::QualificationCreated,
+                Some(C),
+                QualificationRef::Inserted,
+                audit.at
+            )
+        );
+        assert_eq!(plan.effects.len(), 4);
     }
 
     #[test]
@@ -848,6 +893,13 @@ mod tests {
         let Effect::Audit(a) = &plan.effects[1] else {
             panic!()
         };
+        assert!(
+            matches!(&plan.effects[2], Effect::Emit { event, .. }
+                if event.event_name == crate::webhooks::EventName::QualificationUpdated),
+            "a decision emits its event: {:?}",
+            plan.effects
+        );
+        assert_eq!(plan.effects.len(), 3);
         assert_eq!(
             (a.actor.as_str(), a.profile_etag.as_deref(), a.at),
             (POLICY_ACTOR, Some("profile-9"), from_millis(9))

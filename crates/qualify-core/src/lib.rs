@@ -16,6 +16,7 @@ pub mod rules;
 pub mod scenario;
 pub mod time_fmt;
 pub mod validation;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, ErrorKind};

@@ -12,6 +12,16 @@ pub fn wire(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// UTC with exactly three fractional digits (`2026-12-01T10:00:00.000Z`), as webhook events
+/// write `ResourceChangeUtcDate` (events.md 2).
+pub fn wire_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .unwrap_or_default()
+}
+
 /// The earliest instant a control document, a clock or a setting may name: the Unix epoch (the
 /// stores keep milliseconds since it).
 pub const EARLIEST: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;

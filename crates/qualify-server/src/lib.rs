@@ -19,6 +19,7 @@ pub mod testing;
 pub mod throttle;
 pub mod traffic;
 pub mod transport;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;
@@ -73,6 +74,14 @@ pub struct ServerConfig {
     /// Prometheus metrics at `GET /metrics` (events.md 4); off, nothing is recorded and the
     /// route answers 404.
     pub metrics: bool,
+    /// `{base}` of webhook events and the certificate URL (`--public-url`); default: `http://`
+    /// and the listening address.
+    pub public_url: Option<String>,
+    /// Webhook targets on loopback, private, link-local or metadata addresses are allowed (`serve`
+    /// sets it with `--auth dev`, or with `--auth oidc --webhook-allow-private true`).
+    pub webhook_allow_private: bool,
+    /// How long one delivery attempt may take.
+    pub webhook_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +106,10 @@ impl Default for ServerConfig {
             start_clock: None,
             journal_size: journal::DEFAULT_SIZE,
             metrics: true,
+            public_url: None,
+            // The default auth is dev: a test suite's receiver runs on loopback.
+            webhook_allow_private: true,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -126,6 +139,10 @@ pub struct Shared {
     pub journal: journal::Journal,
     /// This instance's copy of the fault list (the store decides each hit).
     pub faults: faults::FaultList,
+    /// The outbound webhook client, the signing key, `{base}`.
+    pub webhooks: webhooks::Webhooks,
+    /// `test-created` events: 2 per minute per partner, as in Partner Center.
+    pub test_events: throttle::Throttle,
 }
 
 impl std::ops::Deref for AppState {
@@ -163,12 +180,19 @@ pub struct AppStateBuilder {
     config: ServerConfig,
     clock: Arc<dyn Clock>,
     jobs: worker::Handlers,
+    resolver: Arc<dyn webhooks::Resolver>,
 }
 
 impl AppStateBuilder {
     /// The wall clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The resolver of webhook target hosts (default: the system's).
+    pub fn resolver(mut self, resolver: Arc<dyn webhooks::Resolver>) -> Self {
+        self.resolver = resolver;
         self
     }
 
@@ -189,8 +213,16 @@ impl AppStateBuilder {
             .transition_horizon()
             .await
             .map_err(|e| format!("reading the audit trail: {e}"))?;
+        let webhooks = webhooks::Webhooks::new(
+            self.resolver,
+            self.config.webhook_allow_private,
+            self.config.webhook_timeout,
+            self.config.public_url.clone(),
+        )?;
         let state = AppState(Arc::new(Shared {
             store: self.store,
+            webhooks,
+            test_events: throttle::Throttle::per_minute(2),
             auth,
             time: Time::new(self.clock),
             throttle: throttle::Throttle::per_minute(self.config.rate_limit_per_minute),
@@ -216,6 +248,7 @@ impl AppState {
             config,
             clock: Arc::new(SystemClock),
             jobs: worker::Handlers::standard(),
+            resolver: Arc::new(webhooks::SystemResolver),
         }
     }
 

@@ -331,13 +331,13 @@ pub fn vetting_decision(
 pub enum WebhookResult {
     /// The receiver answered 2xx.
     Succeeded,
-    /// The receiver answered something else, or the connection failed.
+    /// The receiver answered another status (410 aside), or the connection failed.
     Failed,
     /// The receiver did not answer in time.
     Timeout,
     /// Not sent: the target was refused (SSRF checks after DNS resolution).
     Refused,
-    /// Not sent: the registration is disabled.
+    /// The receiver answered 410 Gone: the registration is disabled now.
     Disabled,
 }
 

@@ -60,6 +60,7 @@ pub const BEARER: &str = "bearer";
         (name = "validations", description = "The partner's GCC validation codes and a customer's account validation status."),
         (name = "operator", description = "qualify's operator API: needs a token with the Qualify.Admin role."),
         (name = "control", description = "The test control plane (control.md): reset, fixtures, vetting scenarios, the virtual clock, fault injection, the request journal, client checks. Operator role; bodies reject unknown keys and errors name the JSON path of the offending field."),
+        (name = "webhooks", description = "Partner Center's webhook registration API (events.md): register a URL for qualification events, send a test event, fetch the signing certificate. Any partner token."),
         (name = "meta", description = "Health, readiness and this document; no token needed."),
     ),
     components(
@@ -244,11 +245,24 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
     .filter_map(Option::as_mut)
 }
 
+/// Whether a path needs a bearer token: `/v1`, `/admin/v1` and the webhook registration.
+fn authenticated(path: &str) -> bool {
+    path.starts_with("/v1/")
+        || path.starts_with("/admin/v1/")
+        || path.starts_with("/webhooks/v1/registration")
+}
+
+/// Whether a path is throttled per partner: the Partner Center routes.
+#[cfg(test)]
+fn throttled(path: &str) -> bool {
+    path.starts_with("/v1/") || path.starts_with("/webhooks/v1/registration")
+}
+
 /// The cross-cutting parts: operations under `/v1` and `/admin/v1` need the bearer token and
 /// accept the Partner Center headers; every response echoes the id headers.
 fn finish(mut api: OpenApi) -> OpenApi {
     for (path, item) in api.paths.paths.iter_mut() {
-        let authenticated = path.starts_with("/v1/") || path.starts_with("/admin/v1/");
+        let authenticated = authenticated(path);
         for op in operations(item) {
             if authenticated {
                 op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
@@ -563,8 +577,7 @@ mod tests {
                     "{what}: no success response"
                 );
                 let refs = |status: &str| responses.get(status).map(|r| r["$ref"].clone());
-                let authenticated = path.starts_with("/v1/") || path.starts_with("/admin/v1/");
-                if authenticated {
+                if authenticated(path) {
                     assert_eq!(op["security"], json!([{BEARER: []}]), "{what}");
                     assert_eq!(
                         refs("401"),
@@ -576,11 +589,7 @@ mod tests {
                     assert!(op.get("security").is_none(), "{what}");
                 }
                 // Partner Center routes are throttled; the operator API is not.
-                assert_eq!(
-                    path.starts_with("/v1/"),
-                    responses.contains_key("429"),
-                    "{what}"
-                );
+                assert_eq!(throttled(path), responses.contains_key("429"), "{what}");
                 // Any request may meet the in-flight limit or the request timeout.
                 assert!(responses.contains_key("503"), "{what}: no 503");
                 // A body is required where there is one (a reset or a resume takes none) and

@@ -105,10 +105,26 @@ impl TestApp {
         config: ServerConfig,
         jobs: worker::Handlers,
     ) -> Self {
+        Self::build(AppState::builder(store, config).jobs(jobs)).await
+    }
+
+    /// Like [`TestApp::with_config`], resolving webhook hosts with `resolver`.
+    pub async fn with_resolver(
+        configure: impl FnOnce(&mut ServerConfig),
+        resolver: Arc<dyn crate::webhooks::Resolver>,
+    ) -> Self {
+        let mut config = ServerConfig {
+            rate_limit_per_minute: 0,
+            ..ServerConfig::default()
+        };
+        configure(&mut config);
+        Self::build(AppState::builder(test_store().await, config).resolver(resolver)).await
+    }
+
+    async fn build(builder: crate::AppStateBuilder) -> Self {
         let clock = Arc::new(ManualClock::new(T0));
-        let state = AppState::builder(store, config)
+        let state = builder
             .clock(clock.clone())
-            .jobs(jobs)
             .build()
             .await
             .expect("building the app state");

@@ -55,6 +55,12 @@ impl From<StoreError> for JobError {
 /// an `Err` means this attempt failed and the worker schedules the next one.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
+    /// Whether the jobs of this kind run one after the other per partner, in due order (webhook
+    /// deliveries); other kinds run all together.
+    fn ordered(&self) -> bool {
+        false
+    }
+
     async fn run(
         &self,
         state: &AppState,
@@ -69,9 +75,12 @@ pub trait JobHandler: Send + Sync + 'static {
 pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);
 
 impl Handlers {
-    /// Every kind `serve` runs: vetting.
+    /// Every kind `serve` runs: vetting and webhook delivery.
     pub fn standard() -> Self {
-        Self::default().with(JobKind::VETTING, Vetting)
+        Self::default().with(JobKind::VETTING, Vetting).with(
+            qualify_core::webhooks::DELIVERY_JOB,
+            crate::webhooks::Delivery,
+        )
     }
 
     pub fn with(mut self, kind: &str, handler: impl JobHandler) -> Self {
@@ -174,20 +183,72 @@ pub async fn drain(state: &AppState, owner: &str) -> Result<usize, StoreError> {
             );
             tokio::time::sleep(hold).await;
         }
-        // Run the claimed jobs together: their writes share commits (group commit on SQLite,
-        // concurrent transactions on PostgreSQL). One failing job does not stop the others.
-        let runs = jobs.iter().map(|job| async move {
-            let now = state.domain_now(job.partner).await?;
-            run_one(state, job, owner, now, ActorKind::Worker).await
-        });
-        for result in futures::future::join_all(runs).await {
-            result?;
-            ran += 1;
-        }
+        ran += run_claimed(state, &jobs, owner, ActorKind::Worker, |job| {
+            let partner = job.partner;
+            async move { state.domain_now(partner).await }
+        })
+        .await?;
         if claimed < BATCH as usize {
             return Ok(ran);
         }
     }
+}
+
+/// Runs claimed jobs together — their writes share commits (group commit on SQLite, concurrent
+/// transactions on PostgreSQL) — except that the jobs of an `ordered` kind run one after the
+/// other per partner, in claim (due) order. Each job runs at the time `at` gives it. One failing
+/// job does not stop the others. `by` is who runs them (the worker or a clock advance). Returns
+/// how many ran.
+pub async fn run_claimed<F, Fut>(
+    state: &AppState,
+    jobs: &[Job],
+    owner: &str,
+    by: ActorKind,
+    at: F,
+) -> Result<usize, StoreError>
+where
+    F: Fn(&Job) -> Fut,
+    Fut: std::future::Future<Output = Result<time::OffsetDateTime, StoreError>>,
+{
+    let mut chains: Vec<Vec<&Job>> = Vec::new();
+    let mut ordered: HashMap<(qualify_core::PartnerId, &str), usize> = HashMap::new();
+    for job in jobs {
+        if state.jobs.get(&job.kind).is_some_and(|h| h.ordered()) {
+            let key = (job.partner, job.kind.as_str());
+            match ordered.get(&key) {
+                Some(&i) => chains[i].push(job),
+                None => {
+                    ordered.insert(key, chains.len());
+                    chains.push(vec![job]);
+                }
+            }
+        } else {
+            chains.push(vec![job]);
+        }
+    }
+    let at = &at;
+    // A chain runs one job after the other; past a third of the lease, it hands the rest back
+    // (claimed again, in order, by the next pass) rather than let their leases run out.
+    let budget = state.config.job_lease / 3;
+    let started = std::time::Instant::now();
+    let runs = chains.into_iter().map(|chain| async move {
+        let mut ran = 0;
+        for (i, job) in chain.iter().enumerate() {
+            if i > 0 && started.elapsed() > budget {
+                state.store.release_job(job, owner).await?;
+                continue;
+            }
+            let now = at(job).await?;
+            run_one(state, job, owner, now, by).await?;
+            ran += 1;
+        }
+        Ok::<usize, StoreError>(ran)
+    });
+    let mut ran = 0;
+    for result in futures::future::join_all(runs).await {
+        ran += result?;
+    }
+    Ok(ran)
 }
 
 async fn time_to_next_job(store: &dyn Store, now: time::OffsetDateTime) -> Duration {

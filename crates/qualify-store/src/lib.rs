@@ -21,6 +21,7 @@ use qualify_core::scenario::Scenario;
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
 };
+use qualify_core::webhooks::{Event, Registration, Verdict};
 use qualify_core::{CustomerId, DomainError, PartnerId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -495,6 +496,9 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
         after: AfterFailure,
     ) -> StoreResult<bool>;
+    /// Gives back one claimed job untouched: its lease ends and its claim is not counted as an
+    /// attempt. `false` when `owner` no longer holds it.
+    async fn release_job(&self, job: &Job, owner: &str) -> StoreResult<bool>;
     /// Gives back the leases `owner` holds (graceful shutdown).
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64>;
     /// The unfinished jobs of `kind` and how long the oldest due one has waited, by its
@@ -599,6 +603,136 @@ pub trait Store: Send + Sync + 'static {
     /// next position), counts that firing, and removes the fault once it has fired `times`.
     /// Faults that no longer exist are passed over. `None` when none fired.
     async fn hit_faults(&self, ids: &[String]) -> StoreResult<Option<FaultHit>>;
+
+    // Webhooks (events.md 1-2). Deliveries are jobs of kind `webhooks::DELIVERY_JOB`, enqueued
+    // by a transition's `Effect::Emit` when its partner's registration wants the event.
+    async fn webhook_registration(&self, partner: PartnerId) -> StoreResult<Option<Registration>>;
+    /// Creates or replaces the partner's registration (enabled again).
+    async fn put_webhook_registration(
+        &self,
+        registration: &Registration,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Removes the registration and cancels its pending deliveries; `false` when there was none.
+    async fn delete_webhook_registration(
+        &self,
+        partner: PartnerId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// The key that signs every delivery: `key` is stored unless one already is; returns the
+    /// stored one (so concurrent instances end up with the same).
+    async fn signing_key(&self, key: Option<SigningKey>) -> StoreResult<Option<SigningKey>>;
+    /// A partner's deliveries, oldest first, optionally of one status.
+    async fn deliveries(
+        &self,
+        partner: PartnerId,
+        status: Option<DeliveryStatus>,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// One delivery by id, or by its partner and event id (a test event's correlation id).
+    async fn delivery(&self, find: DeliveryRef<'_>) -> StoreResult<Option<Delivery>>;
+    /// Records an attempt of a claimed delivery and its verdict in one transaction (retry:
+    /// due again at the verdict's time; `Disable` also disables the registration); `false` when
+    /// `owner` no longer holds the lease.
+    async fn finish_attempt(
+        &self,
+        job: &Job,
+        owner: &str,
+        attempt: &Attempt,
+        verdict: Verdict,
+    ) -> StoreResult<bool>;
+    /// Makes a delivery pending again, due at `now`, with a fresh schedule (same event, same
+    /// `webhook-id`); `None` when there is no such delivery.
+    async fn redeliver(&self, id: i64, now: OffsetDateTime) -> StoreResult<Option<Delivery>>;
+}
+
+/// How a delivery is looked up.
+#[derive(Debug, Clone, Copy)]
+pub enum DeliveryRef<'a> {
+    Id(i64),
+    Event(PartnerId, &'a str),
+}
+
+/// The RSA key (PKCS#8 PEM) that signs deliveries, and its self-signed X.509 certificate (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub private_key: String,
+    pub certificate: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Dead,
+    /// The registration was removed (or no longer wants the event) before it succeeded.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Succeeded,
+        DeliveryStatus::Dead,
+        DeliveryStatus::Cancelled,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Dead => "dead",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(s))
+    }
+
+    /// From a delivery job's `outcome` (`None`: not done).
+    pub(crate) fn of_outcome(outcome: Option<&str>) -> Self {
+        match outcome {
+            None => DeliveryStatus::Pending,
+            Some("succeeded") => DeliveryStatus::Succeeded,
+            Some("cancelled") => DeliveryStatus::Cancelled,
+            Some(_) => DeliveryStatus::Dead,
+        }
+    }
+
+    /// The SQL condition on a job row (`done_at`, `outcome`) for this status.
+    pub(crate) fn condition(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "done_at IS NULL",
+            DeliveryStatus::Succeeded => "outcome = 'succeeded'",
+            DeliveryStatus::Dead => {
+                "done_at IS NOT NULL AND outcome NOT IN ('succeeded', 'cancelled')"
+            }
+            DeliveryStatus::Cancelled => "outcome = 'cancelled'",
+        }
+    }
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The partner's time of the attempt.
+    pub at: OffsetDateTime,
+    pub response_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// A delivery: one event to its partner's registration, with its attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub event: Event,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<Attempt>,
+    /// When it is due next (pending only).
+    pub next_attempt_at: Option<OffsetDateTime>,
 }
 
 /// A fault that fired, with its counters after the hit.

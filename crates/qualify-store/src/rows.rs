@@ -338,3 +338,65 @@ pub(crate) fn fault(r: &impl Cells) -> StoreResult<qualify_core::faults::Fault> 
         fired: r.int("fired")?.max(0) as u64,
     })
 }
+
+/// A registration row: `partner_id, subscriber_id, url, events, secret, previous_secret,
+/// previous_until, disabled` (events as a JSON array).
+pub(crate) fn registration(r: &impl Cells) -> StoreResult<qualify_core::webhooks::Registration> {
+    let previous = match (r.opt_text("previous_secret")?, r.opt_int("previous_until")?) {
+        (Some(secret), Some(until)) => Some((secret, from_millis(until))),
+        _ => None,
+    };
+    Ok(qualify_core::webhooks::Registration {
+        partner_id: PartnerId(uuid(r, "partner_id")?),
+        subscriber_id: r.text("subscriber_id")?,
+        url: r.text("url")?,
+        events: from_json("webhook events", &r.text("events")?)?,
+        secret: r.text("secret")?,
+        previous_secret: previous,
+        disabled: r.opt_text("disabled")?,
+    })
+}
+
+/// A delivery job row (`id, payload, run_at, outcome`), without its attempts.
+pub(crate) fn delivery(r: &impl Cells) -> StoreResult<crate::Delivery> {
+    let status = crate::DeliveryStatus::of_outcome(r.opt_text("outcome")?.as_deref());
+    Ok(crate::Delivery {
+        id: r.int("id")?,
+        event: from_json("webhook event", &r.text("payload")?)?,
+        status,
+        attempts: vec![],
+        next_attempt_at: (status == crate::DeliveryStatus::Pending)
+            .then(|| r.int("run_at").map(from_millis))
+            .transpose()?,
+    })
+}
+
+/// An attempt row (`job_id, at, response_code, error, duration_ms`) and its delivery's id.
+pub(crate) fn attempt(r: &impl Cells) -> StoreResult<(i64, crate::Attempt)> {
+    Ok((
+        r.int("job_id")?,
+        crate::Attempt {
+            at: from_millis(r.int("at")?),
+            response_code: r
+                .opt_int("response_code")?
+                .and_then(|c| u16::try_from(c).ok()),
+            error: r.opt_text("error")?,
+            duration_ms: r.int("duration_ms")?.max(0) as u64,
+        },
+    ))
+}
+
+/// Hands each delivery its attempts (both in id order).
+pub(crate) fn with_attempts(
+    mut deliveries: Vec<crate::Delivery>,
+    attempts: Vec<(i64, crate::Attempt)>,
+) -> Vec<crate::Delivery> {
+    let mut by_job: std::collections::HashMap<i64, Vec<crate::Attempt>> = Default::default();
+    for (job, a) in attempts {
+        by_job.entry(job).or_default().push(a);
+    }
+    for d in &mut deliveries {
+        d.attempts = by_job.remove(&d.id).unwrap_or_default();
+    }
+    deliveries
+}

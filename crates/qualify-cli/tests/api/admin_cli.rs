@@ -562,3 +562,135 @@ fn help_says_where_the_token_comes_from_and_the_exit_codes() {
     let decide = help(&["admin", "decide", "--help"]);
     assert!(decide.contains("Approved") && decide.contains("Denied"));
 }
+
+/// A webhook receiver on loopback that answers every delivery with `status`; counts them.
+async fn receiver(status: u16) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits)
+}
+
+/// `qualify admin deliveries` lists a partner's webhook deliveries (a table, `--status`,
+/// `--json`) and `qualify admin redeliver ID` attempts one again.
+#[tokio::test]
+async fn deliveries_are_listed_and_redelivered_from_the_cli() {
+    use std::sync::atomic::Ordering;
+    let s = Server::start().await;
+    let p = s.partner();
+    let (url, hits) = receiver(500).await;
+    let r = s
+        .post("/webhooks/v1/registration")
+        .token(&p.app_user)
+        .json(json!({"WebhookUrl": url, "WebhookEvents": ["customer-qualification-created"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let c = education_in_review(&s, &p).await;
+
+    let partner = p.id.to_string();
+    let path = format!("/admin/v1/partners/{partner}/deliveries");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while s.get(&path).token(&s.admin_token()).send().await.body[0]["attempts"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        assert!(std::time::Instant::now() < deadline, "no attempt in 15 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let listed = admin(&s, &[], &["deliveries", "--partner", &partner]);
+    let header = header_of(&listed);
+    for column in [
+        "ID",
+        "EVENT",
+        "CUSTOMER",
+        "STATUS",
+        "ATTEMPTS",
+        "NEXT ATTEMPT",
+    ] {
+        assert!(header.contains(column), "{}", listed.stdout);
+    }
+    let row = listed.stdout.lines().nth(1).unwrap_or_default();
+    for cell in [
+        "customer-qualification-created",
+        c.as_str(),
+        "pending",
+        "500",
+    ] {
+        assert!(row.contains(cell), "{cell} in {}", listed.stdout);
+    }
+
+    let json = admin(
+        &s,
+        &[],
+        &[
+            "deliveries",
+            "--partner",
+            &partner,
+            "--status",
+            "pending",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(json.as_array().map(Vec::len), Some(1), "{json}");
+    let id = json[0]["id"].as_str().expect("a string id").to_owned();
+    let dead = admin(
+        &s,
+        &[],
+        &["deliveries", "--partner", &partner, "--status", "dead"],
+    );
+    let words = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        words(header_of(&dead)),
+        words(header),
+        "no dead delivery: the header alone"
+    );
+    assert_eq!(dead.stdout.lines().count(), 1, "{}", dead.stdout);
+    let bad = admin(
+        &s,
+        &[],
+        &["deliveries", "--partner", &partner, "--status", "lost"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("pending"), "{}", bad.stderr);
+
+    let before = hits.load(Ordering::SeqCst);
+    let again = admin(&s, &[], &["redeliver", &id, "--json"]).json();
+    assert_eq!(again["id"], id.as_str());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while hits.load(Ordering::SeqCst) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no redelivery in 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let unknown = match id.parse::<u64>() {
+        Ok(n) => (n + 1_000_000).to_string(),
+        Err(_) => uuid::Uuid::new_v4().to_string(),
+    };
+    let unknown = admin(&s, &[], &["redeliver", &unknown]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+
+    let help = run_cli(&["admin", "deliveries", "--help"], &[]);
+    assert!(
+        help.stdout.contains("--status") && help.stdout.contains("succeeded"),
+        "{}",
+        help.stdout
+    );
+    let help = run_cli(&["admin", "redeliver", "--help"], &[]);
+    assert!(help.stdout.contains("webhook-id"), "{}", help.stdout);
+}

@@ -119,6 +119,7 @@ impl Db {
             "audit_events",
             "jobs",
             "faults",
+            "webhook_registrations",
         ] {
             let columns: Vec<String> = if table == "jobs" {
                 vec!["id".into(), "kind".into(), "qualification_id".into()]

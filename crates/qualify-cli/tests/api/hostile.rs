@@ -171,6 +171,57 @@ fn endpoints() -> Vec<Endpoint> {
             Admin,
             None,
         ),
+        // Webhooks (events.md 1-2): a registration to a closed loopback port (dev auth allows
+        // it); its deliveries fail and wait for their retries.
+        e(
+            Method::GET,
+            "/webhooks/v1/registration/events",
+            Partner,
+            None,
+        ),
+        e(
+            Method::POST,
+            "/webhooks/v1/registration",
+            Partner,
+            Some(
+                |_, _| json!({"WebhookUrl": "http://127.0.0.1:9/hooks", "WebhookEvents": ["customer-qualification-updated"]}),
+            ),
+        ),
+        e(Method::GET, "/webhooks/v1/registration", Partner, None),
+        e(
+            Method::PUT,
+            "/webhooks/v1/registration",
+            Partner,
+            Some(
+                |_, n| json!({"WebhookUrl": "http://127.0.0.1:9/hooks", "WebhookEvents": ["customer-qualification-created"], "RotateSecret": n % 2 == 0}),
+            ),
+        ),
+        e(
+            Method::POST,
+            "/webhooks/v1/registration/validationEvents",
+            Partner,
+            None,
+        ),
+        e(
+            Method::GET,
+            "/webhooks/v1/registration/validationEvents/{correlation_id}",
+            Partner,
+            None,
+        ),
+        e(Method::GET, "/webhooks/v1/certificate", Public, None),
+        e(
+            Method::GET,
+            "/admin/v1/partners/{partner_id}/deliveries",
+            Admin,
+            None,
+        ),
+        e(
+            Method::POST,
+            "/admin/v1/deliveries/{delivery_id}/redeliver",
+            Admin,
+            None,
+        ),
+        e(Method::DELETE, "/webhooks/v1/registration", Partner, None),
         // The control plane's traffic part (control.md 5-7); last, so that a fault a mutated
         // body may add never meets the /v1 cases above.
         e(

@@ -29,4 +29,5 @@ mod slow;
 mod smoke;
 mod traffic;
 mod vetting;
+mod webhooks;
 mod workload;

@@ -15,7 +15,7 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}/{name}")).unwrap()
 }
 
-fn claims(tenant: PartnerId) -> Value {
+pub(crate) fn claims(tenant: PartnerId) -> Value {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     json!({
         "aud": DEFAULT_AUDIENCE,
@@ -26,13 +26,13 @@ fn claims(tenant: PartnerId) -> Value {
     })
 }
 
-fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+pub(crate) fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
-fn rsa() -> EncodingKey {
+pub(crate) fn rsa() -> EncodingKey {
     EncodingKey::from_rsa_pem(&fixture("rsa-private.pem")).unwrap()
 }
 
@@ -41,15 +41,22 @@ fn ec() -> EncodingKey {
 }
 
 async fn oidc_server() -> Server {
+    oidc_server_with(&[]).await
+}
+
+/// An `--auth oidc` server with these further flags.
+pub(crate) async fn oidc_server_with(flags: &[&str]) -> Server {
+    let mut extra: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    extra.extend([
+        "--auth".into(),
+        "oidc".into(),
+        "--oidc-jwks".into(),
+        format!("{FIXTURES}/jwks.json"),
+        "--oidc-issuer".into(),
+        ISSUER.into(),
+    ]);
     Server::start_with(Options {
-        extra: vec![
-            "--auth".into(),
-            "oidc".into(),
-            "--oidc-jwks".into(),
-            format!("{FIXTURES}/jwks.json"),
-            "--oidc-issuer".into(),
-            ISSUER.into(),
-        ],
+        extra,
         ..Default::default()
     })
     .await

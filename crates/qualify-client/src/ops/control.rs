@@ -11,20 +11,6 @@ use crate::error::Result;
 use crate::http::Call;
 use crate::ops::admin::{Admin, AdminPartner};
 
-impl Client {
-    /// Sends `call`; the answer has no body (204).
-    async fn send_no_content(&self, call: Call) -> Result<()> {
-        let (r, c) = (self.request_id_for_call(), self.correlation_id_for_call());
-        self.execute(call, &r, &c).await.map(drop)
-    }
-
-    /// Sends `call` and returns the answer's body as text.
-    async fn send_text(&self, call: Call) -> Result<String> {
-        let (r, c) = (self.request_id_for_call(), self.correlation_id_for_call());
-        self.execute(call, &r, &c).await.map(|reply| reply.body)
-    }
-}
-
 impl<'a> Admin<'a> {
     /// Fault rules (every instance on one database applies the same).
     pub fn faults(&self) -> Faults<'a> {
@@ -243,7 +229,7 @@ impl Faults<'_> {
     /// Removes one fault (also fine when it is already gone).
     pub async fn remove(&self, id: &str) -> Result<()> {
         let call = Call::new(Method::DELETE, &["admin", "v1", "faults", id]);
-        self.client.send_no_content(call).await
+        self.client.send_empty(call).await
     }
 
     /// Removes every fault, or with `partner` only those whose `match.partner` is it.
@@ -252,7 +238,7 @@ impl Faults<'_> {
         if let Some(p) = partner {
             call = call.query("partner", p);
         }
-        self.client.send_no_content(call).await
+        self.client.send_empty(call).await
     }
 }
 
@@ -378,7 +364,7 @@ impl Journal<'_> {
         if let Some(p) = partner {
             call = call.query("partner", p);
         }
-        self.client.send_no_content(call).await
+        self.client.send_empty(call).await
     }
 }
 

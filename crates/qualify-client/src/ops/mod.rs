@@ -6,3 +6,4 @@ pub mod customers;
 pub mod events;
 pub mod qualifications;
 pub mod validations;
+pub mod webhooks;

@@ -10,3 +10,4 @@ mod errors;
 mod retries;
 mod surface;
 mod unknown_values;
+mod webhooks;

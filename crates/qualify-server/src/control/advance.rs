@@ -72,13 +72,12 @@ pub async fn advance(state: &AppState, scope: Scope, change: ClockChange) -> Api
             tokio::time::sleep(WAIT_FOR_OTHERS).await;
             continue;
         }
-        let runs = jobs.iter().map(|job| {
-            let at = job.run_at.max(plan.from);
-            worker::run_one(state, job, &owner, at, ActorKind::Clock)
-        });
-        for result in futures::future::join_all(runs).await {
-            result?;
-        }
+        let from = plan.from;
+        worker::run_claimed(state, &jobs, &owner, ActorKind::Clock, |job| {
+            let at = job.run_at.max(from);
+            async move { Ok(at) }
+        })
+        .await?;
     }
     // The clock moves once the work is done: meanwhile the scope's other requests (and the
     // background worker) keep its old time.

@@ -366,6 +366,8 @@ pub async fn decide(
         .store
         .decide(&ctx, customer.id, qualification, &etag, &decision)
         .await?;
+    // Its webhook event is due now.
+    state.wake_worker();
     tracing::info!(customer_id = %customer.id, %qualification, status = %decided.vetting_status, "qualification decided by operator");
     crate::metrics::vetting_decision(
         decided.qualification,

@@ -11,6 +11,7 @@ pub mod journal;
 pub mod path;
 pub mod qualifications;
 pub mod validations;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -99,6 +100,19 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(journal::find))
         .routes(routes!(journal::count))
         .routes(routes!(checks::checks))
+        // Webhooks (events.md 1-2).
+        .routes(routes!(webhooks::events))
+        .routes(routes!(
+            webhooks::register,
+            webhooks::update,
+            webhooks::get,
+            webhooks::delete
+        ))
+        .routes(routes!(webhooks::create_validation_event))
+        .routes(routes!(webhooks::validation_event))
+        .routes(routes!(webhooks::certificate))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
 }
 
 /// The one service every request goes through (`serve`, and any in-process test): the

@@ -11,3 +11,4 @@ mod control_vetting;
 mod metrics;
 mod traffic;
 mod vetting;
+mod webhooks;

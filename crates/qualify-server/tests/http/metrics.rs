@@ -234,3 +234,46 @@ async fn metrics_off_answer_404_with_the_error_body() {
     let app = TestApp::with_config(|c| c.metrics = false).await;
     app.get("/metrics").send().await.assert_error(404, 1000);
 }
+
+#[tokio::test]
+async fn webhook_attempts_count_by_result_and_a_410_is_dead() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A receiver that answers 500, then 410.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let receiver = axum::Router::new().fallback(move || {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move { axum::http::StatusCode::from_u16(if n == 0 { 500 } else { 410 }).unwrap() }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let app = TestApp::new().await;
+    let p = app.partner();
+    let r = app
+        .post("/webhooks/v1/registration")
+        .token(&p.app_user)
+        .json(json!({"WebhookUrl": url, "WebhookEvents": ["customer-qualification-created"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let before = scrape(&app).await;
+    let c = app.create_customer(&p).await;
+    assert_created(
+        &create(&app, &p, &c, state_owned()).await,
+        "StateOwnedEntity",
+    );
+    app.run_pending_jobs().await;
+    app.advance(Duration::from_secs(5));
+    app.run_pending_jobs().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let after = scrape(&app).await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    assert!(moved(metrics::WEBHOOK_DELIVERIES, &[("result", "failed")]) >= 1.0);
+    assert!(moved(metrics::WEBHOOK_DELIVERIES, &[("result", "disabled")]) >= 1.0);
+    assert!(moved(metrics::WEBHOOK_DEAD, &[]) >= 1.0);
+}

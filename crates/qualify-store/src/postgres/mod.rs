@@ -44,13 +44,16 @@ use tokio::sync::Notify;
 use crate::observe::CommitTimer;
 use crate::rows::{self, Applied};
 use crate::{
-    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode,
-    FixtureOutcome, Idempotent, QueueStats, ReviewPage, ReviewQuery, Store, StoreError,
-    StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
+    AppliedTransition, Attempt, AuditEvent, CountedRead, CustomerPage, Delivery, DeliveryRef,
+    DeliveryStatus, FaultHit, FixtureMode, FixtureOutcome, Idempotent, QueueStats, ReviewPage,
+    ReviewQuery, SigningKey, Store, StoreError, StoreResult, TransitionPage, WriteContext,
+    new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
+use qualify_core::webhooks::{self as hooks, Registration, Verdict};
 
 mod control;
+mod webhooks;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -447,7 +450,6 @@ async fn lock_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<()> {
     Ok(())
 }
 
-/// A scope's own clock.
 /// Commits a transaction, timed for the commit observer (a batch of one request).
 async fn commit(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> StoreResult<()> {
     let timer = CommitTimer::start();
@@ -455,6 +457,8 @@ async fn commit(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> StoreResult<()> {
     timer.committed(1);
     Ok(())
 }
+
+/// A scope's own clock.
 
 async fn own_clock(conn: &mut PgConnection, scope: Scope) -> StoreResult<Option<ClockSetting>> {
     let row = sqlx::query("SELECT frozen_at, offset_ms FROM clocks WHERE scope = $1")
@@ -718,9 +722,26 @@ async fn apply(conn: &mut PgConnection, effects: &[Effect]) -> StoreResult<Appli
                 .execute(&mut *conn)
                 .await?;
             }
+            Effect::Emit { event, subject } => {
+                sqlx::query(
+                    "INSERT INTO jobs (kind, partner_id, qualification_id, payload, run_at) \
+                     SELECT $1, r.partner_id, $2, $3::jsonb, $4 FROM webhook_registrations r \
+                     WHERE r.partner_id = $5::uuid AND r.disabled IS NULL AND r.events ? $6",
+                )
+                .bind(hooks::DELIVERY_JOB)
+                .bind(rows::resolve(*subject, inserted)?)
+                .bind(rows::json(event)?)
+                .bind(to_millis(event.changed_at))
+                .bind(event.partner_id.to_string())
+                .bind(event.event_name.name())
+                .execute(&mut *conn)
+                .await?;
+            }
             Effect::ClearScope(scope) => removed = clear_scope(conn, *scope).await?,
             Effect::DeleteCustomer(id) => {
                 for sql in [
+                    "DELETE FROM webhook_attempts WHERE job_id IN (SELECT j.id FROM jobs j JOIN qualifications q \
+                     ON q.id = j.qualification_id WHERE q.customer_id = $1::uuid)",
                     "DELETE FROM jobs WHERE qualification_id IN (SELECT id FROM qualifications WHERE customer_id = $1::uuid)",
                     "DELETE FROM audit_events WHERE customer_id = $1::uuid",
                     "DELETE FROM validation_statuses WHERE customer_id = $1::uuid",
@@ -847,7 +868,12 @@ async fn clear_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<Count
             .await?
             .rows_affected())
     };
-    for table in ["jobs", "audit_events"] {
+    for table in [
+        "webhook_attempts",
+        "webhook_registrations",
+        "jobs",
+        "audit_events",
+    ] {
         run(format!("DELETE FROM {table} WHERE {filter}")).await?;
     }
     run(format!(
@@ -1733,6 +1759,19 @@ impl Store for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn release_job(&self, job: &Job, owner: &str) -> StoreResult<bool> {
+        let released = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, attempts = GREATEST(attempts - 1, 0) \
+             WHERE id = $1 AND lease_owner = $2 AND done_at IS NULL",
+        )
+        .bind(job.id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(released == 1)
+    }
+
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64> {
         let r = sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND done_at IS NULL")
             .bind(owner)
@@ -1912,5 +1951,58 @@ impl Store for PgStore {
         }
         commit(tx).await?;
         Ok(None)
+    }
+
+    async fn webhook_registration(&self, partner: PartnerId) -> StoreResult<Option<Registration>> {
+        webhooks::registration(&self.pool, partner).await
+    }
+
+    async fn put_webhook_registration(
+        &self,
+        registration: &Registration,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        webhooks::put_registration(&self.pool, registration, now).await
+    }
+
+    async fn delete_webhook_registration(
+        &self,
+        partner: PartnerId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        webhooks::delete_registration(&self.pool, partner, now).await
+    }
+
+    async fn signing_key(&self, key: Option<SigningKey>) -> StoreResult<Option<SigningKey>> {
+        webhooks::signing_key(&self.pool, key).await
+    }
+
+    async fn deliveries(
+        &self,
+        partner: PartnerId,
+        status: Option<DeliveryStatus>,
+    ) -> StoreResult<Vec<Delivery>> {
+        webhooks::deliveries(&self.pool, partner, status).await
+    }
+
+    async fn delivery(&self, find: DeliveryRef<'_>) -> StoreResult<Option<Delivery>> {
+        webhooks::delivery(&self.pool, find).await
+    }
+
+    async fn finish_attempt(
+        &self,
+        job: &Job,
+        owner: &str,
+        attempt: &Attempt,
+        verdict: Verdict,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let held = webhooks::finish_attempt(&mut tx, job, owner, attempt, verdict).await?;
+        commit(tx).await?;
+        Ok(held)
+    }
+
+    async fn redeliver(&self, id: i64, now: OffsetDateTime) -> StoreResult<Option<Delivery>> {
+        webhooks::redeliver(&self.pool, id, now).await
     }
 }

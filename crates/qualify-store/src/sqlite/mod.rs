@@ -39,14 +39,17 @@ use crate::rows;
 
 mod control;
 mod migrate;
+mod webhooks;
 mod writer;
 use crate::rows::Applied;
 use crate::{
-    AppliedTransition, AuditEvent, CountedRead, CustomerPage, FaultHit, FixtureMode,
-    FixtureOutcome, Idempotent, QueueStats, ReviewPage, ReviewQuery, Store, StoreError,
-    StoreResult, TransitionPage, WriteContext, new_etag, new_validation_id,
+    AppliedTransition, Attempt, AuditEvent, CountedRead, CustomerPage, Delivery, DeliveryRef,
+    DeliveryStatus, FaultHit, FixtureMode, FixtureOutcome, Idempotent, QueueStats, ReviewPage,
+    ReviewQuery, SigningKey, Store, StoreError, StoreResult, TransitionPage, WriteContext,
+    new_etag, new_validation_id,
 };
 use qualify_core::faults::{Fault, FaultSpec};
+use qualify_core::webhooks::{self as hooks, Registration, Verdict};
 use writer::{Durability, Writer};
 
 /// How long a statement waits for a lock held by another connection or process.
@@ -726,6 +729,23 @@ fn apply(conn: &Connection, effects: &[Effect]) -> StoreResult<Applied> {
                     ],
                 )?;
             }
+            Effect::Emit { event, subject } => {
+                run(
+                    conn,
+                    "INSERT INTO jobs (kind, partner_id, qualification_id, payload, run_at) \
+                     SELECT ?1, r.partner_id, ?2, ?3, ?4 FROM webhook_registrations r \
+                     WHERE r.partner_id = ?5 AND r.disabled IS NULL \
+                     AND EXISTS (SELECT 1 FROM json_each(r.events) WHERE value = ?6)",
+                    params![
+                        hooks::DELIVERY_JOB,
+                        rows::resolve(*subject, inserted)?,
+                        rows::json(event)?,
+                        to_millis(event.changed_at),
+                        event.partner_id.to_string(),
+                        event.event_name.name(),
+                    ],
+                )?;
+            }
             Effect::ClearScope(scope) => removed = clear_scope(conn, *scope)?,
             Effect::DeleteCustomer(id) => delete_customer(conn, *id)?,
             Effect::InsertCustomer(c) => {
@@ -836,6 +856,8 @@ fn clear_scope(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
     let counts = match scope {
         Scope::All => {
             for table in [
+                "webhook_attempts",
+                "webhook_registrations",
                 "jobs",
                 "audit_events",
                 "validation_statuses",
@@ -855,6 +877,8 @@ fn clear_scope(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
         Scope::Partner(p) => {
             let p = p.to_string();
             for sql in [
+                "DELETE FROM webhook_attempts WHERE partner_id = ?1",
+                "DELETE FROM webhook_registrations WHERE partner_id = ?1",
                 "DELETE FROM jobs WHERE partner_id = ?1",
                 "DELETE FROM audit_events WHERE partner_id = ?1",
                 "DELETE FROM validation_statuses WHERE customer_id IN (SELECT id FROM customers WHERE partner_id = ?1)",
@@ -888,6 +912,8 @@ fn clear_scope(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
 fn delete_customer(conn: &Connection, id: CustomerId) -> StoreResult<()> {
     let id = id.to_string();
     for sql in [
+        "DELETE FROM webhook_attempts WHERE job_id IN (SELECT j.id FROM jobs j JOIN qualifications q \
+         ON q.id = j.qualification_id WHERE q.customer_id = ?1)",
         "DELETE FROM jobs WHERE qualification_id IN (SELECT id FROM qualifications WHERE customer_id = ?1)",
         "DELETE FROM audit_events WHERE customer_id = ?1",
         "DELETE FROM validation_statuses WHERE customer_id = ?1",
@@ -1675,6 +1701,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn release_job(&self, job: &Job, owner: &str) -> StoreResult<bool> {
+        let (id, owner) = (job.id, owner.to_owned());
+        self.writer
+            .write(move |conn| {
+                Ok(run(
+                    conn,
+                    "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, attempts = MAX(attempts - 1, 0) \
+                     WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
+                    params![id, owner],
+                )? == 1)
+            })
+            .await
+    }
+
     async fn release_jobs(&self, owner: &str) -> StoreResult<u64> {
         let owner = owner.to_owned();
         self.writer
@@ -1847,6 +1887,74 @@ impl Store for SqliteStore {
                 }
                 Ok(None)
             })
+            .await
+    }
+
+    async fn webhook_registration(&self, partner: PartnerId) -> StoreResult<Option<Registration>> {
+        self.read(|c| webhooks::registration(c, partner))
+    }
+
+    async fn put_webhook_registration(
+        &self,
+        registration: &Registration,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let r = registration.clone();
+        self.writer
+            .write(move |conn| webhooks::put_registration(conn, &r, now))
+            .await
+    }
+
+    async fn delete_webhook_registration(
+        &self,
+        partner: PartnerId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.writer
+            .write(move |conn| webhooks::delete_registration(conn, partner, now))
+            .await
+    }
+
+    async fn signing_key(&self, key: Option<SigningKey>) -> StoreResult<Option<SigningKey>> {
+        let now = OffsetDateTime::now_utc();
+        match key {
+            None => self.read(|c| webhooks::signing_key(c, None, now)),
+            Some(k) => {
+                self.writer
+                    .write(move |conn| webhooks::signing_key(conn, Some(&k), now))
+                    .await
+            }
+        }
+    }
+
+    async fn deliveries(
+        &self,
+        partner: PartnerId,
+        status: Option<DeliveryStatus>,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.read(|c| webhooks::deliveries(c, partner, status))
+    }
+
+    async fn delivery(&self, find: DeliveryRef<'_>) -> StoreResult<Option<Delivery>> {
+        self.read(|c| webhooks::delivery(c, find))
+    }
+
+    async fn finish_attempt(
+        &self,
+        job: &Job,
+        owner: &str,
+        attempt: &Attempt,
+        verdict: Verdict,
+    ) -> StoreResult<bool> {
+        let (job, owner, attempt) = (job.clone(), owner.to_owned(), attempt.clone());
+        self.writer
+            .write(move |conn| webhooks::finish_attempt(conn, &job, &owner, &attempt, verdict))
+            .await
+    }
+
+    async fn redeliver(&self, id: i64, now: OffsetDateTime) -> StoreResult<Option<Delivery>> {
+        self.writer
+            .write(move |conn| webhooks::redeliver(conn, id, now))
             .await
     }
 }

@@ -1,0 +1,35 @@
+-- Webhooks (events.md 1-2). One registration per partner tenant; an event's delivery is a job
+-- of kind 'webhook-delivery' (its payload is the event), enqueued in the transition's
+-- transaction; every attempt is a row of webhook_attempts; the RSA key that signs every
+-- delivery is generated once and kept here, so every instance signs alike.
+CREATE TABLE webhook_registrations (
+    partner_id      UUID PRIMARY KEY,
+    subscriber_id   TEXT   NOT NULL,
+    url             TEXT   NOT NULL,
+    events          JSONB  NOT NULL, -- array of event names
+    secret          TEXT   NOT NULL,
+    previous_secret TEXT,
+    previous_until  BIGINT,
+    disabled        TEXT,
+    updated_at      BIGINT NOT NULL
+);
+
+CREATE TABLE webhook_attempts (
+    id            BIGSERIAL PRIMARY KEY,
+    job_id        BIGINT NOT NULL,
+    partner_id    UUID   NOT NULL,
+    at            BIGINT NOT NULL,
+    response_code INTEGER,
+    error         TEXT,
+    duration_ms   BIGINT NOT NULL
+);
+CREATE INDEX webhook_attempts_by_job ON webhook_attempts (job_id, id);
+
+CREATE TABLE signing_keys (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    private_key TEXT   NOT NULL,
+    certificate TEXT   NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE INDEX jobs_by_kind ON jobs (kind, partner_id, id);
