@@ -459,7 +459,6 @@ async fn commit(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> StoreResult<()> {
 }
 
 /// A scope's own clock.
-
 async fn own_clock(conn: &mut PgConnection, scope: Scope) -> StoreResult<Option<ClockSetting>> {
     let row = sqlx::query("SELECT frozen_at, offset_ms FROM clocks WHERE scope = $1")
         .bind(rows::clock_scope(scope))
