@@ -5,6 +5,7 @@ Environment: QUALIFY_BIN (the binary).
 """
 import os
 import selectors
+import socket
 import subprocess
 import time
 import uuid
@@ -123,6 +124,13 @@ def test_every_family_is_there_typed_and_its_series_move(server):
             "website": "contoso.edu"}
     for _ in range(2):
         call("POST", f"/v1/customers/{edu}/qualifications", user, body, expect=201, request_id=rid)
+    # Webhooks to a loopback port nobody listens on: every attempt fails (dev auth allows
+    # loopback targets); the advance below runs the deliveries that are due.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_end = f"http://127.0.0.1:{closed.getsockname()[1]}/hooks"
+    call("POST", "/webhooks/v1/registration", user,
+         {"WebhookUrl": dead_end, "WebhookEvents": ["customer-qualification-created"]})
     # A decision by a clock advance: the scenario's request is due in an hour of its clock.
     call("PUT", f"/admin/v1/partners/{partner}/vetting", admin,
          {"rules": [{"match": {"qualification": "StateOwnedEntity"}, "outcome": "Approved",
@@ -150,6 +158,8 @@ def test_every_family_is_there_typed_and_its_series_move(server):
     assert moved("qualify_vetting_decisions_total", qualification="StateOwnedEntity",
                  outcome="Approved", actor_kind="clock") == 1
     assert moved("qualify_faults_fired_total") == 1
+    assert moved("qualify_webhook_deliveries_total", result="failed") >= 1
+    assert moved("qualify_webhook_deliveries_total", result="succeeded") == 0
     route = "/v1/customers/{customer_id}/qualifications"
     assert moved("qualify_http_requests_total", route=route, method="POST", status="201") == 3
     assert moved("qualify_http_requests_total", route=route, method="GET", status="503") == 1
