@@ -675,11 +675,13 @@ async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
 async fn await_arrivals(arrivals: &Arrivals, ids: &[String], limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
-        let got = arrivals.lock().unwrap();
-        if ids.iter().all(|i| got.contains_key(i)) {
+        let all_in = {
+            let got = arrivals.lock().unwrap();
+            ids.iter().all(|i| got.contains_key(i))
+        };
+        if all_in {
             return;
         }
-        drop(got);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -745,7 +747,7 @@ async fn webhooks(
     }
     // A burst: deliveries per second while the queue holds many.
     let start = Instant::now();
-    let runs = futures::stream::iter(bursty.iter().cloned().map(|id| {
+    let runs = futures::stream::iter(bursty.iter().map(|id| {
         let http = http.clone();
         let (url, body, tok) = (
             format!("{base}/v1/customers/{id}/qualifications"),
