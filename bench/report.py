@@ -40,6 +40,12 @@ for r in rows:
                 f'- rate: {r["rate"]}/s for {r["create_phase_seconds"]} s; created {r["created"]}, decided {r["decided"]}',
                 f'- 201 -> terminal (server-side timestamps): p50 {r["to_terminal_p50_ms"]} ms, p99 {r["to_terminal_p99_ms"]} ms, max {r["to_terminal_max_ms"]} ms',
                 f'- queue empty {r["queue_drained_seconds_after_last_create"]} s after the last create answered']
+    if r["scenario"] == "webhooks":
+        out += ["", "## Webhooks (events.md 2), one partner, a receiver on loopback", "",
+                f'- open loop at {r["rate"]}/s (half the c=64 create rate): {r["delivered"]} of {r["created"]} created events delivered; '
+                f'create sent -> event received p50 {r["create_to_delivery_p50_ms"]} ms, p99 {r["create_to_delivery_p99_ms"]} ms, max {r["create_to_delivery_max_ms"]} ms',
+                f'- a burst of {r["burst_created"]} creates: {r["burst_delivered"]} delivered, {r["deliveries_per_second"]:,.0f} deliveries/s '
+                f'(one partner: its deliveries are attempted one after the other, in transition order)']
     if r["scenario"] == "startup":
         out += ["", "## Start-up to `/readyz` 200", "",
                 f'- empty database: {r["empty_ms"]} ms',
@@ -88,6 +94,12 @@ if v:
     ok = v["decided"] == v["created"] and v["to_terminal_p99_ms"] <= 1000
     targets.append(("auto vetting", "keeps up at 50% of the max create rate; p99 ≤ 1 s",
                     f'{v["rate"]}/s: {v["decided"]:,} of {v["created"]:,} decided; p99 {v["to_terminal_p99_ms"]} ms',
+                    verdict(ok)))
+w = find("webhooks")
+if w:
+    ok = w["delivered"] == w["created"] and w["create_to_delivery_p99_ms"] <= 100
+    targets.append(("transition -> delivery", "p99 ≤ 100 ms at 50% of the max create rate",
+                    f'{w["rate"]}/s: {w["delivered"]:,} of {w["created"]:,} delivered; p99 {w["create_to_delivery_p99_ms"]} ms (from the create being sent)',
                     verdict(ok)))
 s = find("startup")
 if s:

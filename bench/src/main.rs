@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use futures::StreamExt;
 use hdrhistogram::Histogram;
 use qualify_core::PartnerId;
 use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
@@ -71,6 +72,17 @@ enum Scenario {
         /// The server's SQLite file
         #[arg(long)]
         sqlite: String,
+    },
+    /// Webhooks (events.md 2): a receiver in this process, registered for created events; creates
+    /// at a fixed rate (open loop), then a burst of `burst` creates: create->delivery latency and
+    /// deliveries per second (one partner, whose deliveries are sequential by contract)
+    Webhooks {
+        #[arg(long)]
+        rate: u64,
+        #[arg(long, default_value = "5")]
+        seconds: u64,
+        #[arg(long, default_value = "2000")]
+        burst: usize,
     },
     /// The test control plane (control.md 1-4): seed N customers with a qualification each,
     /// snapshot them, advance the clock over their N vetting jobs, then reset that partner
@@ -339,6 +351,11 @@ async fn main() -> anyhow::Result<()> {
             .await;
             println!("{}", run.json(&name("list_qualifications"), concurrency));
         }
+        Scenario::Webhooks {
+            rate,
+            seconds,
+            burst,
+        } => webhooks(&base, &tok, rate, seconds, burst).await?,
         Scenario::Vetting {
             rate,
             seconds,
@@ -624,6 +641,157 @@ async fn vetting(
             "to_terminal_p50_ms": h.value_at_quantile(0.5),
             "to_terminal_p99_ms": h.value_at_quantile(0.99),
             "to_terminal_max_ms": h.max(),
+        })
+    );
+    Ok(())
+}
+
+/// Arrival times of the created events, by customer id.
+type Arrivals = Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>;
+
+async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let arrivals = arrivals.clone();
+        async move {
+            let now = Instant::now();
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+                && let Some(c) = v["ResourceUri"]
+                    .as_str()
+                    .and_then(|u| u.split("/v1/customers/").nth(1))
+                    .and_then(|r| r.split('/').next())
+            {
+                arrivals.lock().unwrap().entry(c.to_owned()).or_insert(now);
+            }
+            axum::http::StatusCode::NO_CONTENT
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hooks", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// Waits (bounded) until every id in `ids` has arrived.
+async fn await_arrivals(arrivals: &Arrivals, ids: &[String], limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let all_in = {
+            let got = arrivals.lock().unwrap();
+            ids.iter().all(|i| got.contains_key(i))
+        };
+        if all_in {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn webhooks(
+    base: &str,
+    tok: &str,
+    rate: u64,
+    seconds: u64,
+    burst: usize,
+) -> anyhow::Result<()> {
+    if rate == 0 {
+        bail!("--rate must be positive");
+    }
+    let arrivals: Arrivals = Arc::default();
+    let url = receiver(arrivals.clone()).await?;
+    let http = client(64);
+    let r = http
+        .post(format!("{base}/webhooks/v1/registration"))
+        .bearer_auth(tok)
+        .json(&json!({"WebhookUrl": url, "WebhookEvents": ["customer-qualification-created"]}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("registering the receiver: {}", r.text().await?);
+    }
+    let body = json!({"qualification": "StateOwnedEntity"});
+    // Open loop at `rate`: latency from sending the create to the event's arrival.
+    let total = (rate * seconds) as usize;
+    let ids = create_customers(&http, base, tok, total + burst, "bench.example").await?;
+    let (paced, bursty) = ids.split_at(total);
+    let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sent = Vec::with_capacity(total);
+    for id in paced {
+        tick.tick().await;
+        let req = http
+            .post(format!("{base}/v1/customers/{id}/qualifications"))
+            .bearer_auth(tok)
+            .json(&body)
+            .send();
+        sent.push((id.clone(), Instant::now(), tokio::spawn(req)));
+    }
+    let mut created = vec![];
+    for (id, at, s) in sent {
+        if s.await?.is_ok_and(|r| r.status() == 201) {
+            created.push((id, at));
+        }
+    }
+    let ids: Vec<String> = created.iter().map(|(i, _)| i.clone()).collect();
+    await_arrivals(&arrivals, &ids, Duration::from_secs(60)).await;
+    let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+    let mut delivered = 0;
+    {
+        let got = arrivals.lock().unwrap();
+        for (id, at) in &created {
+            if let Some(arrived) = got.get(id) {
+                delivered += 1;
+                h.record(arrived.duration_since(*at).as_micros().max(1) as u64)
+                    .ok();
+            }
+        }
+    }
+    // A burst: deliveries per second while the queue holds many.
+    let start = Instant::now();
+    let runs = futures::stream::iter(bursty.iter().map(|id| {
+        let http = http.clone();
+        let (url, body, tok) = (
+            format!("{base}/v1/customers/{id}/qualifications"),
+            body.clone(),
+            tok.to_owned(),
+        );
+        async move { http.post(url).bearer_auth(tok).json(&body).send().await }
+    }))
+    .buffer_unordered(32)
+    .collect::<Vec<_>>()
+    .await;
+    let burst_created = runs
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status() == 201))
+        .count();
+    await_arrivals(&arrivals, bursty, Duration::from_secs(120)).await;
+    let (first, last, burst_delivered) = {
+        let got = arrivals.lock().unwrap();
+        let times: Vec<Instant> = bursty.iter().filter_map(|i| got.get(i).copied()).collect();
+        (
+            times.iter().min().copied(),
+            times.iter().max().copied(),
+            times.len(),
+        )
+    };
+    let span = match (first, last) {
+        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64().max(1e-3),
+        _ => f64::NAN,
+    };
+    let ms = |q: f64| (h.value_at_quantile(q) as f64 / 10.0).round() / 100.0;
+    println!(
+        "{}",
+        json!({
+            "scenario": "webhooks",
+            "rate": rate,
+            "created": created.len(),
+            "delivered": delivered,
+            "create_to_delivery_p50_ms": ms(0.5),
+            "create_to_delivery_p99_ms": ms(0.99),
+            "create_to_delivery_max_ms": (h.max() as f64 / 10.0).round() / 100.0,
+            "burst_created": burst_created,
+            "burst_delivered": burst_delivered,
+            "burst_seconds_total": (start.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+            "deliveries_per_second": (burst_delivered as f64 / span).round(),
         })
     );
     Ok(())

@@ -95,6 +95,12 @@ class Partner:
         assert status == 201, body
         return body["id"]
 
+    def register_webhook(self, url):
+        status, body = self.server.call("POST", "/webhooks/v1/registration", self.token, {
+            "WebhookUrl": url, "WebhookEvents": ["customer-qualification-created"]})
+        assert status == 200, body
+        return body
+
     def request(self, customer, body=None):
         status, created = self.server.call(
             "POST", f"/v1/customers/{customer}/qualifications", self.token,
@@ -229,6 +235,8 @@ def test_a_request_made_through_the_api_appears_and_is_denied_with_a_reason(page
         partner.request(partner.customer(name, domain), {
             "qualification": "Education", "educationSegment": "HigherEducation", "website": domain})
     customer = partner.customer("Contoso University", "contoso.edu")
+    # A receiver that is not there: the request's delivery is pending after a failed attempt.
+    partner.register_webhook("http://127.0.0.1:9/hooks")
     sign_in(page, server)
     partner.request(customer)
     row = row_of(page, customer)
@@ -247,7 +255,7 @@ def test_a_request_made_through_the_api_appears_and_is_denied_with_a_reason(page
     expect(region).to_contain_text("HigherEducation")
     expect(region).to_contain_text("Directory Reader")
     expect(region.locator("#history")).to_contain_text("InReview")
-    expect(region.locator("#deliveries")).to_contain_text("not available")
+    expect(region.locator("#deliveries")).to_contain_text("customer-qualification-created")
     axe_clean(page, "request page")
     screenshot(page, "console-request.png")
     # Bookmarkable: the request's URL opens the request again.
