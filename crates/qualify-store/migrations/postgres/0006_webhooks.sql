@@ -33,3 +33,12 @@ CREATE TABLE signing_keys (
 );
 
 CREATE INDEX jobs_by_kind ON jobs (kind, partner_id, id);
+
+-- The children of a qualification and of a customer, by their parent: deleting qualifications
+-- and customers (a reset, a restore, a customer's removal) checks the foreign keys of
+-- audit_events, jobs and gdap_grants row by row, which without these scanned those tables once
+-- per deleted row (a reset of 10,000 customers beside a partner with 40,000 GDAP grants took
+-- seconds).
+CREATE INDEX audit_events_by_qualification_id ON audit_events (qualification_id);
+CREATE INDEX jobs_by_qualification ON jobs (qualification_id);
+CREATE INDEX gdap_grants_by_customer ON gdap_grants (customer_id);
