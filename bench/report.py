@@ -41,11 +41,11 @@ for r in rows:
                 f'- 201 -> terminal (server-side timestamps): p50 {r["to_terminal_p50_ms"]} ms, p99 {r["to_terminal_p99_ms"]} ms, max {r["to_terminal_max_ms"]} ms',
                 f'- queue empty {r["queue_drained_seconds_after_last_create"]} s after the last create answered']
     if r["scenario"] == "webhooks":
-        out += ["", "## Webhooks (events.md 2), one partner, a receiver on loopback", "",
+        out += ["", f'## Webhooks (events.md 2), {r.get("partners", 1)} partners, a receiver on loopback', "",
                 f'- open loop at {r["rate"]}/s (half the c=64 create rate): {r["delivered"]} of {r["created"]} created events delivered; '
                 f'create sent -> event received p50 {r["create_to_delivery_p50_ms"]} ms, p99 {r["create_to_delivery_p99_ms"]} ms, max {r["create_to_delivery_max_ms"]} ms',
                 f'- a burst of {r["burst_created"]} creates: {r["burst_delivered"]} delivered, {r["deliveries_per_second"]:,.0f} deliveries/s '
-                f'(one partner: its deliveries are attempted one after the other, in transition order)']
+                f'(each partner\'s deliveries are attempted one after the other, in transition order)']
     if r["scenario"] == "startup":
         out += ["", "## Start-up to `/readyz` 200", "",
                 f'- empty database: {r["empty_ms"]} ms',

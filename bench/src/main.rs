@@ -73,9 +73,10 @@ enum Scenario {
         #[arg(long)]
         sqlite: String,
     },
-    /// Webhooks (events.md 2): a receiver in this process, registered for created events; creates
-    /// at a fixed rate (open loop), then a burst of `burst` creates: create->delivery latency and
-    /// deliveries per second (one partner, whose deliveries are sequential by contract)
+    /// Webhooks (events.md 2): a receiver in this process, registered by `partners` partner
+    /// tenants for created events; creates at a fixed rate (open loop, round robin over the
+    /// partners), then a burst of `burst` creates: create->delivery latency and deliveries per
+    /// second (one partner's deliveries are sequential by contract)
     Webhooks {
         #[arg(long)]
         rate: u64,
@@ -83,6 +84,8 @@ enum Scenario {
         seconds: u64,
         #[arg(long, default_value = "2000")]
         burst: usize,
+        #[arg(long, default_value = "32")]
+        partners: usize,
     },
     /// The test control plane (control.md 1-4): seed N customers with a qualification each,
     /// snapshot them, advance the clock over their N vetting jobs, then reset that partner
@@ -355,7 +358,8 @@ async fn main() -> anyhow::Result<()> {
             rate,
             seconds,
             burst,
-        } => webhooks(&base, &tok, rate, seconds, burst).await?,
+            partners,
+        } => webhooks(&base, rate, seconds, burst, partners).await?,
         Scenario::Vetting {
             rate,
             seconds,
@@ -688,35 +692,49 @@ async fn await_arrivals(arrivals: &Arrivals, ids: &[String], limit: Duration) {
 
 async fn webhooks(
     base: &str,
-    tok: &str,
     rate: u64,
     seconds: u64,
     burst: usize,
+    partners: usize,
 ) -> anyhow::Result<()> {
-    if rate == 0 {
-        bail!("--rate must be positive");
+    if rate == 0 || partners == 0 {
+        bail!("--rate and --partners must be positive");
     }
     let arrivals: Arrivals = Arc::default();
     let url = receiver(arrivals.clone()).await?;
     let http = client(64);
-    let r = http
-        .post(format!("{base}/webhooks/v1/registration"))
-        .bearer_auth(tok)
-        .json(&json!({"WebhookUrl": url, "WebhookEvents": ["customer-qualification-created"]}))
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        bail!("registering the receiver: {}", r.text().await?);
+    let total = (rate * seconds) as usize;
+    let per_partner = (total + burst).div_ceil(partners);
+    // (token, customer) pairs, round robin over the partners.
+    let mut by_partner = Vec::with_capacity(partners);
+    for _ in 0..partners {
+        let tok = token(PartnerId::new_random());
+        let r = http
+            .post(format!("{base}/webhooks/v1/registration"))
+            .bearer_auth(&tok)
+            .json(&json!({"WebhookUrl": url, "WebhookEvents": ["customer-qualification-created"]}))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("registering the receiver: {}", r.text().await?);
+        }
+        let ids = create_customers(&http, base, &tok, per_partner, "bench.example").await?;
+        by_partner.push((tok, ids));
+    }
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(per_partner * partners);
+    for i in 0..per_partner {
+        for (tok, ids) in &by_partner {
+            pairs.push((tok.clone(), ids[i].clone()));
+        }
     }
     let body = json!({"qualification": "StateOwnedEntity"});
     // Open loop at `rate`: latency from sending the create to the event's arrival.
-    let total = (rate * seconds) as usize;
-    let ids = create_customers(&http, base, tok, total + burst, "bench.example").await?;
-    let (paced, bursty) = ids.split_at(total);
+    let (paced, rest) = pairs.split_at(total);
+    let bursty = &rest[..burst.min(rest.len())];
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sent = Vec::with_capacity(total);
-    for id in paced {
+    for (tok, id) in paced {
         tick.tick().await;
         let req = http
             .post(format!("{base}/v1/customers/{id}/qualifications"))
@@ -747,7 +765,7 @@ async fn webhooks(
     }
     // A burst: deliveries per second while the queue holds many.
     let start = Instant::now();
-    let runs = futures::stream::iter(bursty.iter().map(|id| {
+    let runs = futures::stream::iter(bursty.iter().map(|(tok, id)| {
         let http = http.clone();
         let (url, body, tok) = (
             format!("{base}/v1/customers/{id}/qualifications"),
@@ -763,7 +781,8 @@ async fn webhooks(
         .iter()
         .filter(|r| r.as_ref().is_ok_and(|r| r.status() == 201))
         .count();
-    await_arrivals(&arrivals, bursty, Duration::from_secs(120)).await;
+    let bursty: Vec<String> = bursty.iter().map(|(_, id)| id.clone()).collect();
+    await_arrivals(&arrivals, &bursty, Duration::from_secs(120)).await;
     let (first, last, burst_delivered) = {
         let got = arrivals.lock().unwrap();
         let times: Vec<Instant> = bursty.iter().filter_map(|i| got.get(i).copied()).collect();
@@ -783,6 +802,7 @@ async fn webhooks(
         json!({
             "scenario": "webhooks",
             "rate": rate,
+            "partners": partners,
             "created": created.len(),
             "delivered": delivered,
             "create_to_delivery_p50_ms": ms(0.5),

@@ -19,7 +19,6 @@ use qualify_core::webhooks::{
 };
 use qualify_store::{Attempt, SigningKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
-use rsa::signature::{SignatureEncoding, Signer as _};
 use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::{OnceCell, Semaphore};
@@ -135,21 +134,39 @@ impl reqwest::dns::Resolve for Guarded {
 
 /// The key that signs every delivery (Partner Center's `Authorization: Signature`), loaded from
 /// the store or generated once and stored there, so every instance signs alike.
+/// Signing runs on `ring` (the private-key operation is the costliest part of a delivery; `rsa`
+/// only generates the key and builds the certificate, once).
 pub struct Signer {
-    key: rsa::pkcs1v15::SigningKey<Sha256>,
+    key: ring::rsa::KeyPair,
+    rng: ring::rand::SystemRandom,
     pub certificate: String,
 }
 
 impl Signer {
     pub fn sign(&self, body: &[u8]) -> String {
-        B64.encode(self.key.sign(body).to_bytes())
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &self.rng,
+                body,
+                &mut signature,
+            )
+            .expect("signing with a valid RSA key");
+        B64.encode(signature)
     }
 
     fn from_stored(k: &SigningKey) -> Result<Self, String> {
-        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&k.private_key)
-            .map_err(|e| format!("the stored webhook signing key is unreadable: {e}"))?;
+        let unreadable = |e: &dyn std::fmt::Display| {
+            format!("the stored webhook signing key is unreadable: {e}")
+        };
+        let der = rsa::RsaPrivateKey::from_pkcs8_pem(&k.private_key)
+            .and_then(|key| key.to_pkcs8_der())
+            .map_err(|e| unreadable(&e))?;
+        let key = ring::rsa::KeyPair::from_pkcs8(der.as_bytes()).map_err(|e| unreadable(&e))?;
         Ok(Self {
-            key: rsa::pkcs1v15::SigningKey::new(key),
+            key,
+            rng: ring::rand::SystemRandom::new(),
             certificate: k.certificate.clone(),
         })
     }
@@ -283,7 +300,7 @@ impl Webhooks {
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(MAX_IN_FLIGHT)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("qualify-webhooks/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(Guarded {
