@@ -82,6 +82,7 @@ const DELIVERY_FILTERS: &[DeliveryStatus] = &[
     DeliveryStatus::Pending,
     DeliveryStatus::Succeeded,
     DeliveryStatus::Dead,
+    DeliveryStatus::Cancelled,
 ];
 
 /// The decisions an operator can take.
