@@ -93,9 +93,31 @@ async fn times_is_exact_with_three_instances_racing_on_postgres() {
         json!({"match": {"partner": p.id.to_string(), "path": "/v1/customers"}, "response": {"status": 503}, "times": 7}),
     )
     .await;
-    // The other instances learn of it through LISTEN/NOTIFY (milliseconds); the pause keeps
-    // this test about `times`, not about that delay.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The other instances learn of it through LISTEN/NOTIFY. A probe rule added after it (on
+    // another path, firing once on each of the two other instances) shows when each has loaded
+    // a list that holds both, so that this test stays about `times`, not about that delay.
+    add_fault(
+        &nodes[1],
+        json!({"match": {"partner": p.id.to_string(), "path": "/v1/customers/all/validations"}, "response": {"status": 503}, "times": 2}),
+    )
+    .await;
+    for n in [&nodes[0], &nodes[2]] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while n
+            .get("/v1/customers/all/validations")
+            .token(&p.app_user)
+            .send()
+            .await
+            .status
+            != 503
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the fault list never reached an instance"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
     let requests = (0..45).map(|i| nodes[i % 3].get("/v1/customers").token(&p.app_user).send());
     let answers = join_all(requests).await;
     let injected: Vec<&Resp> = answers
