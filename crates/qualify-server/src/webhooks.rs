@@ -63,8 +63,6 @@ pub async fn check_target(
         return Ok(());
     }
     match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => judge_addresses(&[IpAddr::V4(ip)]),
-        Some(url::Host::Ipv6(ip)) => judge_addresses(&[IpAddr::V6(ip)]),
         Some(url::Host::Domain(name)) => {
             let found = resolver
                 .lookup(name.to_owned())
@@ -72,9 +70,32 @@ pub async fn check_target(
                 .map_err(|e| format!("the host {name} does not resolve: {e}"))?;
             judge_addresses(&found).map_err(|e| format!("the host {name} {e}"))
         }
+        _ => check_literal(&parsed),
+    }
+}
+
+/// The SSRF rule for a URL whose host is an IP literal (which the client connects to without
+/// asking its resolver); names are judged by [`Guarded`] on the addresses it connects to.
+fn check_literal(url: &url::Url) -> Result<(), String> {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => judge_addresses(&[IpAddr::V4(ip)]),
+        Some(url::Host::Ipv6(ip)) => judge_addresses(&[IpAddr::V6(ip)]),
+        Some(url::Host::Domain(_)) => Ok(()),
         None => Err("the URL has no host".into()),
     }
 }
+
+/// A refusal by the SSRF rule inside the client's resolver, found again in its error chain.
+#[derive(Debug)]
+struct Refusal(String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// An absolute http(s) URL with a host.
 pub fn parse_url(url: &str) -> Result<url::Url, String> {
@@ -120,8 +141,10 @@ impl reqwest::dns::Resolve for Guarded {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let found = lookup.await?;
-            if !allow_private {
-                judge_addresses(&found).map_err(|e| format!("the host {host} {e}"))?;
+            if !allow_private && let Err(e) = judge_addresses(&found) {
+                let refusal: Box<dyn std::error::Error + Send + Sync> =
+                    Box::new(Refusal(format!("the host {host} {e}")));
+                return Err(refusal);
             }
             let addrs: reqwest::dns::Addrs =
                 Box::new(found.into_iter().map(|ip| SocketAddr::new(ip, 0)));
@@ -415,9 +438,24 @@ impl Webhooks {
                     .map(Duration::from_secs),
             },
             Err(e) if e.is_timeout() => Answer::Timeout,
-            Err(e) => Answer::Failed(error_chain(&e)),
+            Err(e) => match refusal_in(&e) {
+                Some(refusal) => Answer::Refused(refusal),
+                None => Answer::Failed(error_chain(&e)),
+            },
         }
     }
+}
+
+/// The SSRF refusal that made a request fail, if one did.
+fn refusal_in(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(r) = c.downcast_ref::<Refusal>() {
+            return Some(r.0.clone());
+        }
+        cause = c.source();
+    }
+    None
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -449,62 +487,73 @@ impl JobHandler for Delivery {
         owner: &str,
         now: time::OffsetDateTime,
     ) -> Result<JobFinish, JobError> {
-        let cancelled = |why: &str| JobFinish::Done(format!("cancelled: {why}"));
-        let event: Event = match serde_json::from_value(job.payload.clone()) {
-            Ok(e) => e,
-            Err(e) => return Err(JobError(format!("unreadable webhook event: {e}"))),
-        };
-        let registration = state.store.webhook_registration(job.partner).await?;
-        let finish = match registration {
-            None => Some(cancelled("no registration")),
-            Some(r) if r.disabled.is_some() => Some(cancelled("registration disabled")),
-            Some(r) if !r.wants(event.event_name) => Some(cancelled("event not registered")),
-            Some(r) => {
-                let started = Instant::now();
-                let answer = state
-                    .webhooks
-                    .send(state.store.as_ref(), &r, &event, state.time.wall())
-                    .await;
-                let attempt = Attempt {
-                    at: now,
-                    response_code: answer.code(),
-                    error: answer.error(),
-                    duration_ms: started.elapsed().as_millis() as u64,
-                };
-                let verdict = judge(job.attempts, now, &answer);
-                tracing::info!(
-                    job = job.id,
-                    partner = %job.partner,
-                    event = %event.event_name,
-                    attempt = job.attempts,
-                    code = ?attempt.response_code,
-                    error = attempt.error.as_deref().unwrap_or(""),
-                    "webhook attempt"
-                );
-                if !state
-                    .store
-                    .finish_attempt(job, owner, &attempt, verdict)
-                    .await?
-                {
-                    return Ok(JobFinish::LeaseLost);
-                }
-                record_attempt(&answer, verdict);
-                return Ok(JobFinish::Done(match verdict {
-                    Verdict::RetryAt(at) => format!("retry at {}", time_fmt::wire(at)),
-                    v => v.outcome().unwrap_or("done").to_owned(),
-                }));
+        let event: Event = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError(format!("unreadable webhook event: {e}")))?;
+        let registration = match state.store.webhook_registration(job.partner).await? {
+            None => return cancel(state, job, owner, now, "no registration").await,
+            Some(r) if r.disabled.is_some() => {
+                return cancel(state, job, owner, now, "registration disabled").await;
             }
+            Some(r) if !r.wants(event.event_name) => {
+                return cancel(state, job, owner, now, "event not registered").await;
+            }
+            Some(r) => r,
         };
-        let finish = finish.unwrap_or(JobFinish::Done("cancelled".into()));
+        let started = Instant::now();
+        let answer = state
+            .webhooks
+            .send(
+                state.store.as_ref(),
+                &registration,
+                &event,
+                state.time.wall(),
+            )
+            .await;
+        let attempt = Attempt {
+            at: now,
+            response_code: answer.code(),
+            error: answer.error(),
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        let verdict = judge(job.attempts, now, &answer);
+        tracing::info!(
+            job = job.id,
+            partner = %job.partner,
+            event = %event.event_name,
+            attempt = job.attempts,
+            code = ?attempt.response_code,
+            error = attempt.error.as_deref().unwrap_or(""),
+            "webhook attempt"
+        );
         if !state
             .store
-            .complete_job(job, owner, now, &finish_label(&finish))
+            .finish_attempt(job, owner, &attempt, verdict)
             .await?
         {
             return Ok(JobFinish::LeaseLost);
         }
-        Ok(finish)
+        record_attempt(&answer, verdict);
+        Ok(JobFinish::Done(match verdict {
+            Verdict::RetryAt(at) => format!("retry at {}", time_fmt::wire(at)),
+            v => v.outcome().unwrap_or("done").to_owned(),
+        }))
     }
+}
+
+/// Ends a delivery that has nowhere to go any more: outcome `cancelled` (the reason is logged).
+async fn cancel(
+    state: &AppState,
+    job: &Job,
+    owner: &str,
+    now: time::OffsetDateTime,
+    why: &str,
+) -> Result<JobFinish, JobError> {
+    let finish = JobFinish::Done("cancelled".into());
+    if !state.store.complete_job(job, owner, now, &finish).await? {
+        return Ok(JobFinish::LeaseLost);
+    }
+    tracing::info!(job = job.id, partner = %job.partner, reason = why, "webhook delivery cancelled");
+    Ok(finish)
 }
 
 /// An attempt and, when it ended the delivery `dead`, that too, in the metrics.
@@ -519,14 +568,6 @@ fn record_attempt(answer: &Answer, verdict: Verdict) {
     });
     if matches!(verdict, Verdict::Dead | Verdict::Disable) {
         webhook_dead();
-    }
-}
-
-/// A cancelled delivery is stored with outcome `cancelled` (its reason goes to the log).
-fn finish_label(finish: &JobFinish) -> JobFinish {
-    match finish {
-        JobFinish::Done(l) if l.starts_with("cancelled") => JobFinish::Done("cancelled".into()),
-        other => other.clone(),
     }
 }
 
