@@ -66,12 +66,12 @@ async fn shutdown_signal() {
 async fn start_clock(state: &AppState) -> anyhow::Result<()> {
     use qualify_core::clock::ClockChange;
     use qualify_core::engine::Scope;
-    let Some(at) = state.config.start_clock else {
+    let Some(at) = state.config().start_clock else {
         return Ok(());
     };
     match state
-        .store
-        .change_clock(Scope::All, state.time.wall(), ClockChange::Freeze(at))
+        .store()
+        .change_clock(Scope::All, state.time().wall(), ClockChange::Freeze(at))
         .await
     {
         Ok(_) => {
@@ -106,14 +106,12 @@ pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
     if let Some(path) = &config.seed {
         let bytes = std::fs::read(path)
             .with_context(|| format!("reading the --seed document {}", path.display()))?;
-        match qualify_server::routes::control::seed_at_start(&state, &bytes)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "the --seed document {} was not applied: {e}",
-                    path.display()
-                )
-            })? {
+        match state.seed_at_start(&bytes).await.map_err(|e| {
+            anyhow::anyhow!(
+                "the --seed document {} was not applied: {e}",
+                path.display()
+            )
+        })? {
             Some(applied) => tracing::info!(
                 seed = %path.display(),
                 customers = applied.customers,
@@ -130,7 +128,7 @@ pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
-    state.webhooks.set_default_base(format!("http://{local}"));
+    state.set_default_base(format!("http://{local}"));
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{local}")?;

@@ -10,8 +10,7 @@ use qualify_core::qualification::{QualificationRecord, SettableQualification, Ve
 use qualify_core::rules::check_against_existing;
 use qualify_server::auth::{AuthConfig, Authenticator, DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
 use qualify_server::body::{fingerprint, parse};
-use qualify_server::dto::input::QualificationIn;
-use qualify_server::dto::output::QualificationOut;
+use qualify_server::partner::qualifications::wire::{QualificationIn, QualificationOut};
 use qualify_server::{DevToken, Secret, mint_dev_token};
 
 fn record(id: i64) -> QualificationRecord {

@@ -19,8 +19,7 @@ use metrics::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use qualify_core::jobs::JobKind;
 use qualify_core::qualification::{SettableQualification, VettingStatus};
-
-use crate::AppState;
+use qualify_store::Store;
 
 pub const HTTP_REQUESTS: &str = "qualify_http_requests_total";
 pub const HTTP_DURATION: &str = "qualify_http_request_duration_seconds";
@@ -398,13 +397,10 @@ fn store_commit(batch: usize, took: Duration) {
 }
 
 /// The text `/metrics` answers, `None` when this process does not record: the gauges read
-/// now (queue from the store, process from `/proc`), then every family.
-pub async fn render(state: &AppState) -> Option<String> {
-    let handle = HANDLE.get().filter(|_| state.config.metrics)?;
-    let queue = state
-        .store
-        .queue_stats(JobKind::VETTING, state.time.wall())
-        .await;
+/// now (the queue of `store` at wall time `now`, the process from `/proc`), then every family.
+pub async fn render(store: &dyn Store, now: time::OffsetDateTime) -> Option<String> {
+    let handle = HANDLE.get()?;
+    let queue = store.queue_stats(JobKind::VETTING, now).await;
     // One scrape at a time sets the gauges and renders them (tests scrape several stores of
     // one process concurrently: each sees its own queue).
     static SCRAPE: Mutex<()> = Mutex::new(());
@@ -414,7 +410,10 @@ pub async fn render(state: &AppState) -> Option<String> {
             gauge!(VETTING_QUEUE_DEPTH).set(q.pending as f64);
             gauge!(VETTING_OLDEST_DUE).set(q.oldest_due.as_secs_f64());
         }
-        Err(e) => tracing::warn!(error = %e, "reading the vetting queue for metrics failed"),
+        Err(e) => tracing::warn!(
+            error = %crate::chain::Chain(&e),
+            "reading the vetting queue for metrics failed"
+        ),
     }
     process().collect();
     Some(handle.render())

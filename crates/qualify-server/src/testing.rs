@@ -128,9 +128,7 @@ impl TestApp {
             .build()
             .await
             .expect("building the app state");
-        state
-            .worker_running
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        state.set_worker_running();
         // The event stream's feed, as `serve` runs it (it stops with the test's runtime).
         let (feed_stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(crate::events::run_feed(state.clone(), stopped));

@@ -18,7 +18,12 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use qualify_core::ErrorKind;
 use qualify_server::auth::{ADMIN_ROLE, AuthConfig, Authenticator, DEFAULT_AUDIENCE, Secret};
 use qualify_server::body::parse;
-use qualify_server::dto::input::*;
+use qualify_server::operator::codes::IssueCodeIn;
+use qualify_server::operator::customers::ValidationStatusIn;
+use qualify_server::operator::decisions::DecisionIn;
+use qualify_server::operator::gdap::GdapIn;
+use qualify_server::partner::customers::wire::{BillingProfileIn, CustomerIn};
+use qualify_server::partner::qualifications::wire::{LegacyQualificationIn, QualificationIn};
 use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(

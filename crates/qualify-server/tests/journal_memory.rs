@@ -55,6 +55,7 @@ fn entry(partner: PartnerId, body: &[u8]) -> Entry {
             journal::PATH_KEPT,
         ),
         query: None,
+        sent_path: None,
         request_id: "6f1c1c5e-7f0b-4a43-9d0e-6f0c3c7b2a11".into(),
         correlation_id: "1a2b3c4d-7f0b-4a43-9d0e-6f0c3c7b2a11".into(),
         headers: journal::keep_headers(&headers),

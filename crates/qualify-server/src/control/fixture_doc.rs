@@ -5,7 +5,7 @@
 //! types.
 
 use qualify_core::clock::ClockSetting;
-use qualify_core::customer::{Address, BillingProfile, CompanyProfile};
+use qualify_core::customer::{BillingProfile, CompanyProfile};
 use qualify_core::fixture::{
     CodeFixture, CustomerFixture, Fixture, PartnerFixture, QualificationFixture, StatusFixture,
 };
@@ -16,9 +16,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::scenario_doc::ScenarioDoc;
-use super::{instant, invalid_at, join, write_instant};
-use crate::dto::input::{AddressIn, BillingProfileIn, CompanyProfileIn};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::strict::{instant, invalid_at, join, write_instant};
+use crate::partner::customers::address::Address as AddressDoc;
+use crate::partner::customers::wire::{BillingProfileIn, CompanyProfileIn};
 
 /// The version of the document format this server reads and writes.
 pub const VERSION: u32 = 1;
@@ -125,39 +126,6 @@ pub struct BillingProfileDoc {
     pub default_address: Option<AddressDoc>,
 }
 
-/// Partner Center's `Address` (api.md 4.4).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AddressDoc {
-    /// ISO 3166-1 alpha-2.
-    pub country: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub district: Option<String>,
-    pub address_line1: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_line2: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_line3: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email_address: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StatusDoc {
@@ -223,42 +191,17 @@ fn parse_name<T>(
     parse(value.trim()).ok_or_else(|| invalid_at(path, format!("{value:?} is not {expected}.")))
 }
 
-fn address_in(a: &AddressDoc) -> AddressIn {
-    AddressIn {
-        country: Some(a.country.clone()),
-        region: a.region.clone(),
-        city: a.city.clone(),
-        state: a.state.clone(),
-        district: a.district.clone(),
-        addressline1: Some(a.address_line1.clone()),
-        addressline2: a.address_line2.clone(),
-        addressline3: a.address_line3.clone(),
-        postalcode: a.postal_code.clone(),
-        firstname: a.first_name.clone(),
-        middlename: a.middle_name.clone(),
-        lastname: a.last_name.clone(),
-        emailaddress: a.email_address.clone(),
-        phonenumber: a.phone_number.clone(),
+/// A fixture's address: the wire type, whose unknown keys a fixture refuses.
+fn address(path: &str, a: &Option<AddressDoc>) -> Result<Option<AddressDoc>, ApiError> {
+    let Some(a) = a else { return Ok(None) };
+    if let Some(key) = a.unknown.keys().next() {
+        let expected = AddressDoc::PROPERTIES.map(|p| format!("`{p}`")).join(", ");
+        return Err(invalid_at(
+            &join(path, key),
+            format!("unknown field `{key}`, expected one of {expected}"),
+        ));
     }
-}
-
-fn address_doc(a: &Address) -> AddressDoc {
-    AddressDoc {
-        country: a.country.clone(),
-        region: a.region.clone(),
-        city: a.city.clone(),
-        state: a.state.clone(),
-        district: a.district.clone(),
-        address_line1: a.address_line1.clone(),
-        address_line2: a.address_line2.clone(),
-        address_line3: a.address_line3.clone(),
-        postal_code: a.postal_code.clone(),
-        first_name: a.first_name.clone(),
-        middle_name: a.middle_name.clone(),
-        last_name: a.last_name.clone(),
-        email_address: a.email_address.clone(),
-        phone_number: a.phone_number.clone(),
-    }
+    Ok(Some(a.clone()))
 }
 
 impl FixtureDoc {
@@ -389,15 +332,20 @@ impl CustomerDoc {
     fn to_fixture(&self, path: &str) -> Result<CustomerFixture, ApiError> {
         let id: CustomerId = guid(&join(path, "id"), &self.id)?;
         let c = self.company_profile.clone().unwrap_or_default();
+        let company_address = address(&join(path, "companyProfile.address"), &c.address)?;
         let company = CompanyProfile::try_from(CompanyProfileIn {
             domain: c.domain,
             companyname: c.company_name,
             email: c.email,
-            address: c.address.as_ref().map(address_in),
+            address: company_address,
             organizationregistrationnumber: c.organization_registration_number,
         })
         .map_err(|e| invalid_at(path, e.description))?;
         let b = self.billing_profile.clone().unwrap_or_default();
+        let billing_address = address(
+            &join(path, "billingProfile.defaultAddress"),
+            &b.default_address,
+        )?;
         let billing = BillingProfile::try_from(BillingProfileIn {
             firstname: b.first_name,
             lastname: b.last_name,
@@ -405,7 +353,7 @@ impl CustomerDoc {
             culture: b.culture,
             language: b.language,
             companyname: b.company_name,
-            defaultaddress: b.default_address.as_ref().map(address_in),
+            defaultaddress: billing_address,
             attributes: None,
         })
         .map_err(|e| invalid_at(path, e.description))?;
@@ -467,7 +415,7 @@ impl CustomerDoc {
                 domain: company.domain.clone(),
                 company_name: company.company_name.clone(),
                 email: company.email.clone(),
-                address: company.address.as_ref().map(address_doc),
+                address: company.address.as_ref().map(AddressDoc::from),
                 organization_registration_number: company.organization_registration_number.clone(),
             }),
             billing_profile: Some(BillingProfileDoc {
@@ -477,7 +425,7 @@ impl CustomerDoc {
                 culture: billing.culture.clone(),
                 language: billing.language.clone(),
                 company_name: billing.company_name.clone(),
-                default_address: billing.default_address.as_ref().map(address_doc),
+                default_address: billing.default_address.as_ref().map(AddressDoc::from),
             }),
             gdap_roles: c.gdap_roles.iter().map(|r| r.name().to_owned()).collect(),
             validation_status: c.validation_status.as_ref().map(|s| StatusDoc {
@@ -621,7 +569,7 @@ impl ClockDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::parse_strict;
+    use crate::http::strict::parse_strict;
 
     const EXAMPLE: &str = r#"{
       "version": 1,
@@ -707,6 +655,18 @@ mod tests {
         let e = parse(&edit(r#""country": "US""#, r#""country": "USA""#)).unwrap_err();
         assert!(
             e.starts_with("partners[0].customers[0]: address.country"),
+            "{e}"
+        );
+        // An address is strict in a fixture (in a request, unknown properties are ignored).
+        let e = parse(&edit(
+            r#""country": "US""#,
+            r#""country": "US", "zip": "98052""#,
+        ))
+        .unwrap_err();
+        assert!(
+            e.starts_with(
+                "partners[0].customers[0].companyProfile.address.zip: unknown field `zip`"
+            ),
             "{e}"
         );
     }

@@ -7,8 +7,8 @@ use qualify_core::scenario::{HostGlob, Outcome, RuleMatch, Scenario, ScenarioRul
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{duration, invalid_at, join};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::strict::{duration, invalid_at, join};
 
 /// A partner's vetting scenario: rules tried in order; the first whose `match` holds decides.
 #[derive(
@@ -235,7 +235,7 @@ impl RuleDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::parse_strict;
+    use crate::http::strict::parse_strict;
 
     fn parse(json: &str) -> Result<Scenario, String> {
         parse_strict::<ScenarioDoc>(json.as_bytes())

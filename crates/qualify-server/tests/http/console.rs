@@ -331,7 +331,7 @@ async fn open_streams_end_when_shutdown_begins() {
         stream.next(WAIT).await.unwrap().comment.as_deref(),
         Some("live")
     );
-    let _ = app.state.closing.send(true);
+    app.state.close_streams();
     assert_eq!(stream.next(WAIT).await, None, "the stream ended");
 }
 
@@ -426,7 +426,7 @@ async fn the_first_page_of_ten_thousand_open_requests_is_fast() {
     use qualify_store::WriteContext;
 
     let app = TestApp::new().await;
-    let store = app.state.store.clone();
+    let store = app.state.store().clone();
     let partners: Vec<_> = (0..10).map(|_| app.partner()).collect();
     let ctx = WriteContext {
         wall: qualify_server::testing::T0,

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use axum::http::Method;
 use qualify_core::jobs::{Job, JobFinish, JobKind, NewJob};
 use qualify_core::policy::VettingMode;
-use qualify_server::worker::{Handlers, JobError, JobHandler};
-use qualify_server::{AppState, ServerConfig};
+use qualify_server::ServerConfig;
+use qualify_server::worker::{Handlers, JobContext, JobError, JobHandler};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -252,7 +252,7 @@ struct FlakyOnce(Arc<std::sync::atomic::AtomicUsize>);
 impl JobHandler for FlakyOnce {
     async fn run(
         &self,
-        state: &AppState,
+        ctx: &JobContext,
         job: &Job,
         owner: &str,
         now: time::OffsetDateTime,
@@ -260,8 +260,7 @@ impl JobHandler for FlakyOnce {
         if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             return Err(JobError("the first attempt fails".into()));
         }
-        state
-            .store
+        ctx.store
             .complete_job(
                 job,
                 owner,
@@ -289,7 +288,7 @@ async fn work_that_becomes_due_inside_the_span_runs_too() {
     let p = app.partner();
     freeze(&app, &clock_path(&p), "2026-03-01T00:00:00Z").await;
     app.state
-        .store
+        .store()
         .enqueue_job(
             NewJob {
                 kind: JobKind("flaky".into()),
@@ -315,7 +314,7 @@ async fn work_that_becomes_due_inside_the_span_runs_too() {
     );
     assert_eq!(
         app.state
-            .store
+            .store()
             .unfinished_due_by(
                 qualify_core::engine::Scope::Partner(p.id),
                 qualify_server::control::instant("", "2030-01-01T00:00:00Z").unwrap()

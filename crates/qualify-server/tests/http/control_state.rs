@@ -5,7 +5,6 @@ use std::time::Duration;
 use axum::http::Method;
 use qualify_core::policy::VettingMode;
 use qualify_server::ServerConfig;
-use qualify_server::routes::control::seed_at_start;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -372,12 +371,15 @@ async fn a_partner_reset_leaves_every_other_partner_untouched() {
 #[tokio::test]
 async fn a_reset_forgets_idempotency_records_and_goes_back_to_the_seed() {
     let app = TestApp::new().await;
-    let applied = seed_at_start(&app.state, example().to_string().as_bytes())
+    let applied = app
+        .state
+        .seed_at_start(example().to_string().as_bytes())
         .await
         .unwrap();
     assert!(applied.is_some());
     assert_eq!(
-        seed_at_start(&app.state, example().to_string().as_bytes())
+        app.state
+            .seed_at_start(example().to_string().as_bytes())
             .await
             .unwrap(),
         None,
@@ -500,7 +502,7 @@ async fn a_reset_racing_creates_leaves_each_create_entirely_there_or_entirely_go
         // No vetting job of a removed request is left to run.
         assert_eq!(
             app.state
-                .store
+                .store()
                 .unfinished_due_by(
                     qualify_core::engine::Scope::Partner(p.id),
                     qualify_server::testing::T0 + Duration::from_secs(86_400)
