@@ -34,24 +34,6 @@ use crate::traffic::service::Traffic;
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
 
-struct Services {
-    config: ServerConfig,
-    store: Arc<dyn Store>,
-    time: Time,
-    auth: Arc<Authenticator>,
-    throttle: PartnerThrottle,
-    worker: Worker,
-    partner: PartnerApi,
-    operator: OperatorApi,
-    control: Control,
-    traffic: Traffic,
-    feed: Feed,
-    sender: Arc<Sender>,
-    webhooks: Webhooks,
-    scrape: Scrape,
-    console: Console,
-}
-
 /// Builds an [`AppState`]: the store and configuration, plus a clock, job handlers and a
 /// resolver of webhook hosts that tests replace.
 pub struct AppStateBuilder {
@@ -248,15 +230,23 @@ impl AppState {
     }
 }
 
-/// Each service, as the handlers that use it take it.
+/// What a state holds — its settings, the store, the outbound webhook client, and the
+/// services — and each service as the handlers that use it take it.
 macro_rules! services {
-    ($($field:ident: $ty:ty),* $(,)?) => {$(
-        impl FromRef<AppState> for $ty {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        struct Services {
+            config: ServerConfig,
+            store: Arc<dyn Store>,
+            sender: Arc<Sender>,
+            $($field: $ty,)*
+        }
+
+        $(impl FromRef<AppState> for $ty {
             fn from_ref(state: &AppState) -> Self {
                 state.0.$field.clone()
             }
-        }
-    )*};
+        })*
+    };
 }
 
 services! {

@@ -367,3 +367,42 @@ async fn patched(real: Response, patch: &serde_json::Value) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(value.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Method;
+
+    use crate::testing::TestApp;
+
+    /// The journal shows the path a client sent beside the one it was routed by: Microsoft's
+    /// Java SDK sends `/v1//customers`.
+    #[tokio::test]
+    async fn the_journal_keeps_the_target_as_sent() {
+        let app = TestApp::new().await;
+        let p = app.partner();
+        for sent in ["/v1//customers?size=1", "/v1/customers?size=2"] {
+            let r = app.get(sent).token(&p.app_user).send().await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        let journal = app
+            .admin(
+                Method::GET,
+                &format!("/admin/v1/journal?partner={}", p.id),
+                None,
+                200,
+            )
+            .await;
+        let entries = journal["entries"].as_array().unwrap();
+        let seen: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e["path"].as_str().unwrap(), e["target"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("/v1/customers", "/v1//customers?size=1"),
+                ("/v1/customers", "/v1/customers?size=2"),
+            ]
+        );
+    }
+}

@@ -319,3 +319,55 @@ mod tests {
         assert_eq!(decode_token(&URL_SAFE_NO_PAD.encode("c1:-5")), None);
     }
 }
+
+#[cfg(test)]
+mod update_tests {
+    use serde_json::json;
+
+    use crate::testing::TestApp;
+
+    /// A 412 says which etag did not match: the If-Match header's, or `attributes.etag` of a
+    /// profile sent back whole.
+    #[tokio::test]
+    async fn a_stale_etag_is_412_naming_where_it_was_sent() {
+        let app = TestApp::new().await;
+        let p = app.partner();
+        let c = app.create_customer(&p).await;
+        let path = format!("/v1/customers/{c}/profiles/billing");
+        let profile = |etag: Option<&str>| {
+            let mut body = json!({"firstName": "Ada", "email": "ada@contoso.com"});
+            if let Some(etag) = etag {
+                body["attributes"] = json!({"etag": etag});
+            }
+            body
+        };
+        let r = app
+            .put(&path)
+            .token(&p.app_user)
+            .json(profile(Some("stale")))
+            .send()
+            .await;
+        r.assert_error(412, 900312);
+        assert!(
+            r.body["description"]
+                .as_str()
+                .unwrap()
+                .contains("attributes.etag"),
+            "{}",
+            r.text
+        );
+        let r = app
+            .put(&path)
+            .token(&p.app_user)
+            .header("If-Match", "\"stale\"")
+            .json(profile(None))
+            .send()
+            .await;
+        r.assert_error(412, 900312);
+        assert!(
+            r.body["description"].as_str().unwrap().contains("If-Match"),
+            "{}",
+            r.text
+        );
+    }
+}

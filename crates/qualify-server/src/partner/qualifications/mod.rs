@@ -7,7 +7,11 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use self::wire::{LegacyQualificationIn, QualificationIn, QualificationOut};
+use qualify_core::CustomerId;
+use qualify_core::qualification::QualificationRecord;
+use qualify_store::Idempotent;
+
+use self::wire::{AsksForQualification, LegacyQualificationIn, QualificationIn, QualificationOut};
 use super::service::PartnerApi;
 use crate::http::auth::{AnyPartner, Delegated};
 use crate::http::body::{Json, ok, replayed};
@@ -17,6 +21,21 @@ use crate::http::query::query_map;
 use crate::http::responses::{Conflict, Forbidden, NotFound};
 use crate::http::schemas::{LegacyQualificationSchema, LegacySettableQualificationSchema};
 use crate::http::write::Write;
+
+/// Records the qualification a write asks for (the query's `code` is the legacy place of a GCC
+/// code; the body's wins).
+async fn record<T: AsksForQualification>(
+    api: &PartnerApi,
+    customer: CustomerId,
+    uri: &Uri,
+    write: Write<Delegated, T>,
+) -> ApiResult<Idempotent<QualificationRecord>> {
+    let code = query_map(uri)?.remove("code");
+    api.record(&write.ctx, &write.caller, customer, || {
+        write.body.into_request(code)
+    })
+    .await
+}
 
 /// `POST /v1/customers/{id}/qualifications[?code=]`: 201 with the InReview qualification.
 #[utoipa::path(
@@ -59,12 +78,7 @@ pub async fn create(
     uri: Uri,
     write: Write<Delegated, QualificationIn>,
 ) -> ApiResult<Response> {
-    let code = query_map(&uri)?.remove("code");
-    let created = api
-        .record(&write.ctx, &write.caller, customer_id, || {
-            write.body.into_request(code)
-        })
-        .await?;
+    let created = record(&api, customer_id, &uri, write).await?;
     Ok(replayed(
         Json(StatusCode::CREATED, QualificationOut::from(&created.value)).into_response(),
         created.replayed,
@@ -151,12 +165,7 @@ pub async fn legacy_put(
     uri: Uri,
     write: Write<Delegated, LegacyQualificationIn>,
 ) -> ApiResult<Response> {
-    let code = query_map(&uri)?.remove("code");
-    let created = api
-        .record(&write.ctx, &write.caller, customer_id, || {
-            write.body.into_request(code)
-        })
-        .await?;
+    let created = record(&api, customer_id, &uri, write).await?;
     let value = created.value.qualification.qualification().legacy_name();
     Ok(replayed(ok(value).into_response(), created.replayed))
 }

@@ -136,3 +136,21 @@ impl From<&QualificationRecord> for QualificationOut {
         }
     }
 }
+
+/// A body that asks for a qualification, in either contract; `query_code` is the legacy
+/// `?code=`.
+pub trait AsksForQualification {
+    fn into_request(self, query_code: Option<String>) -> Result<QualificationRequest, DomainError>;
+}
+
+impl AsksForQualification for QualificationIn {
+    fn into_request(self, query_code: Option<String>) -> Result<QualificationRequest, DomainError> {
+        QualificationIn::into_request(self, query_code)
+    }
+}
+
+impl AsksForQualification for LegacyQualificationIn {
+    fn into_request(self, query_code: Option<String>) -> Result<QualificationRequest, DomainError> {
+        LegacyQualificationIn::into_request(self, query_code)
+    }
+}
