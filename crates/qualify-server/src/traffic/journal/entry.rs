@@ -204,3 +204,15 @@ pub(crate) fn sample(partner: Option<PartnerId>, method: &str, path: &str) -> En
         duration_ms: 1.0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What docs/testing.md promises of a full journal of the default size.
+    #[test]
+    fn a_full_journal_of_the_default_size_stays_under_280_mib() {
+        let bound = bound_bytes(DEFAULT_SIZE);
+        assert!(bound < 280 * 1024 * 1024, "{} MiB", bound / 1024 / 1024);
+    }
+}
