@@ -13,7 +13,7 @@ use super::wire::{AdvanceIn, AdvancedOut, AppliedOut, ClockOut, FreezeIn};
 use crate::http::auth::Operator;
 use crate::http::body::ok;
 use crate::http::error::ApiResult;
-use crate::http::params::PartnerPath;
+use crate::http::params::{PartnerPath, WithBody};
 use crate::http::responses::Conflict;
 use crate::http::strict::{ControlBody, duration, instant, invalid_at, write_instant};
 
@@ -146,8 +146,10 @@ pub async fn get_partner_clock(
 pub async fn freeze_partner_clock(
     State(control): State<Control>,
     _: Operator,
-    PartnerPath { partner_id }: PartnerPath,
-    ControlBody(body): ControlBody<FreezeIn>,
+    WithBody(PartnerPath { partner_id }, ControlBody(body)): WithBody<
+        PartnerPath,
+        ControlBody<FreezeIn>,
+    >,
 ) -> ApiResult<Response> {
     let scope = Scope::Partner(partner_id);
     let at = instant("frozenAt", &body.frozen_at)?;
@@ -187,8 +189,10 @@ pub async fn delete_partner_clock(
 pub async fn advance_partner_clock(
     State(control): State<Control>,
     _: Operator,
-    PartnerPath { partner_id }: PartnerPath,
-    ControlBody(body): ControlBody<AdvanceIn>,
+    WithBody(PartnerPath { partner_id }, ControlBody(body)): WithBody<
+        PartnerPath,
+        ControlBody<AdvanceIn>,
+    >,
 ) -> ApiResult<Response> {
     let scope = Scope::Partner(partner_id);
     let change = advance_change(body)?;

@@ -11,7 +11,7 @@ use super::wire::CountsOut;
 use crate::http::auth::Operator;
 use crate::http::body::ok;
 use crate::http::error::ApiResult;
-use crate::http::params::PartnerPath;
+use crate::http::params::{PartnerPath, WithBody};
 use crate::http::responses::Conflict;
 use crate::http::strict::ControlBody;
 
@@ -122,8 +122,10 @@ pub async fn restore_all(
 pub async fn restore_partner(
     State(control): State<Control>,
     _: Operator,
-    PartnerPath { partner_id }: PartnerPath,
-    ControlBody(doc): ControlBody<FixtureDoc, FIXTURE_BODY_LIMIT>,
+    WithBody(PartnerPath { partner_id }, ControlBody(doc)): WithBody<
+        PartnerPath,
+        ControlBody<FixtureDoc, FIXTURE_BODY_LIMIT>,
+    >,
 ) -> ApiResult<Response> {
     let applied = control.restore(Scope::Partner(partner_id), &doc).await?;
     Ok(ok(CountsOut::from(applied)).into_response())

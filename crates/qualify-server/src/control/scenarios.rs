@@ -10,7 +10,7 @@ use super::service::Control;
 use crate::http::auth::Operator;
 use crate::http::body::ok;
 use crate::http::error::ApiResult;
-use crate::http::params::PartnerPath;
+use crate::http::params::{PartnerPath, WithBody};
 use crate::http::strict::ControlBody;
 
 /// `PUT /admin/v1/partners/{p}/vetting`.
@@ -36,8 +36,10 @@ use crate::http::strict::ControlBody;
 pub async fn set_vetting(
     State(control): State<Control>,
     _: Operator,
-    PartnerPath { partner_id }: PartnerPath,
-    ControlBody(doc): ControlBody<ScenarioDoc>,
+    WithBody(PartnerPath { partner_id }, ControlBody(doc)): WithBody<
+        PartnerPath,
+        ControlBody<ScenarioDoc>,
+    >,
 ) -> ApiResult<Response> {
     let (scenario, document) = doc.read("")?;
     control

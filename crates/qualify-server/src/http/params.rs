@@ -2,7 +2,7 @@
 //! refuses a bad one with the Partner Center error (a customer id that is not a GUID is 400
 //! 900118). Each is documented by its `IntoParams`.
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use qualify_core::qualification::SettableQualification;
 use qualify_core::{CustomerId, ErrorKind, PartnerId};
@@ -126,3 +126,44 @@ pub struct CorrelationPath {
 }
 
 path_param!(CorrelationPath { correlation_id } => |raw| Ok(raw.to_owned()));
+
+/// Two path parameters of one route, extracted in order (a write's `Write<_, _, Both<..>>`).
+#[derive(Debug, Clone, Copy)]
+pub struct Both<A, B>(pub A, pub B);
+
+impl<S, A, B> FromRequestParts<S> for Both<A, B>
+where
+    S: Send + Sync,
+    A: FromRequestParts<S, Rejection = ApiError> + Send,
+    B: FromRequestParts<S, Rejection = ApiError>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(
+            A::from_request_parts(parts, state).await?,
+            B::from_request_parts(parts, state).await?,
+        ))
+    }
+}
+
+/// Path parameters `P` of a request with a body `B` (an extractor that reads it): the body is
+/// read, and refused, first; then the path parameters.
+#[derive(Debug, Clone)]
+pub struct WithBody<P, B>(pub P, pub B);
+
+impl<S, P, B> FromRequest<S> for WithBody<P, B>
+where
+    S: Send + Sync,
+    P: FromRequestParts<S, Rejection = ApiError> + Send,
+    B: FromRequest<S, Rejection = ApiError>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let path = P::from_request_parts(&mut parts, state).await;
+        let body = B::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(Self(path?, body))
+    }
+}

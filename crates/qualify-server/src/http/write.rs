@@ -14,7 +14,8 @@ use crate::http::error::ApiError;
 /// A write request of auth class `A` with a JSON body `T`: extracts the caller (401, 403, 429
 /// first), the request's ids, and the body (415, 413, 408, 400); the write context is stamped
 /// with the wall time and, for a Partner Center write whose client chose the `MS-RequestId`,
-/// carries the idempotency key (method, path and query, canonical body).
+/// carries the idempotency key (method, path and query, canonical body). A write to a path
+/// with parameters is `WithBody<Path, Write<A, T>>` (`http::params`): the path after the body.
 pub struct Write<A, T> {
     pub caller: Caller,
     pub ctx: WriteContext,

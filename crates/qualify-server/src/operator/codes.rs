@@ -13,7 +13,7 @@ use super::service::OperatorApi;
 use crate::http::auth::Operator;
 use crate::http::body::{Json, ok};
 use crate::http::error::ApiResult;
-use crate::http::params::PartnerPath;
+use crate::http::params::{PartnerPath, WithBody};
 use crate::http::write::Write;
 use crate::partner::validations::wire::ValidationCodeOut;
 
@@ -69,8 +69,10 @@ impl IssueCodeIn {
 )]
 pub async fn issue_code(
     State(api): State<OperatorApi>,
-    PartnerPath { partner_id }: PartnerPath,
-    write: Write<Operator, IssueCodeIn>,
+    WithBody(PartnerPath { partner_id }, write): WithBody<
+        PartnerPath,
+        Write<Operator, IssueCodeIn>,
+    >,
 ) -> ApiResult<Response> {
     let (org, max) = write.body.validate()?;
     let code = api.issue_code(&write.ctx, partner_id, &org, max).await?;

@@ -15,7 +15,7 @@ use super::service::{CustomerView, OperatorApi};
 use crate::http::auth::Operator;
 use crate::http::body::ok;
 use crate::http::error::ApiResult;
-use crate::http::params::CustomerPath;
+use crate::http::params::{CustomerPath, WithBody};
 use crate::http::responses::NotFound;
 use crate::http::schemas::{AccountStatusSchema, GdapRoleSchema};
 use crate::http::write::Write;
@@ -150,8 +150,10 @@ pub async fn get_customer(
 )]
 pub async fn set_validation_status(
     State(api): State<OperatorApi>,
-    CustomerPath { customer_id }: CustomerPath,
-    write: Write<Operator, ValidationStatusIn>,
+    WithBody(CustomerPath { customer_id }, write): WithBody<
+        CustomerPath,
+        Write<Operator, ValidationStatusIn>,
+    >,
 ) -> ApiResult<Response> {
     let customer = api.customer(customer_id).await?;
     let status = AccountStatus::try_from(write.body)?;

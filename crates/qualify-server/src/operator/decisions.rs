@@ -16,7 +16,7 @@ use crate::http::auth::Operator;
 use crate::http::body::ok;
 use crate::http::context::IfMatch;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::params::{CustomerPath, QualificationPath};
+use crate::http::params::{Both, CustomerPath, QualificationPath, WithBody};
 use crate::http::responses::{Conflict, NotFound, PreconditionFailed, PreconditionRequired};
 use crate::http::schemas::{DecisionStatusSchema, VettingStatusSchema};
 use crate::http::write::Write;
@@ -117,11 +117,13 @@ impl From<&AuditEvent> for AuditEventOut {
 )]
 pub async fn decide(
     State(api): State<OperatorApi>,
-    CustomerPath { customer_id }: CustomerPath,
-    QualificationPath { qualification }: QualificationPath,
     IfMatch(etag): IfMatch,
-    write: Write<Operator, DecisionIn>,
+    WithBody(path, write): WithBody<
+        Both<CustomerPath, QualificationPath>,
+        Write<Operator, DecisionIn>,
+    >,
 ) -> ApiResult<Response> {
+    let Both(CustomerPath { customer_id }, QualificationPath { qualification }) = path;
     let customer = api.customer(customer_id).await?;
     let decision = VettingDecision::try_from(write.body)?;
     let etag = etag.ok_or_else(|| {

@@ -12,7 +12,7 @@ use super::service::OperatorApi;
 use crate::http::auth::Operator;
 use crate::http::body::ok;
 use crate::http::error::ApiResult;
-use crate::http::params::CustomerPath;
+use crate::http::params::{CustomerPath, WithBody};
 use crate::http::responses::NotFound;
 use crate::http::schemas::GdapRoleSchema;
 use crate::http::write::Write;
@@ -87,8 +87,7 @@ impl From<&GdapGrant> for GdapGrantOut {
 )]
 pub async fn set_gdap(
     State(api): State<OperatorApi>,
-    CustomerPath { customer_id }: CustomerPath,
-    write: Write<Operator, GdapIn>,
+    WithBody(CustomerPath { customer_id }, write): WithBody<CustomerPath, Write<Operator, GdapIn>>,
 ) -> ApiResult<Response> {
     let customer = api.customer(customer_id).await?;
     let roles = Vec::<GdapRole>::try_from(write.body)?;

@@ -21,7 +21,7 @@ use crate::http::body::{Json, ok, replayed};
 use crate::http::context::IfMatch;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::headers::MS_CONTINUATION_TOKEN;
-use crate::http::params::CustomerPath;
+use crate::http::params::{CustomerPath, WithBody};
 use crate::http::query::query_map;
 use crate::http::responses::{
     Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired,
@@ -287,9 +287,11 @@ pub async fn billing_profile(
 )]
 pub async fn update_billing_profile(
     State(api): State<PartnerApi>,
-    CustomerPath { customer_id }: CustomerPath,
     IfMatch(if_match): IfMatch,
-    write: Write<AnyPartner, BillingProfileIn>,
+    WithBody(CustomerPath { customer_id }, write): WithBody<
+        CustomerPath,
+        Write<AnyPartner, BillingProfileIn>,
+    >,
 ) -> ApiResult<Response> {
     let customer = api.customer(&write.caller, customer_id).await?;
     let body_etag = write.body.attributes.as_ref().and_then(|a| a.etag.clone());

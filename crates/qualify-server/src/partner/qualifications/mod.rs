@@ -16,7 +16,7 @@ use super::service::PartnerApi;
 use crate::http::auth::{AnyPartner, Delegated};
 use crate::http::body::{Json, ok, replayed};
 use crate::http::error::ApiResult;
-use crate::http::params::CustomerPath;
+use crate::http::params::{CustomerPath, WithBody};
 use crate::http::query::query_map;
 use crate::http::responses::{Conflict, Forbidden, NotFound};
 use crate::http::schemas::{LegacyQualificationSchema, LegacySettableQualificationSchema};
@@ -74,9 +74,11 @@ async fn record<T: AsksForQualification>(
 )]
 pub async fn create(
     State(api): State<PartnerApi>,
-    CustomerPath { customer_id }: CustomerPath,
     uri: Uri,
-    write: Write<Delegated, QualificationIn>,
+    WithBody(CustomerPath { customer_id }, write): WithBody<
+        CustomerPath,
+        Write<Delegated, QualificationIn>,
+    >,
 ) -> ApiResult<Response> {
     let created = record(&api, customer_id, &uri, write).await?;
     Ok(replayed(
@@ -161,9 +163,11 @@ pub async fn legacy_get(
 )]
 pub async fn legacy_put(
     State(api): State<PartnerApi>,
-    CustomerPath { customer_id }: CustomerPath,
     uri: Uri,
-    write: Write<Delegated, LegacyQualificationIn>,
+    WithBody(CustomerPath { customer_id }, write): WithBody<
+        CustomerPath,
+        Write<Delegated, LegacyQualificationIn>,
+    >,
 ) -> ApiResult<Response> {
     let created = record(&api, customer_id, &uri, write).await?;
     let value = created.value.qualification.qualification().legacy_name();
