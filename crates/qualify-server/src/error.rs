@@ -83,17 +83,29 @@ impl From<StoreError> for ApiError {
                 ..d.into()
             },
             StoreError::Unavailable(cause) => {
-                tracing::error!(%cause, "database unavailable");
+                tracing::error!(cause = %chain(&cause), "database unavailable");
                 let mut e = ApiError::of(ErrorKind::Unavailable);
                 e.retry_after = Some(1);
                 e
             }
-            StoreError::Backend(cause) => {
-                tracing::error!(%cause, "database error");
+            e @ (StoreError::Backend(_) | StoreError::Taken) => {
+                tracing::error!(cause = %chain(&e), "database error");
                 ApiError::of(ErrorKind::Internal)
             }
         }
     }
+}
+
+/// An error and its causes, outermost first: `a: b: c`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 /// A description as it may be logged: the quoted parts, which are values the client sent (echoed

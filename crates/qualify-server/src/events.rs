@@ -97,7 +97,7 @@ impl Feed {
 /// Runs the feed until `stop`: reads on every local commit of a transition (while streams are
 /// open) and at the poll interval.
 pub async fn run_feed(state: AppState, mut stop: watch::Receiver<bool>) {
-    let signal = state.store.transitions_signal();
+    let mut signal = state.store.signals().transitions();
     loop {
         let more = match state.feed.read_once(state.store.as_ref()).await {
             Ok(more) => more,
@@ -116,9 +116,9 @@ pub async fn run_feed(state: AppState, mut stop: watch::Receiver<bool>) {
             POLL_IDLE
         };
         let woken = async {
-            match (&signal, subscribed) {
-                (Some(s), true) => s.notified().await,
-                _ => std::future::pending().await,
+            match subscribed {
+                true => drop(signal.changed().await),
+                false => std::future::pending().await,
             }
         };
         tokio::select! {

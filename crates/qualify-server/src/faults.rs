@@ -80,16 +80,11 @@ pub(crate) fn spawn_reloader(shared: std::sync::Weak<crate::Shared>) {
     let Some(state) = shared.upgrade() else {
         return;
     };
-    let signal = state.store.faults_signal();
+    let mut signal = state.store.signals().faults();
     drop(state);
     tokio::spawn(async move {
         loop {
-            match &signal {
-                Some(s) => {
-                    let _ = tokio::time::timeout(RELOAD_EVERY, s.notified()).await;
-                }
-                None => tokio::time::sleep(RELOAD_EVERY).await,
-            }
+            let _ = tokio::time::timeout(RELOAD_EVERY, signal.changed()).await;
             let Some(state) = shared.upgrade() else {
                 return;
             };

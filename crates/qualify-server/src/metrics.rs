@@ -17,7 +17,7 @@ use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use qualify_core::jobs::JobKind;
+use qualify_core::jobs::JobType;
 use qualify_core::qualification::{SettableQualification, VettingStatus};
 
 use crate::AppState;
@@ -403,7 +403,7 @@ pub async fn render(state: &AppState) -> Option<String> {
     let handle = HANDLE.get().filter(|_| state.config.metrics)?;
     let queue = state
         .store
-        .queue_stats(JobKind::VETTING, state.time.wall())
+        .queue_stats(qualify_core::jobs::Vetting::KIND, state.time.wall())
         .await;
     // One scrape at a time sets the gauges and renders them (tests scrape several stores of
     // one process concurrently: each sees its own queue).

@@ -533,10 +533,7 @@ impl JobHandler for Delivery {
             return Ok(JobFinish::LeaseLost);
         }
         record_attempt(&answer, verdict);
-        Ok(JobFinish::Done(match verdict {
-            Verdict::RetryAt(at) => format!("retry at {}", time_fmt::wire(at)),
-            v => v.outcome().unwrap_or("done").to_owned(),
-        }))
+        Ok(verdict.finish())
     }
 }
 
@@ -548,7 +545,7 @@ async fn cancel(
     now: time::OffsetDateTime,
     why: &str,
 ) -> Result<JobFinish, JobError> {
-    let finish = JobFinish::Done("cancelled".into());
+    let finish = JobFinish::Ended(qualify_core::jobs::JobOutcome::Cancelled);
     if !state.store.complete_job(job, owner, now, &finish).await? {
         return Ok(JobFinish::LeaseLost);
     }

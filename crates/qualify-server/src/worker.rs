@@ -77,10 +77,15 @@ pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);
 impl Handlers {
     /// Every kind `serve` runs: vetting and webhook delivery.
     pub fn standard() -> Self {
-        Self::default().with(JobKind::VETTING, Vetting).with(
-            qualify_core::webhooks::DELIVERY_JOB,
-            crate::webhooks::Delivery,
-        )
+        Self::default()
+            .with(
+                <qualify_core::jobs::Vetting as qualify_core::jobs::JobType>::KIND,
+                Vetting,
+            )
+            .with(
+                qualify_core::webhooks::DELIVERY_JOB,
+                crate::webhooks::Delivery,
+            )
     }
 
     pub fn with(mut self, kind: &str, handler: impl JobHandler) -> Self {
@@ -268,11 +273,8 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         vetting_delay = %humantime::format_duration(state.config.policy.delay),
         "job worker started"
     );
-    // Enqueues by other instances (PostgreSQL NOTIFY); without it, polling covers them.
-    let remote = state
-        .store
-        .jobs_signal()
-        .unwrap_or_else(|| Arc::new(tokio::sync::Notify::new()));
+    // Enqueues of this process and (PostgreSQL NOTIFY) of other instances.
+    let mut enqueued = state.store.signals().jobs();
     loop {
         if *stop.borrow() {
             break;
@@ -287,7 +289,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = state.jobs_enqueued.notified() => {}
-            _ = remote.notified() => {}
+            _ = enqueued.changed() => {}
             _ = stop.changed() => {}
         }
     }
