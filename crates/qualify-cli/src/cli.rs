@@ -46,8 +46,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// The partner tenant id (GUID) the token speaks for (`tid`)
-    #[arg(long)]
-    pub tenant: String,
+    #[arg(long, value_parser = guid)]
+    pub tenant: PartnerId,
     /// App-only token (no user, no scp); App+User by default
     #[arg(long)]
     pub app_only: bool,
@@ -58,8 +58,8 @@ pub struct TokenArgs {
     #[arg(long)]
     pub upn: Option<String>,
     /// Lifetime, e.g. 1h, 30m
-    #[arg(long, default_value = "1h")]
-    pub ttl: String,
+    #[arg(long, default_value = "1h", value_parser = duration)]
+    pub ttl: Duration,
     /// Must match the server's dev secret
     #[arg(long, env = "QUALIFY_DEV_SECRET", hide_env_values = true)]
     pub dev_secret: Option<String>,
@@ -68,17 +68,24 @@ pub struct TokenArgs {
     pub audience: String,
 }
 
-pub fn parse_duration(flag: &str, s: &str) -> anyhow::Result<Duration> {
+/// The value parser of a duration flag (`value_parser = duration`): `250ms`, `30s`, `1h 30m`.
+/// A bad value is a usage error (exit 2) in clap's words, "invalid value '1x' for '--ttl <TTL>'",
+/// followed by this: what is wrong and what is accepted (not humantime's own message, which
+/// lists units such as "months" that a flag never wants).
+pub fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
-        .map_err(|e| anyhow::anyhow!("{flag} {s:?} is not a duration such as 30s or 5m: {e}"))
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 250ms, 30s, 5m, 1h)"))
+}
+
+/// The value parser of a GUID flag (`value_parser = guid`), e.g. a partner tenant id.
+pub fn guid(s: &str) -> Result<PartnerId, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a GUID (e.g. 9daaeb1c-4d6c-4bb0-9d4b-5d63dc3e0f3a)"))
 }
 
 pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
-    let tenant: PartnerId = args
-        .tenant
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--tenant {:?} is not a GUID", args.tenant))?;
-    let ttl = parse_duration("--ttl", &args.ttl)?;
+    let (tenant, ttl) = (args.tenant, args.ttl);
     let secret = Secret::new(args.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into()));
     let token = mint_dev_token(
         &DevToken {

@@ -430,6 +430,21 @@ impl Settings {
                 origins.of("listen")
             )));
         }
+        if let Some(seed) = &self.seed {
+            let path = std::path::Path::new(seed);
+            if !path.is_file() {
+                let what = if path.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                };
+                return Err(UsageError(format!(
+                    "the fixture document {seed} (--seed, {}) {what}",
+                    origins.of("seed")
+                )));
+            }
+        }
+        database_folder_exists(&self.database, &origins.of("database"))?;
         Ok(Resolved {
             listen,
             database: self.database,
@@ -469,6 +484,35 @@ impl Settings {
             seed: self.seed.map(PathBuf::from),
         })
     }
+}
+
+/// A SQLite file may be created, but not its folder: a missing one is named here rather than
+/// found by the first file opened in it (the lock file).
+fn database_folder_exists(database: &DatabaseUrl, origin: &Origin) -> Result<(), UsageError> {
+    let DatabaseUrl::Sqlite(url) = database else {
+        return Ok(());
+    };
+    // A URL the store cannot read is refused by it, with its reason.
+    let Ok(Some(file)) = qualify_store::sqlite::database_file(url) else {
+        return Ok(());
+    };
+    let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if folder.is_dir() {
+        return Ok(());
+    }
+    let what = if folder.exists() {
+        "is not a folder"
+    } else {
+        "does not exist"
+    };
+    Err(UsageError(format!(
+        "the folder {} of the database file {} (--database, {origin}) {what}; create it first, \
+         or name a file in an existing folder",
+        folder.display(),
+        file.display()
+    )))
 }
 
 /// The `serve` command as clap has it (for the README's table and the tests).
@@ -683,6 +727,22 @@ mod tests {
         );
         let file = toml(&dir, "config = \"other.toml\"\n");
         assert!(bad(&["--config", &file]).contains("unknown key config"));
+        let e = bad(&["--seed", "/nonexistent/seed.json"]);
+        assert_eq!(
+            e,
+            "the fixture document /nonexistent/seed.json (--seed, from the command line) does \
+             not exist"
+        );
+        let e = bad(&["--database", "sqlite:///nonexistent-dir/q.db"]);
+        assert!(
+            e.starts_with(
+                "the folder /nonexistent-dir of the database file /nonexistent-dir/q.db \
+                 (--database, from the command line) does not exist"
+            ),
+            "{e}"
+        );
+        let e = bad(&["--database", &format!("{file}/q.db")]);
+        assert!(e.contains("is not a folder"), "{e}");
     }
 
     /// Every typed setting's

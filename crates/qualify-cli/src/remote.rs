@@ -6,6 +6,7 @@
 //! not be reached, timed out or gave an unreadable answer; 4 `qualifications wait` timed out.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -42,8 +43,8 @@ pub struct ConnectionArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// Time one HTTP attempt may take, e.g. 30s
-    #[arg(long, default_value = "30s", global = true)]
-    pub request_timeout: String,
+    #[arg(long, default_value = "30s", global = true, value_parser = crate::cli::duration)]
+    pub request_timeout: Duration,
     /// Attempts per call (retries on 429, 5xx and connection errors; 1 turns retries off)
     #[arg(long, default_value_t = 4, global = true)]
     pub max_attempts: u32,
@@ -52,12 +53,10 @@ pub struct ConnectionArgs {
 impl ConnectionArgs {
     /// An SDK client for these settings, calling with `token`.
     pub fn connect(&self, token: String) -> Result<Client, Failure> {
-        let timeout = crate::cli::parse_duration("--request-timeout", &self.request_timeout)
-            .map_err(|e| Failure::usage(e.to_string()))?;
         Ok(Client::builder()
             .base_url(&self.base_url)
             .token(token)
-            .timeout(timeout)
+            .timeout(self.request_timeout)
             .max_attempts(self.max_attempts)
             .application_name("qualify-cli")
             .build()?)

@@ -209,7 +209,7 @@ pub struct JournalArgs {
     #[arg(long)]
     pub follow: bool,
     /// How often --follow asks
-    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "500ms", value_parser = crate::cli::duration)]
     pub interval: Duration,
 }
 

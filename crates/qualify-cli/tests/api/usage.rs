@@ -1,0 +1,185 @@
+//! The command line as a new user meets it (issue 18): a bad value is a usage error (exit 2)
+//! that says what is wrong and what is accepted; a command whose reader goes away ends quietly;
+//! a fault that is not there is not "removed"; a database that cannot be opened is named in
+//! words, its password hidden and nothing else.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const QUALIFY: &str = env!("CARGO_BIN_EXE_qualify");
+const TENANT: &str = "9daaeb1c-4d6c-4bb0-9d4b-5d63dc3e0f3a";
+
+/// What a run of `qualify` left.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `qualify ARGS` with only `env` of qualify's variables set (none leaks in from the test
+/// run's environment); with `closed_stdout`, its stdout is a pipe whose reader has gone away.
+/// Killed after 60 s (a `serve` that should have refused to start).
+fn qualify_with(args: &[&str], env: &[(&str, &str)], closed_stdout: bool) -> Run {
+    let mut cmd = Command::new(QUALIFY);
+    cmd.args(args);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("QUALIFY_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    if closed_stdout {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        cmd.stdout(writer);
+    } else {
+        cmd.stdout(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("running qualify");
+    // `cmd` holds the pipe's writer too: dropped, so that only the child has it.
+    drop(cmd);
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for qualify") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("qualify {args:?} still ran after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn qualify(args: &[&str], env: &[(&str, &str)]) -> Run {
+    qualify_with(args, env, false)
+}
+
+#[test]
+fn bad_durations_and_guids_are_usage_errors_that_say_what_is_accepted() {
+    for (args, flag, says) in [
+        (
+            &["token", "--tenant", TENANT, "--ttl", "1x"][..],
+            "--ttl",
+            "`1x` is not a duration (e.g. 250ms, 30s, 5m, 1h)",
+        ),
+        (
+            &["token", "--tenant", "notaguid"],
+            "--tenant",
+            "`notaguid` is not a GUID",
+        ),
+        (
+            &["customers", "list", "--request-timeout", "1x"],
+            "--request-timeout",
+            "`1x` is not a duration",
+        ),
+        (
+            &["admin", "journal", "--interval", "1x"],
+            "--interval",
+            "`1x` is not a duration",
+        ),
+        (
+            &[
+                "qualifications",
+                "wait",
+                "--customer",
+                TENANT,
+                "--timeout",
+                "soon",
+            ],
+            "--timeout",
+            "`soon` is not a duration",
+        ),
+    ] {
+        let run = qualify(args, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains(flag) && run.stderr.contains(says),
+            "{args:?}: {}",
+            run.stderr
+        );
+        // Not humantime's own message, which offers units such as months.
+        assert!(!run.stderr.contains("time unit"), "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn serve_refuses_a_missing_seed_document_or_database_folder_as_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("missing.json").display().to_string();
+    let serve = ["serve", "--listen", "127.0.0.1:0"];
+    let run = qualify(
+        &[
+            &serve[..],
+            &["--database", "sqlite::memory:", "--seed", &seed],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "the fixture document {seed} (--seed, from the command line) does not exist"
+        )),
+        "{}",
+        run.stderr
+    );
+    let run = qualify(
+        &[&serve[..], &["--database", "sqlite::memory:"]].concat(),
+        &[("QUALIFY_SEED", &seed)],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("(--seed, from the environment variable QUALIFY_SEED) does not exist"),
+        "{}",
+        run.stderr
+    );
+
+    let folder = dir.path().join("missing-dir").display().to_string();
+    let database = format!("sqlite://{folder}/q.db");
+    let run = qualify(&[&serve[..], &["--database", &database]].concat(), &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "the folder {folder} of the database file {folder}/q.db (--database, from the \
+             command line) does not exist"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(".lock"), "{}", run.stderr);
+    assert!(!std::path::Path::new(&folder).exists());
+}
