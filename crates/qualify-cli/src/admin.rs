@@ -337,7 +337,7 @@ async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<()
             let page = query.page().await?;
             out.list(&page.items)?;
             if let Some(next) = page.next {
-                eprintln!("more follow: --after {next}");
+                errln!("more follow: --after {next}");
             }
             Ok(())
         }
@@ -406,7 +406,6 @@ async fn events(
     follow: bool,
     out: Output,
 ) -> Result<(), Failure> {
-    use std::io::Write;
     let mut events = admin.events();
     if let Some(p) = partner {
         events = events.partner(p);
@@ -421,7 +420,6 @@ async fn events(
     } else {
         events.open().await?
     };
-    let mut stdout = std::io::stdout();
     while let Some(item) = stream.next().await {
         match item? {
             StreamItem::CaughtUp if !follow => return Ok(()),
@@ -445,10 +443,7 @@ async fn events(
                         t.actor
                     )
                 };
-                if writeln!(stdout, "{line}").is_err() {
-                    return Ok(());
-                }
-                let _ = stdout.flush();
+                outln!("{line}")?;
             }
         }
     }

@@ -98,7 +98,7 @@ pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
         },
         &secret,
     );
-    println!("{token}");
+    outln!("{token}")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -270,7 +270,7 @@ async fn run_customers(args: CustomersArgs) -> Result<(), Failure> {
             };
             out.list(&items)?;
             if more {
-                eprintln!("(more customers: pass --all to list every page)");
+                errln!("(more customers: pass --all to list every page)");
             }
         }
     }

@@ -15,6 +15,8 @@ use qualify_client::{
     Qualification, ValidationType, VettingStatus,
 };
 
+use crate::out::StdoutError;
+
 /// Success.
 pub const EXIT_OK: u8 = 0;
 /// The API answered with an error (4xx/5xx); the error is on stderr.
@@ -63,7 +65,8 @@ impl ConnectionArgs {
     }
 }
 
-/// A failure of a command, already mapped to its exit code.
+/// A failure of a command, already mapped to its exit code. One with exit 0 is the end of a
+/// command whose reader went away (see `crate::out`): nothing is reported.
 pub struct Failure {
     pub exit: u8,
     pub message: String,
@@ -90,6 +93,19 @@ impl Failure {
     }
 }
 
+impl From<StdoutError> for Failure {
+    fn from(e: StdoutError) -> Self {
+        if e.reader_gone() {
+            return Self {
+                exit: EXIT_OK,
+                message: String::new(),
+                error: None,
+            };
+        }
+        Self::api(e.to_string())
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let exit = match e.category() {
@@ -108,6 +124,9 @@ impl From<Error> for Failure {
 
 /// The error on stderr: one line for people, one JSON object with `--json`.
 pub fn report(failure: &Failure, json: bool) -> ExitCode {
+    if failure.exit == EXIT_OK {
+        return ExitCode::SUCCESS;
+    }
     if json {
         let e = failure.error.as_ref();
         let body = serde_json::json!({
@@ -121,9 +140,9 @@ pub fn report(failure: &Failure, json: bool) -> ExitCode {
             "retryAfterSeconds": e.and_then(Error::retry_after).map(|d| d.as_secs()),
             "exitCode": failure.exit,
         });
-        eprintln!("{body}");
+        errln!("{body}");
     } else {
-        eprintln!("error: {}", failure.message);
+        errln!("error: {}", failure.message);
     }
     ExitCode::from(failure.exit)
 }

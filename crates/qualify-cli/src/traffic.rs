@@ -156,7 +156,7 @@ pub async fn faults(admin: Admin<'_>, command: FaultsCommand, out: Output) -> Re
         }
         FaultsCommand::Clear { partner } => {
             faults.clear(partner.as_deref()).await?;
-            eprintln!("faults cleared");
+            errln!("faults cleared");
             Ok(())
         }
     }
@@ -252,7 +252,7 @@ pub async fn journal(admin: Admin<'_>, args: JournalArgs, out: Output) -> Result
     loop {
         let page = journal.list(args.partner.as_deref(), after, 1000).await?;
         if page.evicted > warned && after > 0 {
-            eprintln!(
+            errln!(
                 "({} entries were evicted from the journal)",
                 page.evicted - warned
             );
@@ -260,9 +260,9 @@ pub async fn journal(admin: Admin<'_>, args: JournalArgs, out: Output) -> Result
         warned = page.evicted;
         for e in &page.entries {
             if out.json {
-                println!("{}", serde_json::to_string(e).unwrap_or_default());
+                outln!("{}", serde_json::to_string(e).unwrap_or_default())?;
             } else {
-                println!("{}", line(e));
+                outln!("{}", line(e))?;
             }
             after = e.seq;
         }
@@ -303,15 +303,15 @@ pub async fn checks(admin: Admin<'_>, args: ChecksArgs, out: Output) -> Result<(
             .map_err(|e| Failure::usage(format!("writing {}: {e}", path.display())))?;
     }
     if out.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        )?;
     } else if !report.violations.is_empty() {
         out.list(&report.violations)?;
     }
     if report.violations.is_empty() {
-        eprintln!("{} requests checked: no violations", report.requests);
+        errln!("{} requests checked: no violations", report.requests);
         Ok(())
     } else {
         Err(Failure::api(format!(

@@ -7,6 +7,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::Server;
+
 const QUALIFY: &str = env!("CARGO_BIN_EXE_qualify");
 const TENANT: &str = "9daaeb1c-4d6c-4bb0-9d4b-5d63dc3e0f3a";
 
@@ -182,4 +184,39 @@ fn serve_refuses_a_missing_seed_document_or_database_folder_as_a_usage_error() {
     );
     assert!(!run.stderr.contains(".lock"), "{}", run.stderr);
     assert!(!std::path::Path::new(&folder).exists());
+}
+
+/// Every kind of printing (a JSON line per entry, text lines, a table, a JSON document, the
+/// token, clap's help) into a pipe nobody reads any more: exit 0, nothing on stderr (no panic,
+/// no "Broken pipe").
+#[tokio::test]
+async fn a_command_whose_reader_went_away_ends_quietly() {
+    let s = Server::start().await;
+    let partner = s.partner();
+    // A /v1 request: a customer to list, an entry in the journal.
+    s.create_customer(&partner).await;
+    let (admin, id) = (s.admin_token(), partner.id.to_string());
+    let env = [
+        ("QUALIFY_BASE_URL", s.base.as_str()),
+        ("QUALIFY_ADMIN_TOKEN", admin.as_str()),
+        ("QUALIFY_TOKEN", partner.app_user.as_str()),
+    ];
+    for args in [
+        &["admin", "journal", "--json"][..],
+        &["admin", "journal", "--partner", &id],
+        &["admin", "faults", "list"],
+        &["admin", "fixtures", "snapshot", "--partner", &id],
+        &["admin", "checks", "--partner", &id, "--json"],
+        &["customers", "list"],
+        &["customers", "list", "--json"],
+        &["token", "--tenant", &id],
+        &["admin", "--help"],
+    ] {
+        // Printed with a reader, the same command has something to print.
+        let read = qualify(args, &env);
+        assert!(!read.stdout.is_empty(), "{args:?}: {read:?}");
+        let run = qualify_with(args, &env, true);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, "", "{args:?}");
+    }
 }
