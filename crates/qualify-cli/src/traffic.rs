@@ -19,7 +19,7 @@ pub enum FaultsCommand {
         #[arg(long)]
         partner: Option<String>,
     },
-    /// Remove one fault
+    /// Remove one fault; exit 1 when there is no fault of that id
     Remove {
         /// The fault's id
         id: String,
@@ -150,8 +150,18 @@ pub async fn faults(admin: Admin<'_>, command: FaultsCommand, out: Output) -> Re
         FaultsCommand::List { partner: None } => out.list(&faults.list().await?),
         FaultsCommand::List { partner: Some(p) } => out.list(&faults.list_for_partner(p).await?),
         FaultsCommand::Remove { id } => {
+            // The server answers 204 for an id it does not have as well (a fault with `times`
+            // removes itself, so a DELETE after that is no error there); the list tells whether
+            // there is one to remove.
+            if !faults.list().await?.iter().any(|f| f.id == id) {
+                return Err(Failure::api(format!(
+                    "fault {id} not found: it was never added or is gone already (a fault with \
+                     --times removes itself once it has fired); `qualify admin faults list` \
+                     shows the faults"
+                )));
+            }
             faults.remove(&id).await?;
-            eprintln!("removed fault {id}");
+            errln!("removed fault {id}");
             Ok(())
         }
         FaultsCommand::Clear { partner } => {

@@ -220,3 +220,54 @@ async fn a_command_whose_reader_went_away_ends_quietly() {
         assert_eq!(run.stderr, "", "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn removing_a_fault_that_is_not_there_says_so_and_exits_1() {
+    let s = Server::start().await;
+    let admin = s.admin_token();
+    let env = [
+        ("QUALIFY_BASE_URL", s.base.as_str()),
+        ("QUALIFY_ADMIN_TOKEN", admin.as_str()),
+    ];
+    let run = qualify(&["admin", "faults", "remove", "no-such-id"], &env);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("fault no-such-id not found"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("removed"), "{}", run.stderr);
+    let run = qualify(&["admin", "faults", "remove", "no-such-id", "--json"], &env);
+    assert_eq!(run.code, 1, "{run:?}");
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect(&run.stderr);
+    assert_eq!(error["exitCode"], 1, "{error}");
+
+    let add = [
+        "admin",
+        "faults",
+        "add",
+        "--path",
+        "/v1/customers",
+        "--status",
+        "503",
+        "--json",
+    ];
+    let added = qualify(&add, &env);
+    assert_eq!(added.code, 0, "{added:?}");
+    let fault: serde_json::Value = serde_json::from_str(&added.stdout).expect(&added.stdout);
+    let id = fault["id"].as_str().expect("the fault's id");
+    let run = qualify(&["admin", "faults", "remove", id], &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("removed fault {id}")),
+        "{}",
+        run.stderr
+    );
+    let run = qualify(&["admin", "faults", "remove", id], &env);
+    assert_eq!(run.code, 1, "a second time: {run:?}");
+    assert!(
+        run.stderr.contains(&format!("fault {id} not found")),
+        "{}",
+        run.stderr
+    );
+}
