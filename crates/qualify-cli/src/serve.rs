@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -35,9 +36,56 @@ fn init_logging(json: bool) -> FlushOnDrop {
 pub async fn open_store(url: &DatabaseUrl, pg: &PgSettings) -> anyhow::Result<Arc<dyn Store>> {
     let opening = || format!("opening the database {}", url.redacted());
     Ok(match url {
-        DatabaseUrl::Postgres(u) => Arc::new(PgStore::open(u, pg).await.with_context(opening)?),
+        DatabaseUrl::Postgres(u) => match PgStore::open(u, pg).await {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                return Err(match postgres_refusal(u).await {
+                    Some(why) => anyhow::anyhow!(why),
+                    None => anyhow::Error::new(e),
+                })
+                .with_context(opening);
+            }
+        },
         DatabaseUrl::Sqlite(u) => Arc::new(SqliteStore::open(u).await.with_context(opening)?),
     })
+}
+
+/// Why PostgreSQL refuses a connection to `url`, in words (the driver's message ends in the
+/// line of PostgreSQL's source that raised it, `... at line 948`); asked on one connection after
+/// opening the store failed. `None` when it accepts one, or did not answer: the store's error
+/// says more then.
+async fn postgres_refusal(url: &str) -> Option<String> {
+    use sqlx::ConnectOptions;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url).ok()?;
+    let sqlx::Error::Database(refusal) = options.connect().await.err()? else {
+        return None;
+    };
+    let (host, port, user) = (
+        options.get_host(),
+        options.get_port(),
+        options.get_username(),
+    );
+    let server = match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{host}:{port}"),
+    };
+    // SQLSTATE 3D000, invalid_catalog_name: no database of that name.
+    if refusal.code().as_deref() == Some("3D000") {
+        // Without a database in the URL, PostgreSQL takes the user's name.
+        let name = options.get_database().unwrap_or(user);
+        return Some(format!(
+            "database `{name}` does not exist on {server} (create it: \
+             `createdb -h {host} -p {port} -U {user} {name}`)"
+        ));
+    }
+    let code = refusal
+        .code()
+        .map(|c| format!(" (SQLSTATE {c})"))
+        .unwrap_or_default();
+    Some(format!(
+        "PostgreSQL on {server} refused the connection: {}{code}",
+        refusal.message()
+    ))
 }
 
 async fn shutdown_signal() {

@@ -271,3 +271,57 @@ async fn removing_a_fault_that_is_not_there_says_so_and_exits_1() {
         run.stderr
     );
 }
+
+/// The test run's PostgreSQL with a database that does not exist: the error names the database
+/// and the server in words (not the driver's `... at line 948`), shows the URL with its user and
+/// without a password, and says how to create it.
+#[test]
+fn a_missing_postgres_database_is_named_in_words() {
+    let Ok(given) = std::env::var("QUALIFY_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipped: QUALIFY_TEST_POSTGRES_URL is not set, so the PostgreSQL variant of this \
+             test did not run"
+        );
+        return;
+    };
+    let mut url = url::Url::parse(&given).expect("QUALIFY_TEST_POSTGRES_URL is a URL");
+    let name = format!("qualify_missing_{}", std::process::id());
+    url.set_path(&format!("/{name}"));
+    let password = url.password().map(str::to_owned);
+    let shown = match &password {
+        Some(_) => {
+            let mut shown = url.clone();
+            shown.set_password(Some("***")).unwrap();
+            shown.to_string()
+        }
+        None => url.to_string(),
+    };
+    let (host, port) = (
+        url.host_str().expect("a host").to_owned(),
+        url.port().unwrap_or(5432),
+    );
+    let run = qualify(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            url.as_str(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    let e = &run.stderr;
+    assert!(
+        e.contains(&format!(
+            "error: opening the database {shown}: database `{name}` does not exist on \
+             {host}:{port} (create it: `createdb -h {host} -p {port} -U {} {name}`)",
+            url.username()
+        )),
+        "{e}"
+    );
+    assert!(!e.contains("at line"), "{e}");
+    if let Some(password) = password {
+        assert!(!e.contains(&password), "{e}");
+    }
+}
