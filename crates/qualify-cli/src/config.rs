@@ -150,8 +150,8 @@ pub struct Settings {
     /// Requests handled at once; more get 503 with Retry-After
     #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT", default_value_t = SERVER.max_in_flight.into())]
     pub max_in_flight: AtLeast<1>,
-    /// Entries of the in-memory request journal of `/v1` requests (control.md 6), oldest
-    /// evicted first; 0 turns it off
+    /// Entries of the in-memory request journal of `/v1` requests
+    /// (docs/testing.md#the-request-journal), oldest evicted first; 0 turns it off
     #[arg(long, env = "QUALIFY_JOURNAL_SIZE", default_value_t = SERVER.journal_size.into())]
     pub journal_size: AtLeast<0>,
     /// Prometheus metrics at `GET /metrics` (docs/metrics.md); `false` records nothing and the
@@ -170,7 +170,8 @@ pub struct Settings {
     #[arg(long, env = "QUALIFY_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// The base URL of webhook events' `ResourceUri`/`AuditUri` and the certificate URL
-    /// (events.md 2); default `http://` and the address of the `listening on` line
+    /// (docs/webhooks.md#the-event); default `http://` and the address of the `listening on`
+    /// line
     #[arg(long, env = "QUALIFY_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// `true` lets webhooks target loopback, private, link-local and metadata addresses with
@@ -182,11 +183,12 @@ pub struct Settings {
     /// document; a reset goes back to it. `/readyz` answers 200 only after it was applied
     #[arg(long, env = "QUALIFY_SEED")]
     pub seed: Option<String>,
-    /// `frozen:T` starts the global clock frozen at the RFC 3339 instant T (control.md 4)
+    /// `frozen:T` starts the global clock frozen at the RFC 3339 instant T
+    /// (docs/testing.md#advancing-time)
     #[arg(long, env = "QUALIFY_CLOCK")]
     pub clock: Option<StartClock>,
-    /// The test values `approved.test`, `denied.test`, `review.test` decide requests (control.md
-    /// 3); default `true` with `--auth dev`, `false` with `--auth oidc`
+    /// The test values `approved.test`, `denied.test`, `review.test` decide requests
+    /// (docs/testing.md#test-values); default `true` with `--auth dev`, `false` with `--auth oidc`
     #[arg(long, env = "QUALIFY_TEST_VALUES", action = clap::ArgAction::Set,
           value_parser = SettingParser::<bool>::new())]
     pub test_values: Option<bool>,

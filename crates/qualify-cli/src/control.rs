@@ -59,7 +59,8 @@ pub enum FixturesCommand {
 /// `qualify admin scenario ...`.
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
-    /// Set a partner's vetting scenario from a file (`{"rules": [...]}`, control.md 3)
+    /// Set a partner's vetting scenario from a file (`{"rules": [...]}`,
+    /// docs/testing.md#vetting-scenarios)
     Set {
         /// The partner tenant (GUID)
         #[arg(long)]
