@@ -15,7 +15,6 @@ pub mod client;
 pub mod config;
 pub mod control;
 pub mod instance_lock;
-pub mod logsink;
 pub mod remote;
 pub mod render;
 pub mod serve;
