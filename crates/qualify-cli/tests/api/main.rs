@@ -28,6 +28,7 @@ mod single_instance;
 mod slow;
 mod smoke;
 mod traffic;
+mod usage;
 mod vetting;
 mod webhooks;
 mod workload;
