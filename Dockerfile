@@ -1,0 +1,83 @@
+# syntax=docker/dockerfile:1
+#
+# qualify's container image (docs/ci.md, "The container image").
+#
+#   docker build -t qualify .                         from source (needs a registry: the Rust image)
+#   docker build --target prebuilt --build-arg QUALIFY_BINARY=path/in/context/qualify -t qualify .
+#                                                     around a binary built already (x86_64 glibc,
+#                                                     as `cargo build --release` makes it on Debian 12)
+#
+# The runtime is not a distro image: it is a root filesystem of a few files (the dynamic loader,
+# libc, libm, libgcc_s, passwd/group with the user 65532, nsswitch.conf, /tmp, /data) that
+# packaging/image/make-rootfs copies from the machine that linked the binary, on `scratch`. So
+# the runtime's glibc is always the one the binary was linked against, the image is the binary
+# plus ~3 MB, and the same script makes the base here (in the `rootfs` stage, from the Rust
+# image) and offline in CI (scripts/build-image runs it on the build machine and passes the
+# result, imported with `podman import`, as RUNTIME_BASE). A public distroless image
+# (gcr.io/distroless/cc-debian12:nonroot) would work as RUNTIME_BASE too, but CI here cannot
+# pull it, and what CI tests should be what users get.
+
+# The Rust toolchain of the build (rust-version of Cargo.toml); Debian 12, as the CI machines.
+ARG RUST_IMAGE=docker.io/library/rust:1.90-bookworm
+# The base of the runtime stages: the `runtime-base` stage below, or an image holding the same
+# files (scripts/build-image: localhost/qualify-runtime-base:dev, made offline).
+ARG RUNTIME_BASE=runtime-base
+
+# --- build from source ------------------------------------------------------------------------
+FROM ${RUST_IMAGE} AS build
+WORKDIR /src
+COPY . .
+# .cargo/config.toml (in the context) sets the C flags of the bundled SQLite and of mimalloc.
+RUN cargo build --release --locked -p qualify-cli \
+ && mkdir -p /out \
+ && strip -o /out/qualify target/release/qualify
+
+# --- the runtime's root filesystem ------------------------------------------------------------
+FROM ${RUST_IMAGE} AS rootfs
+COPY packaging/image/make-rootfs /usr/local/bin/make-rootfs
+RUN sh /usr/local/bin/make-rootfs /rootfs
+
+FROM scratch AS runtime-base
+COPY --from=rootfs /rootfs/ /
+# Ownership stated, not left to how a builder treats COPY --from.
+COPY --from=rootfs --chown=65532:65532 /rootfs/data/ /data/
+COPY --from=rootfs --chown=65532:65532 /rootfs/home/nonroot/ /home/nonroot/
+
+# --- the runtime: everything but the binary ---------------------------------------------------
+FROM ${RUNTIME_BASE} AS runtime
+# Kept equal to Cargo.toml by .ci/distribution; scripts/build-image passes the binary's own.
+ARG QUALIFY_VERSION=0.1.0
+# Where the source is published; release pipelines pass theirs.
+ARG QUALIFY_SOURCE=https://example.invalid/qualify
+LABEL org.opencontainers.image.title="qualify" \
+      org.opencontainers.image.description="Partner Center customer-qualification emulator (dev auth: test networks only)" \
+      org.opencontainers.image.version="${QUALIFY_VERSION}" \
+      org.opencontainers.image.source="${QUALIFY_SOURCE}" \
+      org.opencontainers.image.licenses="MIT OR Apache-2.0"
+# Every `serve` flag also reads its QUALIFY_* variable (README, "qualify serve flags").
+# 0.0.0.0 inside the container, so a published port reaches it. With dev auth (the default)
+# that needs the explicit allowance, and the log says so at every start: anyone who can reach
+# the port can mint a token. Publish it to the test job only (-p 127.0.0.1:...), never beyond.
+ENV PATH=/usr/local/bin:/usr/bin:/bin \
+    QUALIFY_LISTEN=0.0.0.0:8080 \
+    QUALIFY_ALLOW_DEV_AUTH_ON_NETWORK=true \
+    QUALIFY_DATABASE_URL=sqlite:///data/qualify.db
+USER 65532:65532
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8080
+# qualify finishes in-flight requests and gives back claimed jobs on SIGTERM, then exits 0.
+STOPSIGNAL SIGTERM
+# GET /readyz on the address of QUALIFY_LISTEN (the image has no curl); exit 0 when it is 200.
+HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=3 CMD ["qualify", "healthcheck"]
+ENTRYPOINT ["qualify"]
+CMD ["serve"]
+
+# --- around a prebuilt binary (CI, release pipelines) -----------------------------------------
+FROM runtime AS prebuilt
+ARG QUALIFY_BINARY=target/release/qualify
+COPY --chmod=0755 ${QUALIFY_BINARY} /usr/local/bin/qualify
+
+# --- the default: around the binary built from source above -----------------------------------
+FROM runtime AS image
+COPY --from=build /out/qualify /usr/local/bin/qualify
