@@ -23,12 +23,22 @@ fn healthcheck(args: &[&str], listen: Option<&str>) -> CliOut {
     }
 }
 
+/// Kills the server if the test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn healthy_on_a_ready_server_found_through_qualify_listen_as_the_image_sets_it() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
     // What the image runs: all interfaces, dev auth with the explicit allowance.
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--database", "sqlite::memory:"])
         .env("QUALIFY_LISTEN", "0.0.0.0:0")
         .env("QUALIFY_ALLOW_DEV_AUTH_ON_NETWORK", "true")
@@ -38,8 +48,9 @@ fn healthy_on_a_ready_server_found_through_qualify_listen_as_the_image_sets_it()
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let mut child = KillOnDrop(child);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let port = line
@@ -70,11 +81,11 @@ fn healthy_on_a_ready_server_found_through_qualify_listen_as_the_image_sets_it()
     assert_eq!(out.code, 0, "{}", out.stderr);
     // A graceful stop, so the log thread writes out what it queued.
     let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     // The log says that dev auth listens on the network by the operator's choice.
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
