@@ -4,12 +4,14 @@ the suite's (tests/ = docs/examples/) and `qualify admin checks --junit`'s, both
 nothing failed."""
 import os
 import pathlib
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
 import pipelines
+import qualify
 
 IMAGE = os.environ.get("QUALIFY_IMAGE", "localhost/qualify:dev")
 DIST = pathlib.Path(os.environ.get("QUALIFY_DIST", pipelines.ROOT / "dist"))
@@ -28,10 +30,13 @@ def failures(report):
     return len(cases), bad
 
 
-def test_the_guide_has_both_pipelines():
+def test_the_guide_has_both_pipelines_pinned_to_this_version():
     assert set(DOCS) == {"github-actions", "azure-devops"}
     assert set(DOCS["github-actions"]["jobs"]) == {"wheel", "container"}
     assert [j["job"] for j in DOCS["azure-devops"]["jobs"]] == ["wheel", "container"]
+    pins = set(re.findall(r"qualify-emulator\[webhooks\]==([0-9][^\"\s]*)",
+                          pipelines.GUIDE.read_text()))
+    assert pins == {qualify.__version__}, pins
 
 
 @pytest.mark.parametrize("platform,job", [("github-actions", "wheel"),

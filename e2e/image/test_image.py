@@ -44,6 +44,9 @@ def test_size_and_metadata():
     assert env["QUALIFY_ALLOW_DEV_AUTH_ON_NETWORK"] == "true"
     assert env["QUALIFY_DATABASE_URL"] == "sqlite:///data/qualify.db"
     assert image["Healthcheck"]["Test"] == ["CMD", "qualify", "healthcheck"]
+    # The Dockerfile's default (a from-source build's label) follows Cargo.toml's version too.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"ARG QUALIFY_VERSION={version}\n" in dockerfile
     # The binary in the image is the one of this wheel's version.
     out = cli("run", "--rm", IMAGE, "--version").stdout.strip()
     assert out == f"qualify {version}"
