@@ -149,6 +149,30 @@ def run_session(path, session, blocks, env, work):
             log.close()
 
 
+SETUP = """```sh
+cargo run --release -- serve     # run the service (embedded SQLite file ./qualify.db, dev auth, port 8080)
+cargo test --workspace           # run the tests
+```"""
+
+
+def readme_layout():
+    """The README's "Use it in your CI" one-liners (image, pip, cargo) come before the
+    developer's set-up, whose two commands stay as they are."""
+    text = (ROOT / "README.md").read_text()
+    ci, setup = text.find("## Use it in your CI\n"), text.find("## Set-up: the two commands\n")
+    problems = []
+    if not 0 <= ci < setup:
+        problems.append("README.md: no 'Use it in your CI' section before 'Set-up: the two commands'")
+    else:
+        block = text[ci:setup].split("```sh\n", 1)[-1].split("```", 1)[0]
+        firsts = [line.split()[:2] for line in block.splitlines() if line.strip()]
+        if firsts != [["docker", "run"], ["pip", "install"], ["cargo", "install"]]:
+            problems.append(f"README.md: the CI one-liners are {firsts}")
+    if SETUP not in text[setup:]:
+        problems.append("README.md: the set-up block is no longer the two commands")
+    return problems
+
+
 def main():
     binary = os.environ.get("QUALIFY_BIN")
     if not binary or not os.access(binary, os.X_OK):
@@ -156,7 +180,7 @@ def main():
     for tool in ("curl", "jq", "uuidgen", "bash"):
         if not shutil.which(tool):
             sys.exit(f"run_recipes: the recipes need {tool}, which is missing")
-    failures, ran = [], 0
+    failures, ran = readme_layout(), 0
     with tempfile.TemporaryDirectory(prefix="qualify-recipes-") as tmp:
         tmp = pathlib.Path(tmp)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("QUALIFY_")}
