@@ -17,8 +17,9 @@
 # (gcr.io/distroless/cc-debian12:nonroot) would work as RUNTIME_BASE too, but CI here cannot
 # pull it, and what CI tests should be what users get.
 
-# The Rust toolchain of the build (rust-version of Cargo.toml); Debian 12, as the CI machines.
-ARG RUST_IMAGE=docker.io/library/rust:1.90-bookworm
+# The Rust toolchain of the build: CI's (1.95; Cargo.lock's sqlx 0.9 needs 1.94 already, above
+# Cargo.toml's rust-version), on Debian 12 as the CI machines.
+ARG RUST_IMAGE=docker.io/library/rust:1.95-bookworm
 # The base of the runtime stages: the `runtime-base` stage below, or an image holding the same
 # files (scripts/build-image: localhost/qualify-runtime-base:dev, made offline).
 ARG RUNTIME_BASE=runtime-base
