@@ -7,22 +7,23 @@
 #                                                     around a binary built already (x86_64 glibc,
 #                                                     as `cargo build --release` makes it on Debian 12)
 #
-# The runtime is not a distro image: it is a root filesystem of a few files (the dynamic loader,
-# libc, libm, libgcc_s, passwd/group with the user 65532, nsswitch.conf, /tmp, /data) that
-# packaging/image/make-rootfs copies from the machine that linked the binary, on `scratch`. So
-# the runtime's glibc is always the one the binary was linked against, the image is the binary
-# plus ~3 MB, and the same script makes the base here (in the `rootfs` stage, from the Rust
-# image) and offline in CI (scripts/build-image runs it on the build machine and passes the
-# result, imported with `podman import`, as RUNTIME_BASE). A public distroless image
-# (gcr.io/distroless/cc-debian12:nonroot) would work as RUNTIME_BASE too, but CI here cannot
-# pull it, and what CI tests should be what users get.
+# The runtime is not a distro image: it is `scratch` plus a few files (the dynamic loader, libc,
+# libm, libgcc_s, passwd/group with the user 65532, nsswitch.conf, /tmp, /data) that
+# packaging/image/make-rootfs copies in the `rootfs` stage from the image the binary was linked
+# in. So the runtime's glibc is always the one the binary was linked against, nothing but
+# qualify can run in it, and the image is the binary plus ~3 MB. Offline (CI here, no registry),
+# scripts/build-image runs the same stages with ROOTFS_IMAGE set to an image it makes of the
+# build machine's own copies of make-rootfs's inputs (`make-rootfs --inputs`): the same script
+# and list, so what CI tests is what a registry build makes. (A distroless image,
+# gcr.io/distroless/cc-debian12:nonroot, holds the same kind of files and more; CI could not
+# pull it.)
 
 # The Rust toolchain of the build: CI's (1.95; Cargo.lock's sqlx 0.9 needs 1.94 already, above
 # Cargo.toml's rust-version), on Debian 12 as the CI machines.
 ARG RUST_IMAGE=docker.io/library/rust:1.95-bookworm
-# The base of the runtime stages: the `runtime-base` stage below, or an image holding the same
-# files (scripts/build-image: localhost/qualify-runtime-base:dev, made offline).
-ARG RUNTIME_BASE=runtime-base
+# Where the runtime's files come from: the Rust image (the glibc the binary is linked against),
+# or, offline, localhost/qualify-rootfs-inputs:<hash> (scripts/build-image).
+ARG ROOTFS_IMAGE=docker.io/library/rust:1.95-bookworm
 
 # --- build from source ------------------------------------------------------------------------
 FROM ${RUST_IMAGE} AS build
@@ -34,9 +35,9 @@ RUN cargo build --release --locked -p qualify-cli \
  && strip -o /out/qualify target/release/qualify
 
 # --- the runtime's root filesystem ------------------------------------------------------------
-FROM ${RUST_IMAGE} AS rootfs
+FROM ${ROOTFS_IMAGE} AS rootfs
 COPY packaging/image/make-rootfs /usr/local/bin/make-rootfs
-RUN sh /usr/local/bin/make-rootfs /rootfs
+RUN ["/bin/sh", "/usr/local/bin/make-rootfs", "/rootfs"]
 
 FROM scratch AS runtime-base
 COPY --from=rootfs /rootfs/ /
@@ -45,7 +46,7 @@ COPY --from=rootfs --chown=65532:65532 /rootfs/data/ /data/
 COPY --from=rootfs --chown=65532:65532 /rootfs/home/nonroot/ /home/nonroot/
 
 # --- the runtime: everything but the binary ---------------------------------------------------
-FROM ${RUNTIME_BASE} AS runtime
+FROM runtime-base AS runtime
 # Kept equal to Cargo.toml by .ci/distribution; scripts/build-image passes the binary's own.
 ARG QUALIFY_VERSION=0.1.0
 # Where the source is published; release pipelines pass theirs.
