@@ -31,6 +31,8 @@ pub enum Command {
     Serve(crate::config::ServeArgs),
     /// Mint a development token (dev auth mode) and print it alone on stdout.
     Token(TokenArgs),
+    /// Exit 0 when the server's /readyz answers 200, 1 otherwise (the image's HEALTHCHECK).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Operator commands against a running server (/admin/v1).
     Admin(crate::admin::AdminArgs),
     /// Client: the partner's customers (through the Rust SDK)

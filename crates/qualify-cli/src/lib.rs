@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod control;
+pub mod healthcheck;
 pub mod instance_lock;
 pub mod remote;
 pub mod render;
@@ -64,6 +65,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(_) => serve::run(serve.expect("resolved above")).await,
             Command::Token(args) => cli::token(args),
+            Command::Healthcheck(args) => healthcheck::run(args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Customers(args) => Ok(client::customers(args).await),
             Command::Qualifications(args) => Ok(client::qualifications(args).await),

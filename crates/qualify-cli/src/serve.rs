@@ -165,6 +165,14 @@ pub async fn run(config: Resolved) -> anyhow::Result<ExitCode> {
         tracing::warn!(
             "AUTH MODE dev: tokens signed with the development secret are accepted. Never expose this server."
         );
+        // `resolve` let a non-loopback address through only with the explicit allowance (the
+        // container image sets it): say so, every start.
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                listen = %addr,
+                "dev auth on a non-loopback address (--allow-dev-auth-on-network true): anyone who reaches this port gets in with a dev token. Publish it only to a test network."
+            );
+        }
     }
     // Held until `run` returns (or the process dies): one serve per SQLite file.
     let _instance = crate::instance_lock::acquire(config.database.as_str())?;

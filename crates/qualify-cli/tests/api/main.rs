@@ -18,6 +18,7 @@ mod durability;
 mod errors;
 mod events;
 mod figures;
+mod healthcheck;
 mod hostile;
 mod logs;
 mod oidc;
