@@ -16,8 +16,8 @@ pub struct HealthcheckArgs {
     #[arg(long)]
     pub base_url: Option<String>,
     /// How long the check may take in all, e.g. 3s
-    #[arg(long, default_value = "3s")]
-    pub timeout: String,
+    #[arg(long, default_value = "3s", value_parser = crate::cli::duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// The base URL to check when `--base-url` is not given: the address `serve` listens on
@@ -36,7 +36,7 @@ pub fn default_base_url(listen: Option<&str>) -> String {
 }
 
 pub async fn run(args: HealthcheckArgs) -> anyhow::Result<ExitCode> {
-    let timeout = crate::cli::parse_duration("--timeout", &args.timeout)?;
+    let timeout = args.timeout;
     let base = args
         .base_url
         .unwrap_or_else(|| default_base_url(std::env::var("QUALIFY_LISTEN").ok().as_deref()));
@@ -44,15 +44,15 @@ pub async fn run(args: HealthcheckArgs) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::builder().timeout(timeout).build()?;
     match client.get(&url).send().await {
         Ok(r) if r.status() == reqwest::StatusCode::OK => {
-            println!("ready: {url}");
+            outln!("ready: {url}")?;
             Ok(ExitCode::SUCCESS)
         }
         Ok(r) => {
-            eprintln!("not ready: {url} answered {}", r.status());
+            errln!("not ready: {url} answered {}", r.status());
             Ok(ExitCode::FAILURE)
         }
         Err(e) => {
-            eprintln!("not ready: {url}: {e}");
+            errln!("not ready: {url}: {e}");
             Ok(ExitCode::FAILURE)
         }
     }
