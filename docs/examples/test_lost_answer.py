@@ -1,21 +1,20 @@
-"""Testing a client's retry logic against a lost answer (docs/testing.md, "Fault injection").
+"""Testing a client's retry logic against a lost answer (docs/testing.md, "Fault injection"), on
+the pytest plugin of the `qualify-emulator` wheel.
 
 The server commits a GCC qualification request, then the client gets a 503 instead of the 201:
 the answer was lost. A correct client retries with the same MS-RequestId and gets the stored
 201 back (Idempotent-Replayed: true). The test checks there is one qualification, the
 validation code was used once, and the server's own checks find no unsafe retry.
 
-Run: QUALIFY_BIN=target/debug/qualify pytest docs/examples  (needs pytest and requests)
+Run: pip install "qualify-emulator[webhooks]" pytest && pytest docs/examples
 """
-import os
-import subprocess
 import time
 import uuid
 
 import pytest
 import requests
 
-QUALIFY = os.environ.get("QUALIFY_BIN", "qualify")
+from qualify import ClientChecksFailed
 
 
 def create_with_retries(base, token, customer, body, attempts=4):
@@ -34,69 +33,56 @@ def create_with_retries(base, token, customer, body, attempts=4):
         if r is not None and r.status_code < 500 and r.status_code != 429:
             return r
         wait = int(r.headers.get("Retry-After", "1")) if r is not None else 1
-        time.sleep(min(wait, 2) if attempt < attempts - 1 else 0)
+        time.sleep(min(wait, 2) if attempt < attempts - 1 else 0)  # the client honours Retry-After
     return r
 
 
-@pytest.fixture(scope="module")
-def server():
-    proc = subprocess.Popen(
-        [QUALIFY, "serve", "--listen", "127.0.0.1:0", "--database", "sqlite::memory:",
-         "--rate-limit-per-minute", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    base = proc.stdout.readline().strip().removeprefix("listening on ")
-    for _ in range(300):
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.02)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+def test_a_lost_answer_is_retried_into_one_qualification(partner):
+    code = partner.admin.post(f"/admin/v1/partners/{partner.id}/validations",
+                              json={"organizationName": "Contoso Gov", "maxCreates": 2}
+                              ).json()["validationId"]
+    customer = partner.session.post(
+        "/v1/customers", json={"companyProfile": {"domain": "contosogov.onmicrosoft.com"}}
+    ).json()["id"]
 
+    # The next create of this partner (and only this partner) commits, then its answer is
+    # replaced by a 503.
+    fault = partner.fault(match={"method": "POST", "path": "/v1/customers/*/qualifications"},
+                          phase="after", response={"status": 503, "retryAfter": 1}, times=1)
 
-def token(partner, *extra):
-    return subprocess.run([QUALIFY, "token", "--tenant", partner, *extra],
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def test_a_lost_answer_is_retried_into_one_qualification(server):
-    partner = str(uuid.uuid4())
-    user = {"Authorization": f"Bearer {token(partner)}"}
-    admin = {"Authorization": f"Bearer {token(partner, '--admin', '--app-only')}"}
-    code = requests.post(f"{server}/admin/v1/partners/{partner}/validations", headers=admin,
-                         json={"organizationName": "Contoso Gov", "maxCreates": 2}).json()["validationId"]
-    customer = requests.post(f"{server}/v1/customers", headers={**user, "MS-RequestId": str(uuid.uuid4())},
-                             json={"companyProfile": {"domain": "contosogov.onmicrosoft.com"}}).json()["id"]
-
-    # The next create of this partner commits, then its answer is replaced by a 503.
-    fault = requests.post(f"{server}/admin/v1/faults", headers=admin, json={
-        "match": {"method": "POST", "path": "/v1/customers/*/qualifications", "partner": partner},
-        "phase": "after",
-        "response": {"status": 503, "retryAfter": 1},
-        "times": 1,
-    })
-    assert fault.status_code == 201, fault.text
-
-    r = create_with_retries(server, token(partner), customer,
+    r = create_with_retries(partner.url, partner.token, customer,
                             {"qualification": "GovernmentCommunityCloud", "validationCode": code})
     assert r.status_code == 201, r.text
     assert r.headers["Idempotent-Replayed"] == "true"  # the stored answer of the first attempt
 
-    listed = requests.get(f"{server}/v1/customers/{customer}/qualifications", headers=user).json()
+    listed = partner.session.get(f"/v1/customers/{customer}/qualifications").json()
     assert len(listed) == 1 and listed[0]["qualification"] == "GovernmentCommunityCloud"
-    codes = requests.get(f"{server}/v1/customers/all/validations", headers=user).json()
+    codes = partner.session.get("/v1/customers/all/validations").json()
     assert codes[0]["remainingCreates"] == 1  # the code was used once
 
     # What the client sent: two attempts, one MS-RequestId, the first answered by the fault.
-    found = requests.post(f"{server}/admin/v1/journal/find", headers=admin, json={
-        "partner": partner, "method": "POST", "path": "/v1/customers/*/qualifications"}).json()
-    attempts = found["entries"]
+    attempts = partner.journal(method="POST", path="/v1/customers/*/qualifications")
     assert [a["status"] for a in attempts] == [503, 201]
-    assert attempts[0]["faultId"] == fault.json()["id"]
+    assert attempts[0]["faultId"] == fault["id"]
     assert attempts[0]["requestId"] == attempts[1]["requestId"]
-    checks = requests.get(f"{server}/admin/v1/partners/{partner}/checks", headers=admin).json()
-    assert [v["check"] for v in checks["violations"]] == []
+    partner.checks()  # raises if the retry was unsafe or too early
+
+
+def test_checks_name_what_a_careless_client_did(partner):
+    """The same lost answer, retried at once and without MS-RequestId: checks() raises and
+    names each rule the retry broke."""
+    customer = partner.session.post(
+        "/v1/customers", json={"companyProfile": {"domain": "contoso.onmicrosoft.com"}}
+    ).json()["id"]
+    partner.fault(match={"method": "POST", "path": "/v1/customers/*/qualifications"},
+                  phase="after", response={"status": 503, "retryAfter": 5}, times=1)
+    url = f"{partner.url}/v1/customers/{customer}/qualifications"
+    auth = {"Authorization": f"Bearer {partner.token}"}
+    body = {"qualification": "StateOwnedEntity"}
+    assert requests.post(url, json=body, headers=auth, timeout=10).status_code == 503
+    retried = requests.post(url, json=body, headers=auth, timeout=10)
+    assert retried.status_code == 409, retried.text  # the first attempt was recorded after all
+    with pytest.raises(ClientChecksFailed) as failed:
+        partner.checks()
+    assert {v["check"] for v in failed.value.violations} == {
+        "write-without-request-id", "write-retried-without-request-id", "retry-after-ignored"}

@@ -172,7 +172,7 @@ pub enum AdminCommand {
         qualification: Qualification,
     },
     /// A partner's webhook deliveries, oldest first: their status, attempts and next attempt
-    /// (events.md 2)
+    /// (docs/webhooks.md#operators-deliveries-and-redelivery)
     Deliveries {
         /// The partner tenant id (GUID)
         #[arg(long)]
@@ -186,24 +186,28 @@ pub enum AdminCommand {
         /// The delivery's id (from `qualify admin deliveries`)
         id: String,
     },
-    /// Fault injection: rules that make /v1 requests fail, late, lost or changed (control.md 5)
+    /// Fault injection: rules that make /v1 requests fail, late, lost or changed
+    /// (docs/testing.md#fault-injection)
     #[command(subcommand)]
     Faults(crate::traffic::FaultsCommand),
-    /// The server's request journal, one line per /v1 request (control.md 6)
+    /// The server's request journal, one line per /v1 request
+    /// (docs/testing.md#the-request-journal)
     Journal(crate::traffic::JournalArgs),
-    /// Check a partner's recorded traffic; exit 1 when the client broke a rule (control.md 7)
+    /// Check a partner's recorded traffic; exit 1 when the client broke a rule
+    /// (docs/testing.md#client-checks)
     Checks(crate::traffic::ChecksArgs),
     /// Reset every partner (or one) to how the server started: empty, or what --seed loaded
-    /// (control.md 1)
+    /// (docs/testing.md#reset)
     Reset(crate::control::ResetArgs),
-    /// Fixture documents: snapshot, restore, seed, schema (control.md 2)
+    /// Fixture documents: snapshot, restore, seed, schema
+    /// (docs/testing.md#fixtures-seed-snapshot-restore)
     #[command(subcommand)]
     Fixtures(crate::control::FixturesCommand),
-    /// A partner's vetting scenario: set, get, clear (control.md 3)
+    /// A partner's vetting scenario: set, get, clear (docs/testing.md#vetting-scenarios)
     #[command(subcommand)]
     Scenario(crate::control::ScenarioCommand),
     /// The virtual clock, global or a partner's: get, freeze, advance, resume, clear
-    /// (control.md 4)
+    /// (docs/testing.md#advancing-time)
     Clock(crate::control::ClockArgs),
     /// Write a consistent copy of the database while the server keeps running (opens the
     /// database directly; PostgreSQL needs pg_dump on the PATH)
@@ -337,7 +341,7 @@ async fn call(admin: Admin<'_>, command: AdminCommand, out: Output) -> Result<()
             let page = query.page().await?;
             out.list(&page.items)?;
             if let Some(next) = page.next {
-                eprintln!("more follow: --after {next}");
+                errln!("more follow: --after {next}");
             }
             Ok(())
         }
@@ -406,7 +410,6 @@ async fn events(
     follow: bool,
     out: Output,
 ) -> Result<(), Failure> {
-    use std::io::Write;
     let mut events = admin.events();
     if let Some(p) = partner {
         events = events.partner(p);
@@ -421,7 +424,6 @@ async fn events(
     } else {
         events.open().await?
     };
-    let mut stdout = std::io::stdout();
     while let Some(item) = stream.next().await {
         match item? {
             StreamItem::CaughtUp if !follow => return Ok(()),
@@ -445,10 +447,7 @@ async fn events(
                         t.actor
                     )
                 };
-                if writeln!(stdout, "{line}").is_err() {
-                    return Ok(());
-                }
-                let _ = stdout.flush();
+                outln!("{line}")?;
             }
         }
     }

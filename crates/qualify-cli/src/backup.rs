@@ -9,11 +9,11 @@ use qualify_store::backup::{self, BackupError};
 fn finish(result: Result<backup::Report, BackupError>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(ExitCode::from(1))
         }
     }

@@ -31,6 +31,8 @@ pub enum Command {
     Serve(crate::config::ServeArgs),
     /// Mint a development token (dev auth mode) and print it alone on stdout.
     Token(TokenArgs),
+    /// Exit 0 when the server's /readyz answers 200, 1 otherwise (the image's HEALTHCHECK).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Operator commands against a running server (/admin/v1).
     Admin(crate::admin::AdminArgs),
     /// Client: the partner's customers (through the Rust SDK)
@@ -46,8 +48,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// The partner tenant id (GUID) the token speaks for (`tid`)
-    #[arg(long)]
-    pub tenant: String,
+    #[arg(long, value_parser = guid)]
+    pub tenant: PartnerId,
     /// App-only token (no user, no scp); App+User by default
     #[arg(long)]
     pub app_only: bool,
@@ -58,8 +60,8 @@ pub struct TokenArgs {
     #[arg(long)]
     pub upn: Option<String>,
     /// Lifetime, e.g. 1h, 30m
-    #[arg(long, default_value = "1h")]
-    pub ttl: String,
+    #[arg(long, default_value = "1h", value_parser = duration)]
+    pub ttl: Duration,
     /// Must match the server's dev secret
     #[arg(long, env = "QUALIFY_DEV_SECRET", hide_env_values = true)]
     pub dev_secret: Option<String>,
@@ -68,17 +70,24 @@ pub struct TokenArgs {
     pub audience: String,
 }
 
-pub fn parse_duration(flag: &str, s: &str) -> anyhow::Result<Duration> {
+/// The value parser of a duration flag (`value_parser = duration`): `250ms`, `30s`, `1h 30m`.
+/// A bad value is a usage error (exit 2) in clap's words, "invalid value '1x' for '--ttl <TTL>'",
+/// followed by this: what is wrong and what is accepted (not humantime's own message, which
+/// lists units such as "months" that a flag never wants).
+pub fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
-        .map_err(|e| anyhow::anyhow!("{flag} {s:?} is not a duration such as 30s or 5m: {e}"))
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 250ms, 30s, 5m, 1h)"))
+}
+
+/// The value parser of a GUID flag (`value_parser = guid`), e.g. a partner tenant id.
+pub fn guid(s: &str) -> Result<PartnerId, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a GUID (e.g. 9daaeb1c-4d6c-4bb0-9d4b-5d63dc3e0f3a)"))
 }
 
 pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
-    let tenant: PartnerId = args
-        .tenant
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--tenant {:?} is not a GUID", args.tenant))?;
-    let ttl = parse_duration("--ttl", &args.ttl)?;
+    let (tenant, ttl) = (args.tenant, args.ttl);
     let secret = Secret::new(args.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into()));
     let token = mint_dev_token(
         &DevToken {
@@ -91,7 +100,7 @@ pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
         },
         &secret,
     );
-    println!("{token}");
+    outln!("{token}")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -103,5 +112,91 @@ mod tests {
     #[test]
     fn the_command_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every text `--help` shows, of `cmd` and its subcommands and their flags, with where.
+    fn help_texts(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        let texts = [
+            cmd.get_about(),
+            cmd.get_long_about(),
+            cmd.get_before_help(),
+            cmd.get_before_long_help(),
+            cmd.get_after_help(),
+            cmd.get_after_long_help(),
+        ];
+        for text in texts.into_iter().flatten() {
+            out.push((path.to_owned(), text.to_string()));
+        }
+        for arg in cmd.get_arguments() {
+            for text in [arg.get_help(), arg.get_long_help()].into_iter().flatten() {
+                out.push((format!("{path} --{}", arg.get_id()), text.to_string()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            help_texts(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// A heading's anchor as GitHub makes it: `## Fixtures: seed, snapshot` ->
+    /// `fixtures-seed-snapshot`.
+    fn anchor(heading: &str) -> String {
+        heading
+            .trim_start_matches('#')
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect()
+    }
+
+    /// `--help` sends a reader to documents of the repository (`docs/testing.md#reset`), never to
+    /// the design's own (`control.md`, `events.md`), which a user of the repository does not
+    /// have; every document and section cited exists.
+    #[test]
+    fn help_cites_only_documents_the_repository_has() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let mut texts = vec![];
+        help_texts(&Cli::command(), "qualify", &mut texts);
+        let mut cited = 0;
+        for (place, text) in &texts {
+            let words = text.split(|c: char| c.is_whitespace() || "(),;`\"'".contains(c));
+            for word in words.filter(|w| w.contains(".md")) {
+                let word = word.trim_end_matches(['.', ':']);
+                let (file, section) = word.split_once('#').unwrap_or((word, ""));
+                assert!(
+                    file.starts_with("docs/"),
+                    "{place}: cites {word}, not a document of the repository's docs/: {text}"
+                );
+                let doc = std::fs::read_to_string(format!("{root}/{file}"))
+                    .unwrap_or_else(|e| panic!("{place}: cites {file}: {e}"));
+                if !section.is_empty() {
+                    assert!(
+                        doc.lines()
+                            .filter(|l| l.starts_with('#'))
+                            .any(|l| anchor(l) == section),
+                        "{place}: {file} has no section #{section}"
+                    );
+                }
+                cited += 1;
+            }
+        }
+        assert!(cited >= 10, "the help cites the guides: {cited} citations");
+    }
+
+    #[test]
+    fn durations_and_guids_are_refused_in_words() {
+        assert_eq!(duration(" 1h 30m ").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            duration("1x").unwrap_err(),
+            "`1x` is not a duration (e.g. 250ms, 30s, 5m, 1h)"
+        );
+        assert!(
+            guid("notaguid")
+                .unwrap_err()
+                .contains("`notaguid` is not a GUID")
+        );
+        let id = "9daaeb1c-4d6c-4bb0-9d4b-5d63dc3e0f3a";
+        assert_eq!(guid(id).unwrap().to_string(), id);
     }
 }

@@ -160,11 +160,11 @@ pub enum QualificationsCommand {
         #[arg(long, value_parser = one_of(Qualification::KNOWN))]
         qualification: Option<Qualification>,
         /// Give up after this long (exit code 4), e.g. 90s, 10m
-        #[arg(long, default_value = "5m")]
-        timeout: String,
+        #[arg(long, default_value = "5m", value_parser = crate::cli::duration)]
+        timeout: Duration,
         /// Pause between two looks (longer when the server says Retry-After)
-        #[arg(long, default_value = "2s")]
-        interval: String,
+        #[arg(long, default_value = "2s", value_parser = crate::cli::duration)]
+        interval: Duration,
     },
 }
 
@@ -270,7 +270,7 @@ async fn run_customers(args: CustomersArgs) -> Result<(), Failure> {
             };
             out.list(&items)?;
             if more {
-                eprintln!("(more customers: pass --all to list every page)");
+                errln!("(more customers: pass --all to list every page)");
             }
         }
     }
@@ -367,11 +367,8 @@ async fn run_qualifications(args: QualificationsArgs) -> Result<(), Failure> {
             interval,
         } => {
             let options = WaitOptions {
-                timeout: crate::cli::parse_duration("--timeout", &timeout)
-                    .map_err(|e| Failure::usage(e.to_string()))?,
-                interval: crate::cli::parse_duration("--interval", &interval)
-                    .map_err(|e| Failure::usage(e.to_string()))?
-                    .max(Duration::from_millis(50)),
+                timeout,
+                interval: interval.max(Duration::from_millis(50)),
             };
             let ops = client.customers().by_id(&customer).qualifications();
             let which = match qualification {

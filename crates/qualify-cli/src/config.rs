@@ -150,8 +150,8 @@ pub struct Settings {
     /// Requests handled at once; more get 503 with Retry-After
     #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT", default_value_t = SERVER.max_in_flight.into())]
     pub max_in_flight: AtLeast<1>,
-    /// Entries of the in-memory request journal of `/v1` requests (control.md 6), oldest
-    /// evicted first; 0 turns it off
+    /// Entries of the in-memory request journal of `/v1` requests
+    /// (docs/testing.md#the-request-journal), oldest evicted first; 0 turns it off
     #[arg(long, env = "QUALIFY_JOURNAL_SIZE", default_value_t = SERVER.journal_size.into())]
     pub journal_size: AtLeast<0>,
     /// Prometheus metrics at `GET /metrics` (docs/metrics.md); `false` records nothing and the
@@ -170,7 +170,8 @@ pub struct Settings {
     #[arg(long, env = "QUALIFY_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// The base URL of webhook events' `ResourceUri`/`AuditUri` and the certificate URL
-    /// (events.md 2); default `http://` and the address of the `listening on` line
+    /// (docs/webhooks.md#the-event); default `http://` and the address of the `listening on`
+    /// line
     #[arg(long, env = "QUALIFY_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// `true` lets webhooks target loopback, private, link-local and metadata addresses with
@@ -182,11 +183,12 @@ pub struct Settings {
     /// document; a reset goes back to it. `/readyz` answers 200 only after it was applied
     #[arg(long, env = "QUALIFY_SEED")]
     pub seed: Option<String>,
-    /// `frozen:T` starts the global clock frozen at the RFC 3339 instant T (control.md 4)
+    /// `frozen:T` starts the global clock frozen at the RFC 3339 instant T
+    /// (docs/testing.md#advancing-time)
     #[arg(long, env = "QUALIFY_CLOCK")]
     pub clock: Option<StartClock>,
-    /// The test values `approved.test`, `denied.test`, `review.test` decide requests (control.md
-    /// 3); default `true` with `--auth dev`, `false` with `--auth oidc`
+    /// The test values `approved.test`, `denied.test`, `review.test` decide requests
+    /// (docs/testing.md#test-values); default `true` with `--auth dev`, `false` with `--auth oidc`
     #[arg(long, env = "QUALIFY_TEST_VALUES", action = clap::ArgAction::Set,
           value_parser = SettingParser::<bool>::new())]
     pub test_values: Option<bool>,
@@ -430,6 +432,21 @@ impl Settings {
                 origins.of("listen")
             )));
         }
+        if let Some(seed) = &self.seed {
+            let path = std::path::Path::new(seed);
+            if !path.is_file() {
+                let what = if path.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                };
+                return Err(UsageError(format!(
+                    "the fixture document {seed} (--seed, {}) {what}",
+                    origins.of("seed")
+                )));
+            }
+        }
+        database_folder_exists(&self.database, &origins.of("database"))?;
         Ok(Resolved {
             listen,
             database: self.database,
@@ -469,6 +486,35 @@ impl Settings {
             seed: self.seed.map(PathBuf::from),
         })
     }
+}
+
+/// A SQLite file may be created, but not its folder: a missing one is named here rather than
+/// found by the first file opened in it (the lock file).
+fn database_folder_exists(database: &DatabaseUrl, origin: &Origin) -> Result<(), UsageError> {
+    let DatabaseUrl::Sqlite(url) = database else {
+        return Ok(());
+    };
+    // A URL the store cannot read is refused by it, with its reason.
+    let Ok(Some(file)) = qualify_store::sqlite::database_file(url) else {
+        return Ok(());
+    };
+    let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if folder.is_dir() {
+        return Ok(());
+    }
+    let what = if folder.exists() {
+        "is not a folder"
+    } else {
+        "does not exist"
+    };
+    Err(UsageError(format!(
+        "the folder {} of the database file {} (--database, {origin}) {what}; create it first, \
+         or name a file in an existing folder",
+        folder.display(),
+        file.display()
+    )))
 }
 
 /// The `serve` command as clap has it (for the README's table and the tests).
@@ -683,6 +729,22 @@ mod tests {
         );
         let file = toml(&dir, "config = \"other.toml\"\n");
         assert!(bad(&["--config", &file]).contains("unknown key config"));
+        let e = bad(&["--seed", "/nonexistent/seed.json"]);
+        assert_eq!(
+            e,
+            "the fixture document /nonexistent/seed.json (--seed, from the command line) does \
+             not exist"
+        );
+        let e = bad(&["--database", "sqlite:///nonexistent-dir/q.db"]);
+        assert!(
+            e.starts_with(
+                "the folder /nonexistent-dir of the database file /nonexistent-dir/q.db \
+                 (--database, from the command line) does not exist"
+            ),
+            "{e}"
+        );
+        let e = bad(&["--database", &format!("{file}/q.db")]);
+        assert!(e.contains("is not a folder"), "{e}");
     }
 
     /// Every typed setting's

@@ -59,7 +59,8 @@ pub enum FixturesCommand {
 /// `qualify admin scenario ...`.
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
-    /// Set a partner's vetting scenario from a file (`{"rules": [...]}`, control.md 3)
+    /// Set a partner's vetting scenario from a file (`{"rules": [...]}`,
+    /// docs/testing.md#vetting-scenarios)
     Set {
         /// The partner tenant (GUID)
         #[arg(long)]
@@ -156,8 +157,7 @@ fn print_document<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
         message: format!("cannot print the answer as JSON: {e}"),
         error: None,
     })?;
-    println!("{text}");
-    Ok(())
+    Ok(outln!("{text}")?)
 }
 
 /// `qualify admin reset [--partner P]`.
@@ -269,7 +269,7 @@ fn print_advance(advanced: &ClockAdvance, out: Output) -> Result<(), Failure> {
     }
     out.list(&advanced.applied)?;
     let n = advanced.applied.len();
-    eprintln!(
+    errln!(
         "now {} ({n} transition{} applied)",
         date::format_control(&advanced.now),
         if n == 1 { "" } else { "s" }

@@ -1,13 +1,21 @@
 //! The `qualify` command line: `serve`, `token`, `admin` and the client commands.
 
+// Everything printed goes through `out` (`outln!`, `errln!`): a closed stdout ends a command
+// quietly instead of panicking.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+// First, so that its macros are in scope in the modules below.
+#[macro_use]
+pub mod out;
+
 pub mod admin;
 pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod control;
+pub mod healthcheck;
 pub mod instance_lock;
-pub mod logsink;
 pub mod remote;
 pub mod render;
 pub mod serve;
@@ -36,7 +44,7 @@ pub fn main() -> ExitCode {
             match config::resolve(args, serve_matches) {
                 Ok(resolved) => Some(resolved),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return ExitCode::from(USAGE);
                 }
             }
@@ -49,7 +57,7 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -57,6 +65,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(_) => serve::run(serve.expect("resolved above")).await,
             Command::Token(args) => cli::token(args),
+            Command::Healthcheck(args) => healthcheck::run(args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Customers(args) => Ok(client::customers(args).await),
             Command::Qualifications(args) => Ok(client::qualifications(args).await),
@@ -66,8 +75,10 @@ pub fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
+        // The reader of stdout went away (`qualify token | head -c 10`): it has what it wanted.
+        Err(e) if out::reader_gone(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

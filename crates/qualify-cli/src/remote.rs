@@ -6,6 +6,7 @@
 //! not be reached, timed out or gave an unreadable answer; 4 `qualifications wait` timed out.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -13,6 +14,8 @@ use qualify_client::{
     AccountStatus, Client, DeliveryStatus, EducationSegment, Error, ErrorCategory, GdapRole,
     Qualification, ValidationType, VettingStatus,
 };
+
+use crate::out::StdoutError;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -42,8 +45,8 @@ pub struct ConnectionArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// Time one HTTP attempt may take, e.g. 30s
-    #[arg(long, default_value = "30s", global = true)]
-    pub request_timeout: String,
+    #[arg(long, default_value = "30s", global = true, value_parser = crate::cli::duration)]
+    pub request_timeout: Duration,
     /// Attempts per call (retries on 429, 5xx and connection errors; 1 turns retries off)
     #[arg(long, default_value_t = 4, global = true)]
     pub max_attempts: u32,
@@ -52,19 +55,18 @@ pub struct ConnectionArgs {
 impl ConnectionArgs {
     /// An SDK client for these settings, calling with `token`.
     pub fn connect(&self, token: String) -> Result<Client, Failure> {
-        let timeout = crate::cli::parse_duration("--request-timeout", &self.request_timeout)
-            .map_err(|e| Failure::usage(e.to_string()))?;
         Ok(Client::builder()
             .base_url(&self.base_url)
             .token(token)
-            .timeout(timeout)
+            .timeout(self.request_timeout)
             .max_attempts(self.max_attempts)
             .application_name("qualify-cli")
             .build()?)
     }
 }
 
-/// A failure of a command, already mapped to its exit code.
+/// A failure of a command, already mapped to its exit code. One with exit 0 is the end of a
+/// command whose reader went away (see `crate::out`): nothing is reported.
 pub struct Failure {
     pub exit: u8,
     pub message: String,
@@ -91,6 +93,19 @@ impl Failure {
     }
 }
 
+impl From<StdoutError> for Failure {
+    fn from(e: StdoutError) -> Self {
+        if e.reader_gone() {
+            return Self {
+                exit: EXIT_OK,
+                message: String::new(),
+                error: None,
+            };
+        }
+        Self::api(e.to_string())
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let exit = match e.category() {
@@ -109,6 +124,9 @@ impl From<Error> for Failure {
 
 /// The error on stderr: one line for people, one JSON object with `--json`.
 pub fn report(failure: &Failure, json: bool) -> ExitCode {
+    if failure.exit == EXIT_OK {
+        return ExitCode::SUCCESS;
+    }
     if json {
         let e = failure.error.as_ref();
         let body = serde_json::json!({
@@ -122,9 +140,9 @@ pub fn report(failure: &Failure, json: bool) -> ExitCode {
             "retryAfterSeconds": e.and_then(Error::retry_after).map(|d| d.as_secs()),
             "exitCode": failure.exit,
         });
-        eprintln!("{body}");
+        errln!("{body}");
     } else {
-        eprintln!("error: {}", failure.message);
+        errln!("error: {}", failure.message);
     }
     ExitCode::from(failure.exit)
 }

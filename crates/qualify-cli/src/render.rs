@@ -36,8 +36,7 @@ impl Output {
         if self.json {
             print_json(value)
         } else {
-            print_table(std::slice::from_ref(value));
-            Ok(())
+            print_table(std::slice::from_ref(value))
         }
     }
 
@@ -46,8 +45,7 @@ impl Output {
         if self.json {
             print_json(&values)
         } else {
-            print_table(values);
-            Ok(())
+            print_table(values)
         }
     }
 }
@@ -58,16 +56,15 @@ fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
         message: format!("cannot print the answer as JSON: {e}"),
         error: None,
     })?;
-    println!("{text}");
-    Ok(())
+    Ok(outln!("{text}")?)
 }
 
-fn print_table<T: Tabular>(values: &[T]) {
+fn print_table<T: Tabular>(values: &[T]) -> Result<(), Failure> {
     let mut t = table(T::COLUMNS);
     for v in values {
         t.add_row(v.row());
     }
-    println!("{}", t.trim_fmt());
+    Ok(outln!("{}", t.trim_fmt())?)
 }
 
 /// A borderless table: columns separated by two spaces, like `kubectl get`.

@@ -19,7 +19,7 @@ pub enum FaultsCommand {
         #[arg(long)]
         partner: Option<String>,
     },
-    /// Remove one fault
+    /// Remove one fault; exit 1 when there is no fault of that id
     Remove {
         /// The fault's id
         id: String,
@@ -150,13 +150,23 @@ pub async fn faults(admin: Admin<'_>, command: FaultsCommand, out: Output) -> Re
         FaultsCommand::List { partner: None } => out.list(&faults.list().await?),
         FaultsCommand::List { partner: Some(p) } => out.list(&faults.list_for_partner(p).await?),
         FaultsCommand::Remove { id } => {
+            // The server answers 204 for an id it does not have as well (a fault with `times`
+            // removes itself, so a DELETE after that is no error there); the list tells whether
+            // there is one to remove.
+            if !faults.list().await?.iter().any(|f| f.id == id) {
+                return Err(Failure::api(format!(
+                    "fault {id} not found: it was never added or is gone already (a fault with \
+                     --times removes itself once it has fired); `qualify admin faults list` \
+                     shows the faults"
+                )));
+            }
             faults.remove(&id).await?;
-            eprintln!("removed fault {id}");
+            errln!("removed fault {id}");
             Ok(())
         }
         FaultsCommand::Clear { partner } => {
             faults.clear(partner.as_deref()).await?;
-            eprintln!("faults cleared");
+            errln!("faults cleared");
             Ok(())
         }
     }
@@ -209,7 +219,7 @@ pub struct JournalArgs {
     #[arg(long)]
     pub follow: bool,
     /// How often --follow asks
-    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "500ms", value_parser = crate::cli::duration)]
     pub interval: Duration,
 }
 
@@ -252,7 +262,7 @@ pub async fn journal(admin: Admin<'_>, args: JournalArgs, out: Output) -> Result
     loop {
         let page = journal.list(args.partner.as_deref(), after, 1000).await?;
         if page.evicted > warned && after > 0 {
-            eprintln!(
+            errln!(
                 "({} entries were evicted from the journal)",
                 page.evicted - warned
             );
@@ -260,9 +270,9 @@ pub async fn journal(admin: Admin<'_>, args: JournalArgs, out: Output) -> Result
         warned = page.evicted;
         for e in &page.entries {
             if out.json {
-                println!("{}", serde_json::to_string(e).unwrap_or_default());
+                outln!("{}", serde_json::to_string(e).unwrap_or_default())?;
             } else {
-                println!("{}", line(e));
+                outln!("{}", line(e))?;
             }
             after = e.seq;
         }
@@ -303,15 +313,15 @@ pub async fn checks(admin: Admin<'_>, args: ChecksArgs, out: Output) -> Result<(
             .map_err(|e| Failure::usage(format!("writing {}: {e}", path.display())))?;
     }
     if out.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        )?;
     } else if !report.violations.is_empty() {
         out.list(&report.violations)?;
     }
     if report.violations.is_empty() {
-        eprintln!("{} requests checked: no violations", report.requests);
+        errln!("{} requests checked: no violations", report.requests);
         Ok(())
     } else {
         Err(Failure::api(format!(

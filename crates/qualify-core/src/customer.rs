@@ -141,7 +141,7 @@ pub fn domain_name(field: &str, value: Option<String>) -> Result<Option<String>,
 }
 
 /// The company profile: what vetting reads (domain, name, address).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompanyProfile {
     pub domain: Option<String>,
     pub company_name: Option<String>,
@@ -151,7 +151,7 @@ pub struct CompanyProfile {
 }
 
 /// The billing profile; updated with `If-Match` on its etag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillingProfile {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -180,6 +180,21 @@ pub struct Customer {
 pub struct NewCustomer {
     pub company_profile: CompanyProfile,
     pub billing_profile: BillingProfile,
+}
+
+/// The host of a website given as a URL or a bare host name.
+pub fn host_of(website: &str) -> Option<String> {
+    let w = website.trim();
+    let rest = w.split_once("://").map_or(w, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host
+        .split(':')
+        .next()?
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]

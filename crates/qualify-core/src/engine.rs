@@ -1,205 +1,31 @@
-//! Rules decide, stores apply. Each stateful operation is a pure function here, over a snapshot
-//! of the state it reads, that returns the effects to write (insert a qualification, spend a GCC
-//! code use, decide a qualification, enqueue a job, an audit event). A store loads and locks the
-//! snapshot inside its transaction, calls the plan, and applies the effects in the same
-//! transaction; it never decides anything itself, so each rule and each message exists once.
-//!
-//! The effects of one plan are applied in order. [`QualificationRef::Inserted`] names the
-//! qualification inserted earlier in the same plan, whose id the database assigns.
+//! Rules decide, stores apply. Each stateful operation on qualification requests is a pure
+//! function here, over a snapshot of the state it reads, that returns the effects to write
+//! (insert a qualification, spend a GCC code use, decide a qualification, enqueue a job, an
+//! audit event). A store loads and locks the snapshot inside its transaction, calls the plan,
+//! and applies the effects in the same transaction; it never decides anything itself, so each
+//! rule and each message exists once. The commands that run these plans are in
+//! [`crate::commands`]; the effects and shared types in [`crate::effects`].
 
 use time::OffsetDateTime;
 
-use crate::clock::ClockSetting;
-use crate::customer::{CompanyProfile, Customer};
+use crate::customer::CompanyProfile;
 use crate::error::{DomainError, ErrorKind};
 use crate::ids::{CustomerId, PartnerId};
-use crate::jobs::{Job, JobFinish, JobKind, NewJob};
+use crate::jobs::{Job, JobFinish, NewJob, Vetting, VettingPayload};
 use crate::policy::{PolicyOutcome, VettingPolicy};
 use crate::qualification::{
-    DecisionStatus, EducationSegment, QualificationRecord, SettableQualification, Transition,
-    VettingDecision, VettingStatus, transition,
+    DecisionStatus, QualificationRecord, SettableQualification, Transition, VettingDecision,
+    VettingStatus, transition,
 };
 use crate::rules::{QualificationRequest, check_against_existing, check_validation_code};
 use crate::scenario::{Outcome, RequestFacts, Scenario, VettingChoice, choose};
-use crate::validation::{GdapGrant, ValidationCode, ValidationStatus};
+use crate::validation::{GdapGrant, ValidationCode};
 use crate::webhooks::Event;
 
-/// A fresh opaque ETag.
-pub fn new_etag() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// Who writes, when, and under which request: stamped on audit events.
-#[derive(Debug, Clone, Copy)]
-pub struct Stamp<'a> {
-    /// Domain time of the partner the write is for.
-    pub at: OffsetDateTime,
-    pub actor: &'a str,
-    /// The `MS-RequestId` / `MS-CorrelationId` of the request that caused it (none for the
-    /// vetting worker).
-    pub ids: Option<(&'a str, &'a str)>,
-}
-
-/// The actor of decisions taken by the built-in vetting policy.
-pub const POLICY_ACTOR: &str = "vetting-policy";
-/// The actor of decisions a scenario rule or a test value chose (control.md 0, 3).
-pub const SCENARIO_ACTOR: &str = "qualify:scenario";
-
-/// What a control action applies to: every partner, or one partner tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    All,
-    Partner(PartnerId),
-}
-
-impl Scope {
-    pub fn includes(&self, partner: PartnerId) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Partner(p) => *p == partner,
-        }
-    }
-
-    /// The partner of a partner scope; `None` for all of them.
-    pub fn partner(&self) -> Option<PartnerId> {
-        match self {
-            Scope::All => None,
-            Scope::Partner(p) => Some(*p),
-        }
-    }
-}
-
-/// What a reset (or a restore's reset) removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub customers: u64,
-    pub qualifications: u64,
-    pub validation_codes: u64,
-}
-
-/// Which qualification an effect is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QualificationRef {
-    /// The one inserted by an earlier effect of the same plan.
-    Inserted,
-    Existing(i64),
-}
-
-/// A qualification request to insert (the database assigns its id): InReview for a create,
-/// any status for a seeded one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewQualification {
-    pub customer_id: CustomerId,
-    pub partner_id: PartnerId,
-    pub qualification: SettableQualification,
-    pub vetting_status: VettingStatus,
-    pub vetting_reason: Option<String>,
-    pub vetting_create_date: OffsetDateTime,
-    pub education_segment: Option<EducationSegment>,
-    pub website: Option<String>,
-    pub validation_code: Option<String>,
-    pub etag: String,
-    pub choice: Option<VettingChoice>,
-}
-
-impl NewQualification {
-    /// The stored record, once the database gave it `id`.
-    pub fn into_record(self, id: i64) -> QualificationRecord {
-        QualificationRecord {
-            id,
-            customer_id: self.customer_id,
-            partner_id: self.partner_id,
-            qualification: self.qualification,
-            vetting_status: self.vetting_status,
-            vetting_reason: self.vetting_reason,
-            vetting_create_date: self.vetting_create_date,
-            education_segment: self.education_segment,
-            website: self.website,
-            validation_code: self.validation_code,
-            etag: self.etag,
-            choice: self.choice,
-            reads: 0,
-        }
-    }
-}
-
-/// One audit event of a qualification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub qualification: QualificationRef,
-    pub customer_id: CustomerId,
-    pub partner_id: PartnerId,
-    pub kind: SettableQualification,
-    pub at: OffsetDateTime,
-    pub actor: String,
-    pub from: Option<VettingStatus>,
-    pub to: VettingStatus,
-    pub reason: Option<String>,
-    pub request_id: Option<String>,
-    pub correlation_id: Option<String>,
-    /// The etag of the company profile (domain, name, address) the event looked at.
-    pub profile_etag: Option<String>,
-}
-
-/// A change a plan asks its store to write.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    InsertQualification(NewQualification),
-    /// One use of a GCC validation code (the store refuses to go below zero).
-    SpendValidationCode {
-        validation_id: String,
-        etag: String,
-    },
-    /// InReview -> `to` (the store only changes a qualification that is still InReview).
-    DecideQualification {
-        id: i64,
-        to: VettingStatus,
-        reason: Option<String>,
-        etag: String,
-        at: OffsetDateTime,
-    },
-    /// One more read of an `afterReads` request by its partner.
-    CountRead {
-        id: i64,
-        reads: u32,
-    },
-    Enqueue {
-        job: NewJob,
-        subject: Option<QualificationRef>,
-    },
-    Audit(AuditEntry),
-    /// A transition's webhook event (events.md 2): the store enqueues its delivery when the
-    /// partner's registration is enabled and wants it, in the transition's transaction.
-    Emit {
-        event: Event,
-        subject: QualificationRef,
-    },
-    // Control state (control.md 1-4): reset, seed, restore, scenarios, clocks.
-    /// Removes everything of the scope: customers and all under them, validation codes,
-    /// idempotency records, scenarios, clocks, jobs (the global clock only with `Scope::All`).
-    ClearScope(Scope),
-    /// Removes a customer and everything under it (profiles, qualifications, their jobs and
-    /// audit events, GDAP grants, validation status).
-    DeleteCustomer(CustomerId),
-    InsertCustomer(Box<Customer>),
-    SetGdap(GdapGrant),
-    SetValidationStatus(ValidationStatus),
-    /// Inserts the code, or replaces the code with that id (the plan checked its owner).
-    UpsertValidationCode {
-        code: ValidationCode,
-        at: OffsetDateTime,
-    },
-    /// A partner's scenario, as rules and as the document the API shows; `None` removes it.
-    SetScenario {
-        partner: PartnerId,
-        scenario: Option<(Scenario, serde_json::Value)>,
-    },
-    /// A scope's own clock (`Scope::All`: the global clock); `None` removes it.
-    SetClock {
-        scope: Scope,
-        setting: Option<ClockSetting>,
-    },
-}
+pub use crate::effects::{
+    AuditEntry, Counts, Effect, NewQualification, POLICY_ACTOR, QualificationRef, SCENARIO_ACTOR,
+    Scope, Signals, Stamp, new_etag,
+};
 
 // ---- create ---------------------------------------------------------------------------------
 
@@ -338,12 +164,11 @@ pub(crate) fn recorded_effects(
     let mut effects = Vec::with_capacity(2);
     if let (Some(delay), VettingStatus::InReview) = (delay, q.vetting_status) {
         effects.push(Effect::Enqueue {
-            job: NewJob {
-                kind: JobKind::vetting(),
-                partner: q.partner_id,
-                payload: serde_json::json!({}),
-                run_at: q.vetting_create_date + delay,
-            },
+            job: NewJob::of::<Vetting>(
+                q.partner_id,
+                &VettingPayload {},
+                q.vetting_create_date + delay,
+            ),
             subject: Some(target),
         });
     }
@@ -368,6 +193,11 @@ pub(crate) fn recorded_effects(
     effects
 }
 
+/// The webhook event of a transition's audit event.
+fn transition_event(a: &AuditEntry) -> Event {
+    Event::transition(a.partner_id, a.customer_id, a.kind, a.from.is_none(), a.at)
+}
+
 /// Adds the webhook event of every transition among `effects` (its audit event), right after
 /// it: a create and a decision emit exactly one each; seeds and restores do not call this.
 fn emit_transitions(effects: &mut Vec<Effect>) {
@@ -375,7 +205,7 @@ fn emit_transitions(effects: &mut Vec<Effect>) {
         .iter()
         .enumerate()
         .filter_map(|(i, e)| match e {
-            Effect::Audit(a) => Some((i, (Event::of_transition(a), a.qualification))),
+            Effect::Audit(a) => Some((i, (transition_event(a), a.qualification))),
             _ => None,
         })
         .collect();
@@ -426,7 +256,7 @@ fn decision_effects(
         at: stamp.at,
     }];
     effects.push(Effect::Emit {
-        event: Event::of_transition(&audit),
+        event: transition_event(&audit),
         subject: audit.qualification,
     });
     effects.insert(1, Effect::Audit(audit));
@@ -626,7 +456,7 @@ pub fn plan_read(
 mod tests {
     use super::*;
     use crate::policy::VettingMode;
-    use crate::qualification::DecisionStatus;
+    use crate::qualification::{DecisionStatus, EducationSegment};
     use crate::rules::Contract;
     use crate::time_fmt::from_millis;
     use crate::validation::GdapRole;
@@ -707,7 +537,7 @@ mod tests {
         assert_eq!(
             (job.kind.as_str(), job.run_at, *subject),
             (
-                JobKind::VETTING,
+                "vetting",
                 from_millis(6_000),
                 Some(QualificationRef::Inserted)
             ),
@@ -854,7 +684,7 @@ mod tests {
     fn job() -> Job {
         Job {
             id: 7,
-            kind: JobKind::vetting(),
+            kind: crate::jobs::JobKind::of::<Vetting>(),
             partner: P,
             qualification_id: Some(1),
             payload: serde_json::json!({}),

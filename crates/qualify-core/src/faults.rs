@@ -260,6 +260,26 @@ impl Fault {
     pub fn remaining(&self) -> Option<u64> {
         self.spec.times.map(|t| t.saturating_sub(self.fired))
     }
+
+    /// A request reached this fault and matched it: counts the hit, and the firing when it
+    /// fires at its next position. Returns whether it fired, and whether it has then fired its
+    /// `times` (and is removed).
+    pub fn hit(&mut self) -> (bool, bool) {
+        let position = self.hits + 1;
+        let fires = self.spec.fires(position, self.fired);
+        self.hits = position;
+        self.fired += u64::from(fires);
+        let removed = fires && self.spec.times.is_some_and(|t| self.fired >= t);
+        (fires, removed)
+    }
+}
+
+/// A fault that fired, with its counters after the hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultHit {
+    pub fault: Fault,
+    /// It reached `times` and was removed.
+    pub removed: bool,
 }
 
 /// A uniform number in `[0, 1)` for the `position`-th draw of `seed` (splitmix64).

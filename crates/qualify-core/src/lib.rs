@@ -3,7 +3,10 @@
 //! data, so that storage and HTTP only translate.
 
 pub mod clock;
+pub mod command;
+pub mod commands;
 pub mod customer;
+pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod faults;
@@ -14,6 +17,7 @@ pub mod policy;
 pub mod qualification;
 pub mod rules;
 pub mod scenario;
+pub mod snapshot;
 pub mod time_fmt;
 pub mod validation;
 pub mod webhooks;

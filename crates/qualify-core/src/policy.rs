@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::customer::CompanyProfile;
+use crate::customer::{CompanyProfile, host_of};
 use crate::qualification::{
     DecisionStatus, QualificationRecord, SettableQualification, VettingDecision,
 };
@@ -151,21 +151,6 @@ impl VettingPolicy {
                     })
         })
     }
-}
-
-/// The host of a website given as a URL or a bare host name.
-pub fn host_of(website: &str) -> Option<String> {
-    let w = website.trim();
-    let rest = w.split_once("://").map_or(w, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host
-        .split(':')
-        .next()?
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
-    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]

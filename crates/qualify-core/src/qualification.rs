@@ -1,6 +1,7 @@
 //! Qualifications and the vetting state machine.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -270,10 +271,86 @@ pub struct QualificationRecord {
     /// The outcome a scenario or a test value chose when the request was recorded
     /// (control.md 3); `None`: the server's `--vetting` mode decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub choice: Option<crate::scenario::VettingChoice>,
+    pub choice: Option<VettingChoice>,
     /// The partner's reads that included this request while it was InReview (for `afterReads`).
     #[serde(default)]
     pub reads: u32,
+}
+
+// ---- the outcome chosen for a request (control.md 3) -------------------------------------
+
+/// What a rule (or a test value) decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum Outcome {
+    Approved,
+    Denied {
+        reason: String,
+    },
+    /// The built-in policy of docs/vetting.md, whatever the server's `--vetting` mode.
+    Auto,
+    /// Waits for a reviewer.
+    Manual,
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Approved => "Approved",
+            Outcome::Denied { .. } => "Denied",
+            Outcome::Auto => "Auto",
+            Outcome::Manual => "Manual",
+        }
+    }
+}
+
+/// Where a choice came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChoiceSource {
+    Scenario,
+    TestValue,
+}
+
+/// The outcome chosen for a request when it was recorded, kept with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VettingChoice {
+    pub source: ChoiceSource,
+    /// The scenario rule, counted from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<u32>,
+    /// The test value's domain (`approved.test`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_value: Option<String>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_reads: Option<u32>,
+}
+
+impl VettingChoice {
+    /// How the choice is named in the request's audit event: `scenario rule 2`,
+    /// `test value approved.test`.
+    pub fn label(&self) -> String {
+        match (self.source, self.rule, &self.test_value) {
+            (ChoiceSource::Scenario, Some(n), _) => format!("scenario rule {n}"),
+            (ChoiceSource::TestValue, _, Some(v)) => format!("test value {v}"),
+            (ChoiceSource::Scenario, _, _) => "scenario".to_owned(),
+            (ChoiceSource::TestValue, _, _) => "test value".to_owned(),
+        }
+    }
+
+    /// How long after the request its vetting job is due; `None` for an `afterReads` choice
+    /// (the reads decide, not the clock).
+    pub fn delay(&self) -> Option<Duration> {
+        match self.after_reads {
+            Some(_) => None,
+            None => Some(Duration::from_millis(self.after_ms.unwrap_or(0))),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,37 +7,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::customer::host_of;
 use crate::ids::CustomerId;
-use crate::policy::host_of;
+pub use crate::qualification::{ChoiceSource, Outcome, VettingChoice};
 use crate::qualification::{EducationSegment, SettableQualification};
 
 /// The reason of a `denied.test` request.
 pub const TEST_VALUE_DENIAL: &str = "Not an Education Customer";
-
-/// What a rule (or a test value) decides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "camelCase")]
-pub enum Outcome {
-    Approved,
-    Denied {
-        reason: String,
-    },
-    /// The built-in policy of docs/vetting.md, whatever the server's `--vetting` mode.
-    Auto,
-    /// Waits for a reviewer.
-    Manual,
-}
-
-impl Outcome {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Outcome::Approved => "Approved",
-            Outcome::Denied { .. } => "Denied",
-            Outcome::Auto => "Auto",
-            Outcome::Manual => "Manual",
-        }
-    }
-}
 
 /// When a rule's outcome is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,55 +117,6 @@ impl RuleMatch {
             && self.customer_id.is_none_or(|c| c == r.customer_id)
             && glob(&self.website, r.website)
             && glob(&self.domain, r.domain)
-    }
-}
-
-/// Where a choice came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChoiceSource {
-    Scenario,
-    TestValue,
-}
-
-/// The outcome chosen for a request when it was recorded, kept with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VettingChoice {
-    pub source: ChoiceSource,
-    /// The scenario rule, counted from 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<u32>,
-    /// The test value's domain (`approved.test`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_value: Option<String>,
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_reads: Option<u32>,
-}
-
-impl VettingChoice {
-    /// How the choice is named in the request's audit event: `scenario rule 2`,
-    /// `test value approved.test`.
-    pub fn label(&self) -> String {
-        match (self.source, self.rule, &self.test_value) {
-            (ChoiceSource::Scenario, Some(n), _) => format!("scenario rule {n}"),
-            (ChoiceSource::TestValue, _, Some(v)) => format!("test value {v}"),
-            (ChoiceSource::Scenario, _, _) => "scenario".to_owned(),
-            (ChoiceSource::TestValue, _, _) => "test value".to_owned(),
-        }
-    }
-
-    /// How long after the request its vetting job is due; `None` for an `afterReads` choice
-    /// (the reads decide, not the clock).
-    pub fn delay(&self) -> Option<Duration> {
-        match self.after_reads {
-            Some(_) => None,
-            None => Some(Duration::from_millis(self.after_ms.unwrap_or(0))),
-        }
     }
 }
 

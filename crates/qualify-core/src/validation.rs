@@ -17,6 +17,16 @@ pub struct ValidationCode {
 }
 
 /// The most creates one code may allow: a bound, so counters stay far from overflow.
+/// A new numeric validation code id (the value clients send as `validationCode`): nine digits,
+/// random.
+pub fn new_validation_id() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 900_000_000 + 100_000_000;
+    n.to_string()
+}
+
+/// How many random ids an issue tries before it gives up (a collision takes another).
+pub const ISSUE_ATTEMPTS: u32 = 8;
+
 pub const MAX_CREATES_LIMIT: i64 = 1_000_000;
 
 /// Account validation status values (api.md 4.6), `Not Ready` with its space.
@@ -118,6 +128,24 @@ pub struct GdapGrant {
 }
 
 impl GdapGrant {
+    /// A grant of `roles` (each once, in a stable order) set at `at`.
+    pub fn new(
+        partner_id: PartnerId,
+        customer_id: CustomerId,
+        roles: &[GdapRole],
+        at: OffsetDateTime,
+    ) -> Self {
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        Self {
+            partner_id,
+            customer_id,
+            roles,
+            updated_at: at,
+        }
+    }
+
     /// Any of the GDAP roles of api.md section 2 allows a GCC request.
     pub fn allows_gcc(&self) -> bool {
         !self.roles.is_empty()

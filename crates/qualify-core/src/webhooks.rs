@@ -8,12 +8,69 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::engine::AuditEntry;
 use crate::ids::{CustomerId, PartnerId};
+use crate::jobs::{JobFinish, JobOutcome, JobType};
 use crate::qualification::SettableQualification;
 
-/// The job kind of one event's delivery to its partner's registration.
-pub const DELIVERY_JOB: &str = "webhook-delivery";
+/// Delivering one event to its partner's registration: a job of the general queue whose payload
+/// is the [`Event`]. One partner's deliveries run in due order (a receiver sees its events in
+/// transition order).
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookDelivery;
+
+impl JobType for WebhookDelivery {
+    const KIND: &'static str = "webhook-delivery";
+    const ORDERED: bool = true;
+    type Payload = Event;
+}
+
+/// The stored kind of delivery jobs.
+pub const DELIVERY_JOB: &str = WebhookDelivery::KIND;
+
+/// Where a delivery stands, from its job: not done, or done with an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Dead,
+    /// The registration was removed (or no longer wants the event) before it succeeded.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Succeeded,
+        DeliveryStatus::Dead,
+        DeliveryStatus::Cancelled,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Dead => "dead",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(s))
+    }
+
+    /// From a delivery job's outcome (`None`: not done). A delivery that ended otherwise than
+    /// succeeded or cancelled is dead.
+    pub fn of_outcome(outcome: Option<JobOutcome>) -> Self {
+        match outcome {
+            None => DeliveryStatus::Pending,
+            Some(JobOutcome::Succeeded) => DeliveryStatus::Succeeded,
+            Some(JobOutcome::Cancelled) => DeliveryStatus::Cancelled,
+            Some(_) => DeliveryStatus::Dead,
+        }
+    }
+}
 
 /// The events qualify sends, by their Partner Center names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,19 +133,25 @@ pub struct Event {
 }
 
 impl Event {
-    /// The one event of a transition (an audit event of a create or a decision).
-    pub fn of_transition(entry: &AuditEntry) -> Self {
+    /// The one event of a transition: a request's creation (`created`) or its decision.
+    pub fn transition(
+        partner: PartnerId,
+        customer: CustomerId,
+        qualification: SettableQualification,
+        created: bool,
+        at: OffsetDateTime,
+    ) -> Self {
         Self {
             event_id: new_event_id(),
-            event_name: if entry.from.is_none() {
+            event_name: if created {
                 EventName::QualificationCreated
             } else {
                 EventName::QualificationUpdated
             },
-            partner_id: entry.partner_id,
-            customer_id: Some(entry.customer_id),
-            qualification: Some(entry.kind),
-            changed_at: entry.at,
+            partner_id: partner,
+            customer_id: Some(customer),
+            qualification: Some(qualification),
+            changed_at: at,
         }
     }
 
@@ -122,6 +185,23 @@ pub struct Registration {
     pub previous_secret: Option<(String, OffsetDateTime)>,
     /// Why deliveries stopped (the receiver answered 410); a POST or PUT enables it again.
     pub disabled: Option<String>,
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The partner's time of the attempt.
+    pub at: OffsetDateTime,
+    pub response_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// The RSA key (PKCS#8 PEM) that signs deliveries, and its self-signed X.509 certificate (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub private_key: String,
+    pub certificate: String,
 }
 
 /// How long the secret before a rotation keeps signing.
@@ -217,12 +297,20 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The job's outcome when the verdict ends the delivery.
-    pub fn outcome(self) -> Option<&'static str> {
+    /// The delivery job's outcome when the verdict ends it.
+    pub fn outcome(self) -> Option<JobOutcome> {
         match self {
-            Verdict::Succeeded => Some("succeeded"),
-            Verdict::Disable | Verdict::Dead => Some("dead"),
+            Verdict::Succeeded => Some(JobOutcome::Succeeded),
+            Verdict::Disable | Verdict::Dead => Some(JobOutcome::Dead),
             Verdict::RetryAt(_) => None,
+        }
+    }
+
+    /// What the delivery handler reports for this verdict.
+    pub fn finish(self) -> JobFinish {
+        match self {
+            Verdict::RetryAt(at) => JobFinish::RetryAt(at),
+            ended => JobFinish::Ended(ended.outcome().unwrap_or(JobOutcome::Dead)),
         }
     }
 }
@@ -379,7 +467,12 @@ mod tests {
             Verdict::RetryAt(now + MAX_RETRY_AFTER)
         );
         assert_eq!(judge(10, now, &status(500, None)), Verdict::Dead);
-        assert_eq!(Verdict::Disable.outcome(), Some("dead"));
+        assert_eq!(Verdict::Disable.outcome(), Some(JobOutcome::Dead));
+        assert_eq!(
+            DeliveryStatus::of_outcome(Verdict::Disable.outcome()),
+            DeliveryStatus::Dead
+        );
+        assert_eq!(DeliveryStatus::of_outcome(None), DeliveryStatus::Pending);
     }
 
     #[test]

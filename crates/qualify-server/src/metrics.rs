@@ -17,7 +17,7 @@ use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use qualify_core::jobs::JobKind;
+use qualify_core::jobs::{JobType, Vetting};
 use qualify_core::qualification::{SettableQualification, VettingStatus};
 use qualify_store::Store;
 
@@ -400,7 +400,7 @@ fn store_commit(batch: usize, took: Duration) {
 /// now (the queue of `store` at wall time `now`, the process from `/proc`), then every family.
 pub async fn render(store: &dyn Store, now: time::OffsetDateTime) -> Option<String> {
     let handle = HANDLE.get()?;
-    let queue = store.queue_stats(JobKind::VETTING, now).await;
+    let queue = store.queue_stats(Vetting::KIND, now).await;
     // One scrape at a time sets the gauges and renders them (tests scrape several stores of
     // one process concurrently: each sees its own queue).
     static SCRAPE: Mutex<()> = Mutex::new(());

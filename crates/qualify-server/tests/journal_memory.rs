@@ -1,3 +1,4 @@
+#![allow(unsafe_code)] // a counting global allocator: the only way to measure what the journal holds
 //! The journal's memory, measured: a counting allocator sees every byte a full journal of
 //! 10,000 entries with 16 KiB bodies holds, which must stay under the documented bound
 //! (`journal::bound_bytes`, docs/testing.md). Its own test binary, for the global allocator.

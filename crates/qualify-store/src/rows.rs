@@ -5,7 +5,7 @@
 use qualify_core::clock::ClockSetting;
 use qualify_core::customer::Customer;
 use qualify_core::engine::{QualificationRef, Scope};
-use qualify_core::jobs::{Job, JobKind};
+use qualify_core::jobs::{Job, JobKind, JobOutcome};
 use qualify_core::qualification::{
     EducationSegment, QualificationRecord, SettableQualification, VettingStatus,
 };
@@ -13,6 +13,7 @@ use qualify_core::time_fmt::from_millis;
 use qualify_core::validation::{
     AccountStatus, GdapGrant, GdapRole, ValidationCode, ValidationStatus,
 };
+use qualify_core::webhooks::DeliveryStatus;
 use qualify_core::{CustomerId, PartnerId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,11 +52,12 @@ macro_rules! impl_cells {
 pub(crate) use impl_cells;
 
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Backend(format!("stored {what} is not valid: {value:?}"))
+    StoreError::backend(format!("stored {what} is not valid: {value:?}"))
 }
 
 pub(crate) fn json<T: Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("serialising: {e}")))
+    serde_json::to_string(v)
+        .map_err(|e| StoreError::Backend(crate::Cause::of("serialising a stored value", e)))
 }
 
 pub(crate) fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
@@ -129,7 +131,7 @@ pub(crate) fn resolve(r: QualificationRef, inserted: Option<i64>) -> StoreResult
     match r {
         QualificationRef::Existing(id) => Ok(id),
         QualificationRef::Inserted => inserted.ok_or_else(|| {
-            StoreError::Backend("an effect names a qualification the plan did not insert".into())
+            StoreError::backend("an effect names a qualification the plan did not insert")
         }),
     }
 }
@@ -160,15 +162,6 @@ pub(crate) fn clock_columns(setting: ClockSetting) -> (Option<i64>, Option<i64>)
         ClockSetting::Frozen(at) => (Some(qualify_core::time_fmt::to_millis(at)), None),
         ClockSetting::Running { offset_ms } => (None, Some(offset_ms)),
     }
-}
-
-/// What applying a plan's effects did.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Applied {
-    /// The id of the qualification the plan inserted last.
-    pub inserted: Option<i64>,
-    /// What `ClearScope` removed.
-    pub removed: qualify_core::engine::Counts,
 }
 
 /// A claimed job (the columns of each backend's `job_columns!`).
@@ -359,13 +352,14 @@ pub(crate) fn registration(r: &impl Cells) -> StoreResult<qualify_core::webhooks
 
 /// A delivery job row (`id, payload, run_at, outcome`), without its attempts.
 pub(crate) fn delivery(r: &impl Cells) -> StoreResult<crate::Delivery> {
-    let status = crate::DeliveryStatus::of_outcome(r.opt_text("outcome")?.as_deref());
+    let outcome = r.opt_text("outcome")?;
+    let status = DeliveryStatus::of_outcome(outcome.as_deref().and_then(JobOutcome::parse));
     Ok(crate::Delivery {
         id: r.int("id")?,
         event: from_json("webhook event", &r.text("payload")?)?,
         status,
         attempts: vec![],
-        next_attempt_at: (status == crate::DeliveryStatus::Pending)
+        next_attempt_at: (status == DeliveryStatus::Pending)
             .then(|| r.int("run_at").map(from_millis))
             .transpose()?,
     })
@@ -399,4 +393,45 @@ pub(crate) fn with_attempts(
         d.attempts = by_job.remove(&d.id).unwrap_or_default();
     }
     deliveries
+}
+
+/// The SQL condition on a delivery job's row for `status`.
+pub(crate) fn delivery_condition(status: DeliveryStatus) -> String {
+    use qualify_core::jobs::JobOutcome::{Cancelled, Succeeded};
+    match status {
+        DeliveryStatus::Pending => "done_at IS NULL".to_owned(),
+        DeliveryStatus::Succeeded => format!("outcome = '{Succeeded}'"),
+        DeliveryStatus::Cancelled => format!("outcome = '{Cancelled}'"),
+        DeliveryStatus::Dead => {
+            format!("done_at IS NOT NULL AND outcome NOT IN ('{Succeeded}', '{Cancelled}')")
+        }
+    }
+}
+
+pub(crate) fn partner(s: &str) -> StoreResult<PartnerId> {
+    uuid::Uuid::parse_str(s)
+        .map(PartnerId)
+        .map_err(|_| corrupt("partner id", s))
+}
+
+/// A `validation_statuses` row: `customer_id, status, last_update`.
+pub(crate) fn status_row(r: &impl Cells) -> StoreResult<ValidationStatus> {
+    let customer = CustomerId(uuid(r, "customer_id")?);
+    validation_status(r, customer)
+}
+
+/// An audit event as a clock advance reports it: `id, customer_id, qualification,
+/// from_status, to_status, reason, at`.
+pub(crate) fn applied_transition(r: &impl Cells) -> StoreResult<crate::AppliedTransition> {
+    let q = r.text("qualification")?;
+    Ok(crate::AppliedTransition {
+        seq: r.int("id")?,
+        customer_id: CustomerId(uuid(r, "customer_id")?),
+        qualification: SettableQualification::parse(&q)
+            .ok_or_else(|| corrupt("qualification", &q))?,
+        from: status(&r.text("from_status")?)?,
+        to: status(&r.text("to_status")?)?,
+        reason: r.opt_text("reason")?,
+        at: from_millis(r.int("at")?),
+    })
 }

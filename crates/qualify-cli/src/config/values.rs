@@ -456,15 +456,19 @@ impl DatabaseUrl {
     }
 }
 
-/// `url` without the password of its user info.
+/// `url` with the password of its user info, if it has one, shown as `***`; the user stays.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
-        }
-        _ => url.to_owned(),
+    let Some(start) = url.find("://").map(|s| s + 3) else {
+        return url.to_owned();
+    };
+    // The user info ends at the last `@` before the path (a password may hold `@` and `/`
+    // when the URL was written without escaping them: all of it is hidden).
+    let Some(at) = url[start..].rfind('@').map(|at| start + at) else {
+        return url.to_owned();
+    };
+    match url[start..at].split_once(':') {
+        Some((user, _password)) => format!("{}{user}:***{}", &url[..start], &url[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -732,6 +736,22 @@ mod tests {
     fn passwords_are_redacted() {
         let url = DatabaseUrl::parse("postgres://u:secret@h/db").unwrap();
         assert_eq!(url.redacted(), "postgres://u:***@h/db");
+        for (given, shown) in [
+            // No password: nothing to hide, the user stays.
+            (
+                "postgres://postgres@127.0.0.1:5432/test",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            ("postgres://h/db", "postgres://h/db"),
+            ("postgres://u:@h/db", "postgres://u:***@h/db"),
+            (
+                "postgresql://u:p@ss:w/rd@h:5432/db",
+                "postgresql://u:***@h:5432/db",
+            ),
+        ] {
+            let url = DatabaseUrl::parse(given).unwrap();
+            assert_eq!(url.redacted(), shown, "{given}");
+        }
         assert!(!format!("{url:?}").contains("secret"));
         assert_eq!(
             DatabaseUrl::parse("sqlite://qualify.db")

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use qualify_core::jobs::JobKind;
-use qualify_core::webhooks::DELIVERY_JOB;
+use qualify_core::jobs::Vetting;
+use qualify_core::webhooks::WebhookDelivery;
 use qualify_core::{Clock, PartnerId, SystemClock};
 use qualify_store::{Store, StoreError};
 
@@ -25,7 +25,7 @@ use crate::http::throttle::Throttle;
 use crate::jobs::{Handlers, JobContext, Worker};
 use crate::operator::service::OperatorApi;
 use crate::partner::service::PartnerApi;
-use crate::partner::vetting::Vetting;
+use crate::partner::vetting::Vetter;
 use crate::traffic::faults::service::Faults;
 use crate::traffic::journal::Journal;
 use crate::traffic::service::Traffic;
@@ -87,18 +87,12 @@ impl AppStateBuilder {
             config.public_url.clone(),
         )?);
         let handlers = jobs
-            .bind_standard(
-                JobKind::VETTING,
-                Vetting {
-                    policy: config.policy.clone(),
-                },
-            )
-            .bind_standard(
-                DELIVERY_JOB,
-                Delivery {
-                    sender: sender.clone(),
-                },
-            );
+            .bind_standard::<Vetting>(Vetter {
+                policy: config.policy.clone(),
+            })
+            .bind_standard::<WebhookDelivery>(Delivery {
+                sender: sender.clone(),
+            });
         let worker = Worker::new(
             JobContext {
                 store: store.clone(),
@@ -130,10 +124,9 @@ impl AppStateBuilder {
                 time.clone(),
                 config.policy.clone(),
                 config.default_gdap_roles.clone(),
-                worker.clone(),
             ),
-            operator: OperatorApi::new(store.clone(), worker.clone()),
-            webhooks: Webhooks::new(store.clone(), time.clone(), sender.clone(), worker.clone()),
+            operator: OperatorApi::new(store.clone()),
+            webhooks: Webhooks::new(store.clone(), time.clone(), sender.clone()),
             scrape: Scrape {
                 store: store.clone(),
                 time: time.clone(),

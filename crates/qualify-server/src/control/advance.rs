@@ -90,7 +90,6 @@ impl Control {
             Err(qualify_store::StoreError::Domain(e)) if e.kind == ErrorKind::ClockWentBack => {}
             Err(e) => return Err(e.into()),
         }
-        worker.wake();
         let applied = store.transitions_after(start, scope, plan.to).await?;
         tracing::info!(
             scope = %scope_name(scope),

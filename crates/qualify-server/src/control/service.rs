@@ -2,7 +2,7 @@
 //! a scope, vetting scenarios, and the clocks (an advance is [`super::advance`]'s). What a
 //! document means is a plan in `qualify-core` (`fixture`, `scenario`, `clock`); this service
 //! runs it and keeps what lives outside the store's transaction in step: the traffic state a
-//! reset clears, and the worker that clock changes wake.
+//! reset clears. (The work a change makes due wakes the worker through the store's signal.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +119,6 @@ impl Control {
                 .change_clock(Scope::All, self.0.time.wall(), ClockChange::Freeze(at))
                 .await?;
         }
-        self.0.worker.wake();
         tracing::info!(scope = %scope_name(scope), customers = outcome.customers,
             qualifications = outcome.qualifications, validation_codes = outcome.validation_codes,
             "control: reset");
@@ -161,7 +160,6 @@ impl Control {
                 qualify_store::StoreError::Domain(d) => d.description,
                 other => Chain(&other).to_string(),
             })?;
-        self.0.worker.wake();
         Ok(Some(outcome.applied))
     }
 
@@ -177,7 +175,6 @@ impl Control {
                 &self.0.policy,
             )
             .await?;
-        self.0.worker.wake();
         tracing::info!(
             partners = fixture.partners.len(),
             customers = outcome.applied.customers,
@@ -200,7 +197,6 @@ impl Control {
             )
             .await?;
         self.0.traffic.clear(scope.partner()).await?;
-        self.0.worker.wake();
         tracing::info!(scope = %scope_name(scope), customers = outcome.applied.customers, "control: restore");
         Ok(outcome.applied)
     }
@@ -260,7 +256,6 @@ impl Control {
         self.store()
             .change_clock(scope, self.0.time.wall(), change)
             .await?;
-        self.0.worker.wake();
         tracing::info!(scope = %scope_name(scope), change = ?change, "control: clock changed");
         self.clock(scope).await
     }

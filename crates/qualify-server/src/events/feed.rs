@@ -3,8 +3,8 @@
 //! [`Feed::run`] reads the audit trail after the last seq it published
 //! ([`Store::transitions`](qualify_store::Store::transitions): a stable prefix, so nothing is
 //! skipped even when transactions commit out of order) and broadcasts each transition to the
-//! open streams. It reads when a local commit signals a transition and otherwise polls, which
-//! finds the transitions of other instances on the same PostgreSQL database.
+//! open streams. It reads when the store signals a transition (its own commits, and on
+//! PostgreSQL other instances' by `LISTEN/NOTIFY`) and otherwise polls.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -98,7 +98,7 @@ impl Feed {
     /// Runs the feed until `stop`: reads on every local commit of a transition (while streams
     /// are open) and at the poll interval.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let signal = self.0.store.transitions_signal();
+        let mut signal = self.0.store.signals().transitions();
         loop {
             let more = match self.read_once().await {
                 Ok(more) => more,
@@ -117,9 +117,9 @@ impl Feed {
                 POLL_IDLE
             };
             let woken = async {
-                match (&signal, subscribed) {
-                    (Some(s), true) => s.notified().await,
-                    _ => std::future::pending().await,
+                match subscribed {
+                    true => drop(signal.changed().await),
+                    false => std::future::pending().await,
                 }
             };
             tokio::select! {

@@ -119,7 +119,9 @@ impl From<StoreError> for ApiError {
                 api.retry_after = Some(1);
                 api
             }
-            e @ StoreError::Backend(_) => ApiError::of(ErrorKind::Internal).caused_by(e),
+            e @ (StoreError::Backend(_) | StoreError::Taken) => {
+                ApiError::of(ErrorKind::Internal).caused_by(e)
+            }
         }
     }
 }

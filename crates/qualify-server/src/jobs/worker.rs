@@ -45,7 +45,8 @@ struct Inner {
     lease: Duration,
     /// Logged when the worker starts.
     policy: VettingPolicy,
-    /// Wakes the background worker: after an enqueue, or when the clock moved.
+    /// Wakes the background worker when the wall clock moved outside the store (a test's
+    /// manual clock); enqueues and clock changes wake it through the store's signal.
     wake: Notify,
     running: AtomicBool,
 }
@@ -76,7 +77,8 @@ impl Worker {
         self.0.lease
     }
 
-    /// Wakes the background worker (a job was enqueued, or time moved).
+    /// Wakes the background worker: the wall clock moved (a test's manual clock). Writes that
+    /// cause work need not: the store signals them (`StoreSignals::jobs`).
     pub fn wake(&self) {
         self.0.wake.notify_one();
     }
@@ -253,10 +255,9 @@ impl Worker {
             "job worker started"
         );
         let store = self.0.ctx.store.clone();
-        // Enqueues by other instances (PostgreSQL NOTIFY); without it, polling covers them.
-        let remote = store
-            .jobs_signal()
-            .unwrap_or_else(|| Arc::new(Notify::new()));
+        // Enqueues, jobs due again and clock moves of this process, and (PostgreSQL NOTIFY)
+        // of other instances.
+        let mut signalled = store.signals().jobs();
         loop {
             if *stop.borrow() {
                 break;
@@ -271,7 +272,7 @@ impl Worker {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.0.wake.notified() => {}
-                _ = remote.notified() => {}
+                _ = signalled.changed() => {}
                 _ = stop.changed() => {}
             }
         }

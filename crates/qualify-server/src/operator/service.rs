@@ -12,7 +12,6 @@ use qualify_core::{CustomerId, ErrorKind, PartnerId};
 use qualify_store::{AuditEvent, ReviewPage, ReviewQuery, Store, WriteContext};
 
 use crate::http::error::{ApiError, ApiResult};
-use crate::jobs::Worker;
 use crate::metrics::{self, ActorKind};
 
 #[derive(Clone)]
@@ -20,7 +19,6 @@ pub struct OperatorApi(Arc<Inner>);
 
 struct Inner {
     store: Arc<dyn Store>,
-    worker: Worker,
 }
 
 /// What a reviewer looks at: a customer with its grant, status and every request.
@@ -32,8 +30,8 @@ pub struct CustomerView {
 }
 
 impl OperatorApi {
-    pub fn new(store: Arc<dyn Store>, worker: Worker) -> Self {
-        Self(Arc::new(Inner { store, worker }))
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self(Arc::new(Inner { store }))
     }
 
     fn store(&self) -> &dyn Store {
@@ -100,7 +98,6 @@ impl OperatorApi {
             .store()
             .decide(&ctx, customer, qualification, etag, decision)
             .await?;
-        self.0.worker.wake();
         tracing::info!(customer_id = %customer, %qualification, status = %decided.vetting_status, "qualification decided by operator");
         metrics::vetting_decision(
             decided.qualification,

@@ -16,7 +16,6 @@ use qualify_store::{CustomerPage, Idempotent, Store, StoreError, WriteContext};
 use crate::clock::Time;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::jobs::Worker;
 use crate::metrics::{self, ActorKind};
 
 #[derive(Clone)]
@@ -28,7 +27,6 @@ struct Inner {
     policy: VettingPolicy,
     /// The GDAP roles a customer created through `POST /v1/customers` starts with.
     default_gdap_roles: Vec<GdapRole>,
-    worker: Worker,
 }
 
 /// Where the etag of a billing-profile update came from (its 412 says which).
@@ -46,14 +44,12 @@ impl PartnerApi {
         time: Time,
         policy: VettingPolicy,
         default_gdap_roles: Vec<GdapRole>,
-        worker: Worker,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
             time,
             policy,
             default_gdap_roles,
-            worker,
         }))
     }
 
@@ -133,7 +129,8 @@ impl PartnerApi {
     // ---- qualifications -------------------------------------------------------------------
 
     /// Records a qualification request of the caller's customer (one transaction:
-    /// qualification, GCC decrement, vetting job, audit event). Vetting happens afterwards.
+    /// qualification, GCC decrement, vetting job, audit event; the store's signal wakes the
+    /// worker). Vetting happens afterwards.
     pub async fn record(
         &self,
         ctx: &WriteContext,
@@ -149,7 +146,6 @@ impl PartnerApi {
             .await?;
         if !created.replayed {
             metrics::qualification_created(created.value.qualification);
-            self.0.worker.wake();
         }
         Ok(created)
     }

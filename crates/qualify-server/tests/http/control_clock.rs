@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::Method;
-use qualify_core::jobs::{Job, JobFinish, JobKind, NewJob};
+use qualify_core::jobs::{Job, JobFinish, JobType, NewJob};
 use qualify_core::policy::VettingMode;
 use qualify_server::ServerConfig;
 use qualify_server::worker::{Handlers, JobContext, JobError, JobHandler};
@@ -245,15 +245,24 @@ async fn advance_runs_the_due_work_each_at_its_own_time_and_lists_it() {
     );
 }
 
-/// A job kind that fails its first attempt, to show retries stepped through inside an advance.
+/// A job type whose handler fails its first attempt, to show retries stepped through inside an
+/// advance.
+struct Flaky;
+
+impl JobType for Flaky {
+    const KIND: &'static str = "flaky";
+    type Payload = Value;
+}
+
 struct FlakyOnce(Arc<std::sync::atomic::AtomicUsize>);
 
 #[async_trait]
-impl JobHandler for FlakyOnce {
+impl JobHandler<Flaky> for FlakyOnce {
     async fn run(
         &self,
         ctx: &JobContext,
         job: &Job,
+        _: Value,
         owner: &str,
         now: time::OffsetDateTime,
     ) -> Result<JobFinish, JobError> {
@@ -265,11 +274,11 @@ impl JobHandler for FlakyOnce {
                 job,
                 owner,
                 now,
-                &JobFinish::Done(qualify_core::time_fmt::wire(now)),
+                &JobFinish::Ended(qualify_core::jobs::JobOutcome::Succeeded),
             )
             .await
             .map_err(JobError::from)?;
-        Ok(JobFinish::Done("ok".into()))
+        Ok(JobFinish::Ended(qualify_core::jobs::JobOutcome::Succeeded))
     }
 }
 
@@ -282,7 +291,7 @@ async fn work_that_becomes_due_inside_the_span_runs_too() {
             rate_limit_per_minute: 0,
             ..ServerConfig::default()
         },
-        Handlers::standard().with("flaky", FlakyOnce(attempts.clone())),
+        Handlers::standard().register::<Flaky>(FlakyOnce(attempts.clone())),
     )
     .await;
     let p = app.partner();
@@ -290,12 +299,11 @@ async fn work_that_becomes_due_inside_the_span_runs_too() {
     app.state
         .store()
         .enqueue_job(
-            NewJob {
-                kind: JobKind("flaky".into()),
-                partner: p.id,
-                payload: json!({}),
-                run_at: qualify_server::control::instant("", "2026-03-01T00:00:05Z").unwrap(),
-            },
+            NewJob::of::<Flaky>(
+                p.id,
+                &json!({}),
+                qualify_server::control::instant("", "2026-03-01T00:00:05Z").unwrap(),
+            ),
             None,
         )
         .await

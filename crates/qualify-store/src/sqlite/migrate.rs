@@ -11,7 +11,7 @@ use crate::{StoreError, StoreResult};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 fn failed(message: String) -> StoreError {
-    StoreError::Backend(format!("migrations failed: {message}"))
+    StoreError::backend(format!("migrations failed: {message}"))
 }
 
 /// Brings the database up to the newest migration. Safe to run from several processes at once:

@@ -13,16 +13,22 @@
 //! The threads are plain OS threads running synchronous SQLite calls: a create runs about eight
 //! statements, and a hop to another thread per statement (what an async driver does) cost more
 //! than the statements themselves. Callers wait on a oneshot channel, so no async task blocks.
+//!
+//! After a batch commits, the writer tells the store's subscribers what its operations' effects
+//! call for (`Effect::signals`): a transition, due work, a changed fault list.
 
+use std::sync::Arc;
+
+use qualify_core::effects::Signals;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::rows;
-use crate::{IdempotencyKey, StoreError, StoreResult, WriteContext};
+use crate::signals::StoreSignals;
+use crate::{StoreError, StoreResult};
 
 /// Called with the batch's commit result.
 type Finish = Box<dyn FnOnce(&Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+type Job = Box<dyn FnOnce(&mut Connection) -> (Finish, Signals) + Send>;
 
 /// The most operations one transaction takes: bounds the time a batch holds the write lock.
 const MAX_BATCH: usize = 512;
@@ -42,12 +48,11 @@ impl Writer {
     /// Starts the writer thread on `conn` and, for a database file, the checkpointer thread.
     /// The threads end, closing their connections, when the last `Writer` is dropped and the
     /// queue is drained.
-    /// `transitions` is notified after a batch that wrote an audit event (a transition) has
-    /// committed.
+    /// `signals` hears what each committed batch calls for.
     pub(super) fn start(
         conn: Connection,
         durability: Durability,
-        transitions: std::sync::Arc<tokio::sync::Notify>,
+        signals: Arc<StoreSignals>,
     ) -> StoreResult<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -55,7 +60,9 @@ impl Writer {
                 .name(name.into())
                 .spawn(f)
                 .map(drop)
-                .map_err(|e| StoreError::Backend(format!("cannot start {name}: {e}")))
+                .map_err(|e| {
+                    StoreError::Backend(crate::Cause::of(format!("cannot start {name}"), e))
+                })
         };
         let ticks = match durability {
             Durability::Memory => None,
@@ -73,79 +80,55 @@ impl Writer {
                 Some(tick)
             }
         };
-        let wrote_transition = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = wrote_transition.clone();
-        conn.update_hook(Some(
-            move |action: rusqlite::hooks::Action, _db: &str, table: &str, _row: i64| {
-                if action == rusqlite::hooks::Action::SQLITE_INSERT && table == "audit_events" {
-                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-            },
-        ))?;
-        let committed = Committed {
-            wrote_transition,
-            transitions,
-        };
         spawn(
             "qualify-writer",
-            Box::new(move || run(conn, queue, ticks, committed)),
+            Box::new(move || run(conn, queue, ticks, &signals)),
         )?;
         Ok(Self { jobs })
     }
 
-    /// Runs `op` in the next batch; answers once the batch is committed.
+    /// Runs `op` in the next batch, in a savepoint of its own; answers once the batch is
+    /// committed. The signals `op` returns are sent after the commit, when it succeeded.
     pub(super) async fn write<T, F>(&self, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&mut Connection) -> (StoreResult<T>, Signals) + Send + 'static,
     {
-        self.submit(op, None).await
+        self.write_or_settle(op, |_, _| Ok(())).await
     }
 
-    /// Like `write`; a rejection decided by the operation is also recorded under the request's
-    /// idempotency key, in the same batch, so that a retry gets the same answer.
-    pub(super) async fn write_idempotent<T, F>(&self, ctx: &WriteContext, op: F) -> StoreResult<T>
+    /// Like `write`; when `op` fails, `settle` runs after its savepoint rolled back, in the same
+    /// batch (a rejection remembered under the request's idempotency key commits with it).
+    pub(super) async fn write_or_settle<T, F, S>(&self, op: F, settle: S) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-    {
-        let key = ctx.idempotency.clone().map(|k| (k, ctx.wall));
-        self.submit(op, key).await
-    }
-
-    async fn submit<T, F>(
-        &self,
-        op: F,
-        key: Option<(IdempotencyKey, time::OffsetDateTime)>,
-    ) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&mut Connection) -> (StoreResult<T>, Signals) + Send + 'static,
+        S: FnOnce(&mut Connection, &StoreError) -> StoreResult<()> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
-            let mut result = in_savepoint(conn, op);
-            if let (Err(e), Some((key, wall))) = (&result, &key)
-                && let Some(rejection) = rows::is_storable(e)
-                && let Err(not_recorded) = record_rejection(conn, key, *wall, rejection)
+            let (mut result, signals) = in_savepoint(conn, op);
+            if let Err(e) = &result
+                && let Err(not_settled) = settle(conn, e)
             {
-                result = Err(not_recorded);
+                result = Err(not_settled);
             }
-            Box::new(move |committed| {
+            let finish: Finish = Box::new(move |committed| {
                 let answer = match (result, committed) {
                     (Ok(_), Err(e)) => Err(e.clone()),
                     (r, _) => r,
                 };
                 let _ = reply.send(answer);
-            })
+            });
+            (finish, signals)
         });
         self.jobs
             .send(job)
             .await
-            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the database writer failed before committing".into())
-        })?
+            .map_err(|_| StoreError::unavailable("the database writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| StoreError::unavailable("the database writer failed before committing"))?
     }
 }
 
@@ -154,43 +137,32 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Runs `op` in a savepoint: rolled back when it fails, kept when it succeeds.
+/// Runs `op` in a savepoint: rolled back when it fails (and its signals dropped), kept when it
+/// succeeds.
 fn in_savepoint<T>(
-    conn: &Connection,
-    op: impl FnOnce(&Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    exec(conn, "SAVEPOINT op")?;
+    conn: &mut Connection,
+    op: impl FnOnce(&mut Connection) -> (StoreResult<T>, Signals),
+) -> (StoreResult<T>, Signals) {
+    if let Err(e) = exec(conn, "SAVEPOINT op") {
+        return (Err(e), Signals::NONE);
+    }
     // A panicking operation must not leave its savepoint open inside the batch.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Backend("a database operation panicked".into())));
+    let (result, signals) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(conn)))
+        .unwrap_or_else(|_| {
+            (
+                Err(StoreError::backend("a database operation panicked")),
+                Signals::NONE,
+            )
+        });
     let end = if result.is_ok() {
         exec(conn, "RELEASE op")
     } else {
         exec(conn, "ROLLBACK TO op").and_then(|()| exec(conn, "RELEASE op"))
     };
-    end.and(result)
-}
-
-fn record_rejection(
-    conn: &Connection,
-    key: &IdempotencyKey,
-    wall: time::OffsetDateTime,
-    rejection: &qualify_core::DomainError,
-) -> StoreResult<()> {
-    let domain = super::clocks_of(conn, key.partner)?.now(wall);
-    conn.prepare_cached(
-        "INSERT INTO idempotency_records (partner_id, request_id, fingerprint, response, created_at, domain_at) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (partner_id, request_id) DO NOTHING",
-    )?
-    .execute(rusqlite::params![
-        key.partner.to_string(),
-        key.request_id,
-        key.fingerprint,
-        rows::stored_err(rejection)?,
-        qualify_core::time_fmt::to_millis(wall),
-        qualify_core::time_fmt::to_millis(domain)
-    ])?;
-    Ok(())
+    match (end, result) {
+        (Ok(()), Ok(v)) => (Ok(v), signals),
+        (Ok(()), Err(e)) | (Err(e), _) => (Err(e), Signals::NONE),
+    }
 }
 
 /// What the writer writes to.
@@ -238,18 +210,11 @@ fn checkpoint(conn: Connection, ticks: std::sync::mpsc::Receiver<()>) {
     }
 }
 
-/// Who hears of committed transitions: the update hook sets the flag when a batch inserts an
-/// audit event; after the batch commits, the stream is notified.
-struct Committed {
-    wrote_transition: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    transitions: std::sync::Arc<tokio::sync::Notify>,
-}
-
 fn run(
-    conn: Connection,
+    mut conn: Connection,
     mut queue: mpsc::Receiver<Job>,
     ticks: Option<std::sync::mpsc::SyncSender<()>>,
-    committed_transitions: Committed,
+    signals: &StoreSignals,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -266,7 +231,15 @@ fn run(
             batch.clear();
             continue;
         }
-        let finishes: Vec<Finish> = batch.drain(..).map(|job| job(&conn)).collect();
+        let mut sent = Signals::NONE;
+        let finishes: Vec<Finish> = batch
+            .drain(..)
+            .map(|job| {
+                let (finish, signals) = job(&mut conn);
+                sent |= signals;
+                finish
+            })
+            .collect();
         let timer = crate::observe::CommitTimer::start();
         let committed = exec(&conn, "COMMIT");
         if committed.is_ok() {
@@ -281,14 +254,13 @@ fn run(
             ok = committed.is_ok(),
             "write batch committed"
         );
+        // Subscribers hear of the commit before its callers get their answers: whatever a
+        // caller does next sees the signal already sent.
+        if committed.is_ok() {
+            signals.notify(sent);
+        }
         for finish in finishes {
             finish(&committed);
-        }
-        let wrote = committed_transitions
-            .wrote_transition
-            .swap(false, std::sync::atomic::Ordering::Relaxed);
-        if wrote && committed.is_ok() {
-            committed_transitions.transitions.notify_one();
         }
         if let Some(tick) = &ticks {
             // Full means a checkpoint is pending already.
@@ -321,10 +293,15 @@ mod tests {
     }
 
     /// Inserts a row of three pages or so (an 8 KB blob overflows the leaf).
-    fn insert(v: i64) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+    fn insert(
+        v: i64,
+    ) -> impl FnOnce(&mut Connection) -> (StoreResult<()>, Signals) + Send + 'static {
         move |c| {
-            c.execute("INSERT INTO t (v, pad) VALUES (?, zeroblob(8000))", [v])?;
-            Ok(())
+            let r = c
+                .execute("INSERT INTO t (v, pad) VALUES (?, zeroblob(8000))", [v])
+                .map(drop)
+                .map_err(StoreError::from);
+            (r, Signals::NONE)
         }
     }
 

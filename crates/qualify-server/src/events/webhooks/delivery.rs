@@ -1,4 +1,4 @@
-//! The delivery job (kind [`qualify_core::webhooks::DELIVERY_JOB`]): one attempt per run, to
+//! The delivery job ([`WebhookDelivery`], its payload the event): one attempt per run, to
 //! the registration's URL at the time of the attempt; the verdict and the attempt are stored in
 //! one transaction.
 
@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use qualify_core::jobs::{Job, JobFinish};
-use qualify_core::time_fmt;
-use qualify_core::webhooks::{Answer, Event, Verdict, judge};
+use qualify_core::jobs::{Job, JobFinish, JobOutcome};
+use qualify_core::webhooks::{Answer, Event, Verdict, WebhookDelivery, judge};
 use qualify_store::Attempt;
 
 use super::sender::Sender;
@@ -20,20 +19,15 @@ pub struct Delivery {
 }
 
 #[async_trait]
-impl JobHandler for Delivery {
-    fn ordered(&self) -> bool {
-        true
-    }
-
+impl JobHandler<WebhookDelivery> for Delivery {
     async fn run(
         &self,
         ctx: &JobContext,
         job: &Job,
+        event: Event,
         owner: &str,
         now: time::OffsetDateTime,
     ) -> Result<JobFinish, JobError> {
-        let event: Event = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError(format!("unreadable webhook event: {e}")))?;
         let registration = match ctx.store.webhook_registration(job.partner).await? {
             None => return cancel(ctx, job, owner, now, "no registration").await,
             Some(r) if r.disabled.is_some() => {
@@ -73,10 +67,7 @@ impl JobHandler for Delivery {
             return Ok(JobFinish::LeaseLost);
         }
         record_attempt(&answer, verdict);
-        Ok(JobFinish::Done(match verdict {
-            Verdict::RetryAt(at) => format!("retry at {}", time_fmt::wire(at)),
-            v => v.outcome().unwrap_or("done").to_owned(),
-        }))
+        Ok(verdict.finish())
     }
 }
 
@@ -88,7 +79,7 @@ async fn cancel(
     now: time::OffsetDateTime,
     why: &str,
 ) -> Result<JobFinish, JobError> {
-    let finish = JobFinish::Done("cancelled".into());
+    let finish = JobFinish::Ended(JobOutcome::Cancelled);
     if !ctx.store.complete_job(job, owner, now, &finish).await? {
         return Ok(JobFinish::LeaseLost);
     }

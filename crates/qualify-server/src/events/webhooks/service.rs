@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use qualify_core::jobs::{JobKind, NewJob};
-use qualify_core::webhooks::{DELIVERY_JOB, Event, EventName, ROTATION_OVERLAP, Registration};
+use qualify_core::jobs::NewJob;
+use qualify_core::webhooks::{Event, EventName, ROTATION_OVERLAP, Registration, WebhookDelivery};
 use qualify_core::{DomainError, ErrorKind, PartnerId};
 use qualify_store::{Delivery, DeliveryRef, DeliveryStatus, Store};
 
@@ -18,7 +18,6 @@ use crate::clock::Time;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::params::no_delivery;
 use crate::http::throttle::Throttle;
-use crate::jobs::Worker;
 
 #[derive(Clone)]
 pub struct Webhooks(Arc<Inner>);
@@ -29,7 +28,6 @@ struct Inner {
     sender: Arc<Sender>,
     /// `test-created` events: 2 per minute per partner, as in Partner Center.
     test_events: Throttle,
-    worker: Worker,
 }
 
 fn no_registration() -> ApiError {
@@ -40,13 +38,12 @@ fn no_registration() -> ApiError {
 }
 
 impl Webhooks {
-    pub fn new(store: Arc<dyn Store>, time: Time, sender: Arc<Sender>, worker: Worker) -> Self {
+    pub fn new(store: Arc<dyn Store>, time: Time, sender: Arc<Sender>) -> Self {
         Self(Arc::new(Inner {
             store,
             time,
             sender,
             test_events: Throttle::per_minute(2),
-            worker,
         }))
     }
 
@@ -147,20 +144,9 @@ impl Webhooks {
         self.0.test_events.check(partner)?;
         let now = self.0.time.domain_now(self.store(), partner).await?;
         let event = Event::test(partner, now);
-        let payload = serde_json::to_value(&event)
-            .map_err(|e| ApiError::of(ErrorKind::Internal).caused_by(e))?;
         self.store()
-            .enqueue_job(
-                NewJob {
-                    kind: JobKind(DELIVERY_JOB.to_owned()),
-                    partner,
-                    payload,
-                    run_at: now,
-                },
-                None,
-            )
+            .enqueue_job(NewJob::of::<WebhookDelivery>(partner, &event, now), None)
             .await?;
-        self.0.worker.wake();
         Ok(event.event_id)
     }
 
@@ -224,7 +210,6 @@ impl Webhooks {
             .redeliver(id, now)
             .await?
             .ok_or_else(|| no_delivery(id))?;
-        self.0.worker.wake();
         Ok(again)
     }
 }

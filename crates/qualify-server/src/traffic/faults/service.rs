@@ -130,16 +130,11 @@ fn spawn_reloader(faults: Weak<Inner>) {
     let Some(inner) = faults.upgrade() else {
         return;
     };
-    let signal = inner.store.faults_signal();
+    let mut signal = inner.store.signals().faults();
     drop(inner);
     tokio::spawn(async move {
         loop {
-            match &signal {
-                Some(s) => {
-                    let _ = tokio::time::timeout(RELOAD_EVERY, s.notified()).await;
-                }
-                None => tokio::time::sleep(RELOAD_EVERY).await,
-            }
+            let _ = tokio::time::timeout(RELOAD_EVERY, signal.changed()).await;
             let Some(inner) = faults.upgrade() else {
                 return;
             };
