@@ -74,11 +74,20 @@ pub enum ClockSetting {
 }
 
 impl ClockSetting {
+    /// The scope's time at wall time `wall`, held within the instants qualify keeps
+    /// ([`crate::time_fmt::EARLIEST`] to [`crate::time_fmt::LATEST`]): a running clock that
+    /// reaches `LATEST` (resumed at it, or shortly before) stays there, still `running`, so
+    /// every time it stamps can be written to a snapshot and restored. Whatever the offset (a
+    /// fixture's, a stored row's), this never overflows.
     pub fn now(&self, wall: OffsetDateTime) -> OffsetDateTime {
-        match *self {
+        use crate::time_fmt::{EARLIEST, LATEST};
+        let t = match *self {
             ClockSetting::Frozen(at) => at,
-            ClockSetting::Running { offset_ms } => wall + time::Duration::milliseconds(offset_ms),
-        }
+            ClockSetting::Running { offset_ms } => wall
+                .checked_add(time::Duration::milliseconds(offset_ms))
+                .unwrap_or(if offset_ms < 0 { EARLIEST } else { LATEST }),
+        };
+        t.clamp(EARLIEST, LATEST)
     }
 
     /// `frozen` or `running`, as the API names the mode.
@@ -159,8 +168,10 @@ pub fn plan_clock(
             return Err(beyond(why));
         }
         let setting = match own {
-            Some(ClockSetting::Running { offset_ms }) => ClockSetting::Running {
-                offset_ms: offset_ms + (to - from).whole_milliseconds() as i64,
+            // `to` from now on: the same as moving the offset by `to - from`, and right too
+            // when `from` was held at a bound.
+            Some(ClockSetting::Running { .. }) => ClockSetting::Running {
+                offset_ms: (to - wall).whole_milliseconds() as i64,
             },
             _ => ClockSetting::Frozen(to),
         };
@@ -305,6 +316,96 @@ mod virtual_clock_tests {
             plan.setting.unwrap().now(later),
             from_millis(WALL + 10_000 - 300)
         );
+    }
+
+    /// Whether `t` survives a fixture document: written as control documents write instants,
+    /// read back as they read them (RFC 3339, within [`crate::time_fmt::out_of_range`]).
+    fn restorable(t: OffsetDateTime) -> bool {
+        use time::format_description::well_known::Rfc3339;
+        let written = crate::time_fmt::wire_millis(t);
+        OffsetDateTime::parse(&written, &Rfc3339).is_ok_and(|read| {
+            read == t
+                && crate::time_fmt::out_of_range(crate::time_fmt::truncate_millis(read)).is_none()
+        })
+    }
+
+    #[test]
+    fn a_clock_resumed_at_the_latest_instant_never_runs_past_it() {
+        use crate::time_fmt::LATEST;
+        use time::macros::datetime;
+        let wall = datetime!(2026-06-01 12:00 UTC);
+        let freeze = ClockChange::Freeze(datetime!(8999-12-31 23:59:59 UTC));
+        let frozen = plan_clock(None, wall, wall, freeze).unwrap().setting;
+        let at_bound = plan_clock(frozen, wall, wall, ClockChange::AdvanceTo(LATEST))
+            .unwrap()
+            .setting;
+        assert_eq!(at_bound, Some(ClockSetting::Frozen(LATEST)));
+        let resumed = plan_clock(at_bound, wall, wall, ClockChange::Resume).unwrap();
+        assert_eq!((resumed.from, resumed.to), (LATEST, LATEST));
+        let running = resumed.setting.unwrap();
+        assert_eq!(running.mode(), "running");
+        for later in [
+            wall,
+            wall + time::Duration::MILLISECOND,
+            wall + time::Duration::hours(1),
+            wall + time::Duration::days(365 * 50),
+        ] {
+            let now = running.now(later);
+            assert_eq!(now, LATEST, "at wall time {later}");
+            assert!(restorable(now), "{now} cannot be restored");
+            let clocks = PartnerClocks {
+                global: None,
+                own: Some(running),
+            };
+            assert!(restorable(clocks.now(later)));
+        }
+        // It stays at the bound: no advance passes it, and time does not go back.
+        let later = wall + time::Duration::hours(1);
+        let own = Some(running);
+        assert!(plan_clock(own, wall, later, ClockChange::AdvanceTo(LATEST)).is_ok());
+        assert_eq!(
+            plan_clock(
+                own,
+                wall,
+                later,
+                ClockChange::AdvanceBy(Duration::from_secs(1))
+            )
+            .unwrap_err()
+            .kind,
+            crate::ErrorKind::InvalidInput
+        );
+        assert!(plan_clock(own, wall, later, ClockChange::Freeze(LATEST)).is_ok());
+    }
+
+    #[test]
+    fn a_running_clock_reports_only_instants_qualify_keeps_whatever_its_offset() {
+        use crate::time_fmt::{EARLIEST, LATEST};
+        let wall = from_millis(1_780_000_000_000);
+        // Offsets a fixture or a stored row may carry; none overflows or leaves the range.
+        for (offset_ms, expected) in [
+            (i64::MAX, LATEST),
+            (i64::MIN, EARLIEST),
+            (300_000_000_000_000, LATEST),
+            (-100_000_000_000_000, EARLIEST),
+            (0, wall),
+        ] {
+            let now = ClockSetting::Running { offset_ms }.now(wall);
+            assert_eq!(now, expected, "offset {offset_ms}");
+            assert!(restorable(now));
+        }
+        // An advance of a clock held at the earliest instant moves it by the advance.
+        let held = Some(ClockSetting::Running {
+            offset_ms: -100_000_000_000_000,
+        });
+        let plan = plan_clock(
+            held,
+            wall,
+            wall,
+            ClockChange::AdvanceBy(Duration::from_secs(3_600)),
+        )
+        .unwrap();
+        assert_eq!(plan.to, EARLIEST + time::Duration::hours(1));
+        assert_eq!(plan.setting.unwrap().now(wall), plan.to);
     }
 
     #[test]

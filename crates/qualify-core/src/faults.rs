@@ -15,20 +15,69 @@ pub const MAX_LATENCY: Duration = Duration::from_secs(3600);
 /// A path glob over `/`-separated segments (empty segments are ignored, as the API ignores
 /// them): `*` is one whole segment, `**` any number of segments (none included), and a `*`
 /// inside a segment stands for any characters of that segment (`qualification*`).
+///
+/// Matching costs at most O(path segments × glob segments) segment comparisons (a greedy
+/// two-pointer walk that only ever backtracks to the last `**`), each linear in the two
+/// segments, so no glob stalls a request whatever the path; [`PathGlob::parse`] bounds the
+/// glob itself ([`MAX_GLOB_CHARS`], [`MAX_GLOB_SEGMENTS`], [`MAX_GLOB_ANY`],
+/// [`MAX_GLOB_SEGMENT_CHARS`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathGlob {
     text: String,
     segments: Vec<String>,
 }
 
+/// The longest path glob, in bytes.
+pub const MAX_GLOB_CHARS: usize = 2048;
+/// The most segments a path glob has (the longest `/v1` path has 5).
+pub const MAX_GLOB_SEGMENTS: usize = 32;
+/// The most `**` segments in a path glob (more never selects anything more).
+pub const MAX_GLOB_ANY: usize = 8;
+/// The longest segment of a path glob, in bytes (a customer id has 36).
+pub const MAX_GLOB_SEGMENT_CHARS: usize = 256;
+
 impl PathGlob {
-    /// A glob; it must start with `/`.
+    /// A glob; it must start with `/` and stay within [`MAX_GLOB_CHARS`] bytes,
+    /// [`MAX_GLOB_SEGMENTS`] segments, [`MAX_GLOB_ANY`] `**` and [`MAX_GLOB_SEGMENT_CHARS`]
+    /// bytes per segment.
     pub fn parse(text: &str) -> Result<Self, String> {
+        let glob = Self::parse_unbounded(text)?;
+        if glob.segments.len() > MAX_GLOB_SEGMENTS {
+            return Err(format!(
+                "a path glob has at most {MAX_GLOB_SEGMENTS} segments (this one has {})",
+                glob.segments.len()
+            ));
+        }
+        let any = glob.segments.iter().filter(|s| *s == "**").count();
+        if any > MAX_GLOB_ANY {
+            return Err(format!(
+                "a path glob has at most {MAX_GLOB_ANY} '**' segments (this one has {any})"
+            ));
+        }
+        if let Some(long) = glob
+            .segments
+            .iter()
+            .find(|s| s.len() > MAX_GLOB_SEGMENT_CHARS)
+        {
+            return Err(format!(
+                "a segment of a path glob is at most {MAX_GLOB_SEGMENT_CHARS} bytes (one has {})",
+                long.len()
+            ));
+        }
+        Ok(glob)
+    }
+
+    /// A glob as [`PathGlob::parse`] took it before it bounded segments and `**` (only the
+    /// leading `/` and [`MAX_GLOB_CHARS`] are checked): for globs already stored, which must
+    /// keep loading. Matching stays polynomial whatever the glob.
+    pub fn parse_unbounded(text: &str) -> Result<Self, String> {
         if !text.starts_with('/') {
             return Err("a path glob starts with '/' (e.g. /v1/customers/*/qualifications)".into());
         }
-        if text.len() > 2048 {
-            return Err("a path glob is at most 2048 characters".into());
+        if text.len() > MAX_GLOB_CHARS {
+            return Err(format!(
+                "a path glob is at most {MAX_GLOB_CHARS} characters"
+            ));
         }
         let segments = segments(text).map(str::to_owned).collect();
         Ok(Self {
@@ -51,9 +100,17 @@ impl PathGlob {
 
     /// Whether `path` (without its query) matches.
     pub fn matches(&self, path: &str) -> bool {
+        self.matches_counting(path).0
+    }
+
+    /// Whether `path` matches, and the steps the match took (each a comparison of one glob
+    /// segment with one path segment, a `**` taken, or a return to the last `**`): at most
+    /// `2 × path segments × glob segments + glob segments + 1`. For tests and diagnostics.
+    pub fn matches_counting(&self, path: &str) -> (bool, u64) {
+        #[cfg(test)]
+        tests::GLOB_RUNS.with(|runs| runs.set(runs.get() + 1));
         let path: Vec<&str> = segments(path).collect();
-        let glob: Vec<&str> = self.segments.iter().map(String::as_str).collect();
-        match_segments(&glob, &path)
+        match_segments(&self.segments, &path)
     }
 }
 
@@ -69,10 +126,12 @@ impl Serialize for PathGlob {
     }
 }
 
+/// Stored faults come back through here: unbounded, so that a glob stored before the bounds
+/// still loads (see [`PathGlob::parse_unbounded`]). New globs go through [`PathGlob::parse`].
 impl<'de> Deserialize<'de> for PathGlob {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        PathGlob::parse(&text).map_err(serde::de::Error::custom)
+        PathGlob::parse_unbounded(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -81,40 +140,63 @@ pub fn segments(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
 }
 
-fn match_segments(glob: &[&str], path: &[&str]) -> bool {
-    match glob.split_first() {
-        None => path.is_empty(),
-        Some((&"**", rest)) => (0..=path.len()).any(|skip| match_segments(rest, &path[skip..])),
-        Some((first, rest)) => match path.split_first() {
-            Some((segment, path_rest)) => {
-                wildcard(first, segment) && match_segments(rest, path_rest)
+/// The greedy wildcard walk over segments, `**` standing for any run of segments: on a
+/// mismatch it returns to the last `**` seen and lets it take one more segment. Earlier `**`
+/// never need revisiting (whatever they could take, the last one can), so each pair (glob
+/// segment, path segment) is compared at most once: O(|glob| × |path|) steps, never
+/// exponential in the number of `**`.
+fn match_segments(glob: &[String], path: &[&str]) -> (bool, u64) {
+    let (mut g, mut p) = (0, 0);
+    let mut steps = 0u64;
+    // The glob position after the last `**`, and the path position it resumes from.
+    let mut any: Option<(usize, usize)> = None;
+    while p < path.len() {
+        steps += 1;
+        match glob.get(g).map(String::as_str) {
+            Some("**") => {
+                g += 1;
+                any = Some((g, p));
             }
-            None => false,
-        },
-    }
-}
-
-/// `*` = any characters (within one segment).
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+            Some(pattern) if wildcard(pattern, path[p]) => {
+                g += 1;
+                p += 1;
+            }
+            _ => match any {
+                Some((after, from)) => {
+                    g = after;
+                    p = from + 1;
+                    any = Some((after, from + 1));
+                }
+                None => return (false, steps),
+            },
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    steps += 1;
+    (glob[g..].iter().all(|s| s == "**"), steps)
+}
+
+/// `*` = any characters (within one segment). Linear in the two: the pattern's literal pieces
+/// between `*`s are found leftmost-first in order (enough for `*` alone), the first piece
+/// anchored at the start and the last at the end.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let mut pieces = pattern.split('*');
+    let first = pieces.next().unwrap_or_default();
+    let Some(last) = pieces.next_back() else {
+        return pattern == text;
+    };
+    let Some(mut rest) = text
+        .strip_prefix(first)
+        .and_then(|rest| rest.strip_suffix(last))
+    else {
+        return false;
+    };
+    for piece in pieces {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The customer id of a `/v1/customers/{id}/...` path, when it is a GUID.
@@ -152,12 +234,15 @@ pub struct RequestFacts<'a> {
 
 impl FaultMatch {
     pub fn holds(&self, r: &RequestFacts<'_>) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(r.method))
-            && self.path.as_ref().is_none_or(|g| g.matches(r.path))
-            && self.partner.is_none_or(|p| r.partner == Some(p))
+        // The cheap, selective keys first: a request outside the fault's partner never reaches
+        // the path glob.
+        self.partner.is_none_or(|p| r.partner == Some(p))
             && self.customer_id.is_none_or(|c| r.customer == Some(c))
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(r.method))
+            && self.path.as_ref().is_none_or(|g| g.matches(r.path))
     }
 }
 
@@ -296,6 +381,11 @@ fn unit(seed: u64, position: u64) -> f64 {
 mod tests {
     use super::*;
 
+    thread_local! {
+        /// How often a glob ran on this thread.
+        pub(super) static GLOB_RUNS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
     fn g(s: &str) -> PathGlob {
         PathGlob::parse(s).unwrap()
     }
@@ -334,6 +424,95 @@ mod tests {
         assert!(wildcard("*.edu", "contoso.edu"));
         assert!(!wildcard("a*c", "abd"));
         assert!(wildcard("a**", "a"));
+        // The first and last pieces never share characters.
+        assert!(!wildcard("ab*ba", "aba"));
+        assert!(wildcard("ab*ba", "abba"));
+        assert!(!wildcard("a*a", "a"));
+        assert!(wildcard("*a*b*", "xxaxxbxx"));
+        assert!(!wildcard("*b*a*", "xxaxxbxx"));
+        assert!(wildcard("é*ü", "éxxü"));
+        assert!(!wildcard("abc", "abcd"));
+    }
+
+    #[test]
+    fn globs_beyond_the_bounds_are_refused_with_the_bound_named() {
+        let many = format!("/v1{}", "/a".repeat(MAX_GLOB_SEGMENTS));
+        let e = PathGlob::parse(&many).unwrap_err();
+        assert!(e.contains("at most 32 segments"), "{e}");
+        assert!(PathGlob::parse(&format!("/v1{}", "/a".repeat(MAX_GLOB_SEGMENTS - 1))).is_ok());
+
+        let nine = format!("/v1{}/zz", "/**".repeat(MAX_GLOB_ANY + 1));
+        let e = PathGlob::parse(&nine).unwrap_err();
+        assert!(e.contains("at most 8 '**'"), "{e}");
+        assert!(PathGlob::parse(&format!("/v1{}/zz", "/**".repeat(MAX_GLOB_ANY))).is_ok());
+
+        let long = format!("/v1/{}", "a".repeat(MAX_GLOB_SEGMENT_CHARS + 1));
+        let e = PathGlob::parse(&long).unwrap_err();
+        assert!(e.contains("at most 256 bytes"), "{e}");
+        assert!(PathGlob::parse(&format!("/v1/{}", "a".repeat(MAX_GLOB_SEGMENT_CHARS))).is_ok());
+
+        let e = PathGlob::parse(&format!("/{}", "a/".repeat(1100))).unwrap_err();
+        assert!(e.contains("2048"), "{e}");
+
+        // A glob stored before the bounds still loads, and still matches in bounded steps.
+        let stored: PathGlob = serde_json::from_value(serde_json::json!(nine)).unwrap();
+        assert_eq!(stored.as_str(), nine);
+        let path = format!("/v1{}", "/a".repeat(500));
+        let (matched, steps) = stored.matches_counting(&path);
+        assert!(!matched && steps <= 2 * 501 * 11 + 11 + 1, "{steps}");
+        assert!(serde_json::from_value::<PathGlob>(serde_json::json!("v1/x")).is_err());
+    }
+
+    #[test]
+    fn a_fault_scoped_to_another_partner_never_runs_its_glob() {
+        let a = PartnerId(uuid::Uuid::from_u128(1));
+        let b = PartnerId(uuid::Uuid::from_u128(2));
+        let m = FaultMatch {
+            method: Some("GET".into()),
+            path: Some(g("/v1/**/**/**/**/**/zz")),
+            partner: Some(a),
+            customer_id: None,
+        };
+        let path = format!("/v1{}", "/a".repeat(2_000));
+        let runs = || GLOB_RUNS.with(std::cell::Cell::get);
+        let before = runs();
+        for partner in [Some(b), None] {
+            let facts = RequestFacts {
+                method: "GET",
+                path: &path,
+                partner,
+                customer: None,
+            };
+            assert!(!m.holds(&facts));
+        }
+        let wrong_method = RequestFacts {
+            method: "POST",
+            path: "/v1/zz",
+            partner: Some(a),
+            customer: None,
+        };
+        assert!(!m.holds(&wrong_method));
+        assert_eq!(
+            runs(),
+            before,
+            "the glob ran for a request outside the fault's scope"
+        );
+        let own = RequestFacts {
+            method: "get",
+            path: "/v1/x/y/zz",
+            partner: Some(a),
+            customer: None,
+        };
+        assert!(m.holds(&own));
+        assert_eq!(runs(), before + 1);
+        let customer = CustomerId(uuid::Uuid::from_u128(3));
+        let scoped = FaultMatch {
+            customer_id: Some(customer),
+            partner: None,
+            ..m
+        };
+        assert!(!scoped.holds(&own), "another customer's request");
+        assert_eq!(runs(), before + 1);
     }
 
     #[test]

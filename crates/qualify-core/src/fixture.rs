@@ -353,15 +353,12 @@ fn customer_effects(
         created_at: now,
     })));
     if !c.gdap_roles.is_empty() {
-        let mut roles = c.gdap_roles.clone();
-        roles.sort();
-        roles.dedup();
-        effects.push(Effect::SetGdap(GdapGrant {
-            partner_id: partner,
-            customer_id: c.id,
-            roles,
-            updated_at: now,
-        }));
+        effects.push(Effect::SetGdap(GdapGrant::new(
+            partner,
+            c.id,
+            &c.gdap_roles,
+            now,
+        )));
     }
     if let Some(s) = &c.validation_status {
         effects.push(Effect::SetValidationStatus(ValidationStatus {

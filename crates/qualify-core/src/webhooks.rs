@@ -338,7 +338,19 @@ pub fn judge(attempts: i64, now: OffsetDateTime, answer: &Answer) -> Verdict {
 // ---- targets ----------------------------------------------------------------------------------
 
 /// Why a delivery may not reach `ip` (events.md 2), or `None` when it is a public address.
-/// IPv4-mapped and NAT64 IPv6 addresses are judged by the IPv4 address they carry.
+///
+/// Refused: every block of the IANA IPv4 and IPv6 Special-Purpose Address Registries that is
+/// not globally reachable, the deprecated blocks that are not (site-local `fec0::/10`, the
+/// 6to4 relay anycast `192.88.99.0/24`), multicast, and all of IPv6 outside the global unicast
+/// range `2000::/3` (reserved by the IETF). Two whole blocks are refused even where the
+/// registry lists a globally reachable part, since no webhook receiver lives there:
+/// `192.0.0.0/24` and `2001::/23` (IETF protocol assignments: PCP, TURN and DNS-SD anycast,
+/// AMT, AS112, ORCHIDv2, drone tags). IPv4-mapped (`::ffff:0:0/96`), IPv4-compatible and NAT64
+/// (`64:ff9b::/96`) addresses are judged by the IPv4 address they carry; 6to4 (`2002::/16`)
+/// is refused outright (RFC 7526 deprecates its relays, and the relay or a local 6to4
+/// interface, not the embedded IPv4, decides where the packets go), as are Teredo
+/// (`2001::/32`) and the local-use NAT64 prefix (`64:ff9b:1::/48`, which the local network
+/// translates).
 pub fn forbidden_address(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
@@ -346,27 +358,95 @@ pub fn forbidden_address(ip: IpAddr) -> Option<&'static str> {
             if let Some(v4) = embedded_v4(v6) {
                 return forbidden_v4(v4);
             }
-            let s = v6.segments();
-            if v6.is_loopback() {
-                Some("a loopback address")
-            } else if v6.is_unspecified() {
-                Some("the unspecified address")
-            } else if s[0] & 0xffc0 == 0xfe80 {
-                Some("a link-local address")
-            } else if s == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254] {
-                Some("a cloud metadata address")
-            } else if s[0] & 0xfe00 == 0xfc00 {
-                Some("a private (unique local) address")
-            } else if s[0] & 0xff00 == 0xff00 {
-                Some("a multicast address")
-            } else if s[0] == 0x2001 && s[1] == 0x0db8 {
-                Some("a documentation address")
-            } else {
-                None
+            let bits = u128::from(v6);
+            if let Some((_, _, why)) = V6_BLOCKS.iter().find(|(net, len, _)| {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
+                bits & mask == u128::from(*net)
+            }) {
+                return Some(why);
             }
+            // Outside 2000::/3 nothing is assigned for unicast use.
+            (bits >> 125 != 0b001)
+                .then_some("a reserved address (outside the global unicast range 2000::/3)")
         }
     }
 }
+
+/// IPv6 blocks refused (besides everything outside `2000::/3`), most specific first.
+const V6_BLOCKS: &[(Ipv6Addr, u8, &str)] = &[
+    (Ipv6Addr::LOCALHOST, 128, "a loopback address"),
+    (Ipv6Addr::UNSPECIFIED, 128, "the unspecified address"),
+    (
+        Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254),
+        128,
+        "a cloud metadata address",
+    ),
+    (
+        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
+        48,
+        "a NAT64 local-use address",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+        64,
+        "a discard-only address",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 1, 0, 0, 0, 0),
+        64,
+        "a dummy address (100:0:0:1::/64)",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        32,
+        "a Teredo address",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        23,
+        "an IETF protocol assignment address",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+        32,
+        "a documentation address",
+    ),
+    (
+        Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0),
+        16,
+        "a 6to4 address",
+    ),
+    (
+        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+        20,
+        "a documentation address",
+    ),
+    (
+        Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),
+        16,
+        "a segment routing (SRv6) address",
+    ),
+    (
+        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+        7,
+        "a private (unique local) address",
+    ),
+    (
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "a link-local address",
+    ),
+    (
+        Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "a site-local address (deprecated)",
+    ),
+    (
+        Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),
+        8,
+        "a multicast address",
+    ),
+];
 
 fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
@@ -381,29 +461,80 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     }
 }
 
+/// IPv4 blocks refused, most specific first.
+const V4_BLOCKS: &[(Ipv4Addr, u8, &str)] = &[
+    (
+        Ipv4Addr::new(169, 254, 169, 254),
+        32,
+        "a cloud metadata address",
+    ),
+    (
+        Ipv4Addr::new(100, 100, 100, 200),
+        32,
+        "a cloud metadata address",
+    ),
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "the unspecified address"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "a private address"),
+    (
+        Ipv4Addr::new(100, 64, 0, 0),
+        10,
+        "a shared (carrier-grade NAT) address",
+    ),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "a loopback address"),
+    (Ipv4Addr::new(169, 254, 0, 0), 16, "a link-local address"),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "a private address"),
+    (
+        Ipv4Addr::new(192, 0, 0, 0),
+        24,
+        "an IETF protocol assignment address",
+    ),
+    (
+        Ipv4Addr::new(192, 0, 2, 0),
+        24,
+        "a documentation or benchmarking address",
+    ),
+    (
+        Ipv4Addr::new(192, 88, 99, 0),
+        24,
+        "a 6to4 relay anycast address (deprecated)",
+    ),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "a private address"),
+    (
+        Ipv4Addr::new(198, 18, 0, 0),
+        15,
+        "a documentation or benchmarking address",
+    ),
+    (
+        Ipv4Addr::new(198, 51, 100, 0),
+        24,
+        "a documentation or benchmarking address",
+    ),
+    (
+        Ipv4Addr::new(203, 0, 113, 0),
+        24,
+        "a documentation or benchmarking address",
+    ),
+    (
+        Ipv4Addr::new(224, 0, 0, 0),
+        4,
+        "a broadcast, multicast or reserved address",
+    ),
+    (
+        Ipv4Addr::new(240, 0, 0, 0),
+        4,
+        "a broadcast, multicast or reserved address",
+    ),
+];
+
 fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let o = ip.octets();
-    if ip.is_loopback() {
-        Some("a loopback address")
-    } else if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(100, 100, 100, 200) {
-        Some("a cloud metadata address")
-    } else if ip.is_link_local() {
-        Some("a link-local address")
-    } else if ip.is_private() {
-        Some("a private address")
-    } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
-        Some("a shared (carrier-grade NAT) address")
-    } else if ip.is_unspecified() || o[0] == 0 {
-        Some("the unspecified address")
-    } else if ip.is_broadcast() || ip.is_multicast() || o[0] >= 240 {
-        Some("a broadcast, multicast or reserved address")
-    } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
-        Some("an IETF protocol assignment address")
-    } else if ip.is_documentation() || (o[0] == 198 && (o[1] & 0xfe) == 18) {
-        Some("a documentation or benchmarking address")
-    } else {
-        None
-    }
+    let bits = u32::from(ip);
+    V4_BLOCKS
+        .iter()
+        .find(|(net, len, _)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+            bits & mask == u32::from(*net)
+        })
+        .map(|(_, _, why)| *why)
 }
 
 #[cfg(test)]
@@ -514,6 +645,110 @@ mod tests {
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(forbidden_address(ip), None, "{ip} is public");
+        }
+    }
+
+    /// One address from each block of the IANA IPv4 and IPv6 Special-Purpose Address
+    /// Registries that is not globally reachable (and the other non-public blocks), with the
+    /// reason it is refused.
+    #[test]
+    fn every_special_purpose_block_is_refused() {
+        let refused = [
+            // IPv4 (RFC 6890 and its updates).
+            ("0.1.2.3", "unspecified"),        // 0.0.0.0/8 "this network"
+            ("10.20.30.40", "private"),        // 10.0.0.0/8
+            ("100.127.255.254", "shared"),     // 100.64.0.0/10
+            ("127.0.0.53", "loopback"),        // 127.0.0.0/8
+            ("169.254.10.1", "link-local"),    // 169.254.0.0/16
+            ("169.254.169.254", "metadata"),   // cloud metadata
+            ("172.20.0.1", "private"),         // 172.16.0.0/12
+            ("192.0.0.8", "IETF protocol"),    // 192.0.0.0/24 (dummy address)
+            ("192.0.0.170", "IETF protocol"),  // NAT64/DNS64 discovery
+            ("192.0.2.1", "documentation"),    // TEST-NET-1
+            ("192.88.99.1", "6to4 relay"),     // 192.88.99.0/24 (deprecated)
+            ("192.168.0.1", "private"),        // 192.168.0.0/16
+            ("198.19.255.1", "benchmarking"),  // 198.18.0.0/15
+            ("198.51.100.7", "documentation"), // TEST-NET-2
+            ("203.0.113.9", "documentation"),  // TEST-NET-3
+            ("224.0.0.251", "multicast"),      // 224.0.0.0/4
+            ("240.0.0.1", "reserved"),         // 240.0.0.0/4
+            ("255.255.255.255", "broadcast"),  // limited broadcast
+            // IPv6 (RFC 6890, 8190 and their updates).
+            ("::1", "loopback"),                 // ::1/128
+            ("::", "unspecified"),               // ::/128
+            ("::ffff:10.0.0.1", "private"),      // ::ffff:0:0/96, by its IPv4
+            ("::ffff:0:10.0.0.1", "reserved"),   // IPv4-translated (SIIT)
+            ("::0.0.1.2", "reserved"),           // ::/96 IPv4-compatible
+            ("64:ff9b::10.0.0.1", "private"),    // 64:ff9b::/96, by its IPv4
+            ("64:ff9b:1::1", "NAT64 local-use"), // 64:ff9b:1::/48
+            ("64:ff9b:1:ffff::8.8.8.8", "NAT64 local-use"),
+            ("100::1", "discard-only"), // 100::/64
+            ("100:0:0:1::1", "dummy"),  // 100:0:0:1::/64 (dummy prefix)
+            ("2001::1", "Teredo"),      // 2001::/32
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+            ("2001:2::1", "IETF protocol"), // 2001:2::/48 benchmarking
+            ("2001:10::1", "IETF protocol"), // ORCHID (deprecated)
+            ("2001:1ff::1", "IETF protocol"), // the rest of 2001::/23
+            ("2001:db8::1", "documentation"), // 2001:db8::/32
+            ("2002:c000:204::1", "6to4"),   // 2002::/16 (of 192.0.2.4)
+            ("2002:808:808::1", "6to4"),    // 2002::/16 (of 8.8.8.8: refused too)
+            ("3fff::1", "documentation"),   // 3fff::/20 (RFC 9637)
+            ("3fff:fff::1", "documentation"),
+            ("5f00::1", "segment routing"), // 5f00::/16 (RFC 9602)
+            ("fc00::1", "unique local"),    // fc00::/7
+            ("fdff::1", "unique local"),
+            ("fd00:ec2::254", "metadata"), // cloud metadata
+            ("fe80::1", "link-local"),     // fe80::/10
+            ("febf::1", "link-local"),
+            ("fec0::1", "site-local"), // fec0::/10 (deprecated)
+            ("feff::1", "site-local"),
+            ("ff02::1", "multicast"), // ff00::/8
+            ("4000::1", "reserved"),  // outside 2000::/3
+            ("1::1", "reserved"),
+            ("e000::1", "reserved"),
+        ];
+        for (ip, why) in refused {
+            let addr: IpAddr = ip.parse().unwrap();
+            let got = forbidden_address(addr);
+            assert!(
+                got.is_some_and(|g| g.contains(why)),
+                "{ip} should be refused as {why:?}, got {got:?}"
+            );
+        }
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "93.184.215.14",
+            "100.128.0.1",
+            "172.32.0.1",
+            "192.0.1.1",
+            "192.88.98.1",
+            "192.88.100.1",
+            "198.20.0.1",
+            "2606:4700::1111",
+            "2001:4860:4860::8888",
+            "2001:200::1",
+            "2003::1",
+            "2a00:1450:4001::1",
+            "3ffe::1",
+            "3fff:1000::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+        ] {
+            let addr: IpAddr = ip.parse().unwrap();
+            assert_eq!(forbidden_address(addr), None, "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn each_refused_block_is_written_as_its_network_address() {
+        for (net, len, why) in V4_BLOCKS {
+            let host = u32::MAX.checked_shr(u32::from(*len)).unwrap_or(0);
+            assert_eq!(u32::from(*net) & host, 0, "{net}/{len} ({why})");
+        }
+        for (net, len, why) in V6_BLOCKS {
+            let host = u128::MAX.checked_shr(u32::from(*len)).unwrap_or(0);
+            assert_eq!(u128::from(*net) & host, 0, "{net}/{len} ({why})");
         }
     }
 

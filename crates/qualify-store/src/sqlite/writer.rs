@@ -18,6 +18,7 @@
 //! call for (`Effect::signals`): a transition, due work, a changed fault list.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use qualify_core::effects::Signals;
 use rusqlite::Connection;
@@ -106,9 +107,26 @@ impl Writer {
         S: FnOnce(&mut Connection, &StoreError) -> StoreResult<()> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
+        // Set when the caller stops waiting (its request timed out, its client went away,
+        // shutdown): an operation that has not finished then stops and rolls back, so that a
+        // write nobody waits for any more commits nothing and holds the writer no longer.
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let guard = Abandon(Some(abandoned.clone()));
         let job: Job = Box::new(move |conn| {
-            let (mut result, signals) = in_savepoint(conn, op);
+            let (mut result, signals) = if abandoned.load(Ordering::Relaxed) {
+                (Err(abandoned_error()), Signals::NONE)
+            } else {
+                // A handler that cannot be set only means that this write, once started, runs
+                // to its end.
+                let flag = abandoned.clone();
+                let _ = conn
+                    .progress_handler(PROGRESS_STEPS, Some(move || flag.load(Ordering::Relaxed)));
+                let ran = in_savepoint(conn, op);
+                let _ = conn.progress_handler(0, None::<fn() -> bool>);
+                ran
+            };
             if let Err(e) = &result
+                && !abandoned.load(Ordering::Relaxed)
                 && let Err(not_settled) = settle(conn, e)
             {
                 result = Err(not_settled);
@@ -126,10 +144,37 @@ impl Writer {
             .send(job)
             .await
             .map_err(|_| StoreError::unavailable("the database writer has stopped"))?;
-        answer
+        let answer = answer
             .await
-            .map_err(|_| StoreError::unavailable("the database writer failed before committing"))?
+            .map_err(|_| StoreError::unavailable("the database writer failed before committing"))?;
+        guard.disarm();
+        answer
     }
+}
+
+/// How many SQLite virtual-machine steps pass between two looks at whether the caller of a
+/// running operation stopped waiting.
+const PROGRESS_STEPS: std::ffi::c_int = 10_000;
+
+/// Marks an operation abandoned when the future that waits for it is dropped before its answer.
+struct Abandon(Option<Arc<AtomicBool>>);
+
+impl Abandon {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+fn abandoned_error() -> StoreError {
+    StoreError::unavailable("the write was abandoned by its caller before it ran")
 }
 
 fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {

@@ -17,6 +17,7 @@ crate::backends!(
     scenarios_are_set_read_and_removed,
     fixtures_are_seeded_snapshotted_and_restored,
     an_advance_claims_the_due_jobs_of_its_scope_and_reports_their_transitions,
+    a_write_whose_caller_stops_waiting_commits_nothing,
 );
 
 async fn clocks_are_planned_changed_and_stamp_a_partners_writes(store: &dyn Store) {
@@ -283,4 +284,50 @@ async fn an_advance_claims_the_due_jobs_of_its_scope_and_reports_their_transitio
         )
     );
     assert_eq!(store.unfinished_due_by(scope, at(60_000)).await.unwrap(), 0);
+}
+
+/// A seed whose caller gives up (its request timed out) stops and rolls back instead of
+/// committing later, and another partner's write then goes through.
+async fn a_write_whose_caller_stops_waiting_commits_nothing(store: &dyn Store) {
+    use qualify_core::fixture::QualificationFixture;
+    use qualify_core::qualification::{EducationSegment, SettableQualification};
+    let (p, other) = (PartnerId::new_random(), PartnerId::new_random());
+    let customers = (0..4_000)
+        .map(|_| CustomerFixture {
+            id: qualify_core::CustomerId::new_random(),
+            company: Default::default(),
+            billing: Default::default(),
+            gdap_roles: vec![],
+            validation_status: None,
+            qualifications: vec![QualificationFixture {
+                qualification: SettableQualification::Education,
+                education_segment: Some(EducationSegment::K12),
+                website: None,
+                validation_code: None,
+                vetting_status: VettingStatus::InReview,
+                vetting_reason: None,
+                vetting_create_date: None,
+            }],
+        })
+        .collect();
+    let big = Fixture {
+        partners: vec![PartnerFixture {
+            id: p,
+            validation_codes: vec![],
+            customers,
+            vetting: None,
+            clock: None,
+        }],
+    };
+    let policy = manual();
+    let seed = store.apply_fixture(FixtureMode::Seed { record: None }, &big, at(0), &policy);
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(20), seed).await;
+    assert!(gave_up.is_err(), "4,000 customers are not seeded in 20 ms");
+    customer(store, other).await;
+    assert!(
+        store.snapshot(Scope::Partner(p)).await.unwrap().partners[0]
+            .customers
+            .is_empty(),
+        "nothing of the abandoned seed was stored"
+    );
 }
