@@ -10,7 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from qualify._binary import find_qualify_bin
 from qualify.partner import ClientChecksFailed, ControlError, Partner, Session
-from qualify.server import QualifyError, Server, wait_ready
+from qualify.errors import QualifyError
+from qualify.server import Server, wait_ready
 
 try:
     __version__ = version("qualify-emulator")

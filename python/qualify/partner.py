@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from qualify.server import QualifyError
+from qualify.errors import QualifyError
 
 TIMEOUT = 150  # seconds: above the server's default advance timeout (2 min)
 _WRITES = {"POST", "PUT", "PATCH"}

@@ -13,10 +13,7 @@ from typing import Iterable, Optional, Sequence
 import requests
 
 from qualify._binary import find_qualify_bin
-
-
-class QualifyError(Exception):
-    """qualify could not be started, reached, or asked."""
+from qualify.errors import QualifyError
 
 
 def _ready(url: str) -> bool:

@@ -3,10 +3,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use qualify_core::PartnerId;
 use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
 use qualify_server::{DevToken, Secret, mint_dev_token};
+
+use crate::flags::{duration, guid};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,22 +72,6 @@ pub struct TokenArgs {
     pub audience: String,
 }
 
-/// The value parser of a duration flag (`value_parser = duration`): `250ms`, `30s`, `1h 30m`.
-/// A bad value is a usage error (exit 2) in clap's words, "invalid value '1x' for '--ttl <TTL>'",
-/// followed by this: what is wrong and what is accepted (not humantime's own message, which
-/// lists units such as "months" that a flag never wants).
-pub fn duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|_| format!("`{s}` is not a duration (e.g. 250ms, 30s, 5m, 1h)"))
-}
-
-/// The value parser of a GUID flag (`value_parser = guid`), e.g. a partner tenant id.
-pub fn guid(s: &str) -> Result<PartnerId, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a GUID (e.g. 9daaeb1c-4d6c-4bb0-9d4b-5d63dc3e0f3a)"))
-}
-
 pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     let (tenant, ttl) = (args.tenant, args.ttl);
     let secret = Secret::new(args.dev_secret.unwrap_or_else(|| DEFAULT_DEV_SECRET.into()));
@@ -102,6 +88,14 @@ pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     );
     outln!("{token}")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `serve` command as clap has it (for the README's table and the tests).
+pub fn serve_command() -> clap::Command {
+    Cli::command()
+        .find_subcommand("serve")
+        .expect("serve is a subcommand")
+        .clone()
 }
 
 #[cfg(test)]

@@ -160,10 +160,10 @@ pub enum QualificationsCommand {
         #[arg(long, value_parser = one_of(Qualification::KNOWN))]
         qualification: Option<Qualification>,
         /// Give up after this long (exit code 4), e.g. 90s, 10m
-        #[arg(long, default_value = "5m", value_parser = crate::cli::duration)]
+        #[arg(long, default_value = "5m", value_parser = crate::flags::duration)]
         timeout: Duration,
         /// Pause between two looks (longer when the server says Retry-After)
-        #[arg(long, default_value = "2s", value_parser = crate::cli::duration)]
+        #[arg(long, default_value = "2s", value_parser = crate::flags::duration)]
         interval: Duration,
     },
 }

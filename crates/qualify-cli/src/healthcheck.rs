@@ -16,7 +16,7 @@ pub struct HealthcheckArgs {
     #[arg(long)]
     pub base_url: Option<String>,
     /// How long the check may take in all, e.g. 3s
-    #[arg(long, default_value = "3s", value_parser = crate::cli::duration)]
+    #[arg(long, default_value = "3s", value_parser = crate::flags::duration)]
     pub timeout: std::time::Duration,
 }
 

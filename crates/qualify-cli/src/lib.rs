@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod control;
+pub mod flags;
 pub mod healthcheck;
 pub mod instance_lock;
 pub mod remote;

@@ -45,7 +45,7 @@ pub struct ConnectionArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// Time one HTTP attempt may take, e.g. 30s
-    #[arg(long, default_value = "30s", global = true, value_parser = crate::cli::duration)]
+    #[arg(long, default_value = "30s", global = true, value_parser = crate::flags::duration)]
     pub request_timeout: Duration,
     /// Attempts per call (retries on 429, 5xx and connection errors; 1 turns retries off)
     #[arg(long, default_value_t = 4, global = true)]

@@ -219,7 +219,7 @@ pub struct JournalArgs {
     #[arg(long)]
     pub follow: bool,
     /// How often --follow asks
-    #[arg(long, default_value = "500ms", value_parser = crate::cli::duration)]
+    #[arg(long, default_value = "500ms", value_parser = crate::flags::duration)]
     pub interval: Duration,
 }
 

@@ -8,6 +8,7 @@ use crate::http::{Call, MS_CONTINUATION_TOKEN};
 use crate::models::{
     BillingProfile, CompanyProfile, Customer, NewCustomer, ResourceCollection, ValidationType,
 };
+use crate::ops::customer_ref::CustomerRef;
 use crate::ops::qualifications::{LegacyQualificationOperations, Qualifications};
 use crate::ops::validations::ValidationStatusOperations;
 
@@ -25,8 +26,7 @@ impl<'a> Customers<'a> {
     /// The operations on one customer. `id` is the customer's tenant id (a GUID).
     pub fn by_id(&self, id: impl std::fmt::Display) -> CustomerOperations<'a> {
         CustomerOperations {
-            client: self.client,
-            id: id.to_string(),
+            customer: CustomerRef::new(self.client, id.to_string()),
         }
     }
 
@@ -91,57 +91,53 @@ impl<'a> Customers<'a> {
 /// `client.customers().by_id(id)`.
 #[derive(Debug, Clone)]
 pub struct CustomerOperations<'a> {
-    client: &'a Client,
-    id: String,
+    customer: CustomerRef<'a>,
 }
 
 impl<'a> CustomerOperations<'a> {
     pub fn id(&self) -> &str {
-        &self.id
+        self.customer.id()
     }
 
-    pub(crate) fn segments<'s>(&'s self, rest: &[&'s str]) -> Vec<&'s str> {
-        let mut s = vec!["v1", "customers", self.id.as_str()];
-        s.extend_from_slice(rest);
-        s
-    }
-
-    pub(crate) fn client(&self) -> &'a Client {
-        self.client
+    fn segments<'s>(&'s self, rest: &[&'s str]) -> Vec<&'s str> {
+        self.customer.segments(rest)
     }
 
     /// `GET /v1/customers/{id}`.
     pub async fn get(&self) -> Result<Customer> {
-        self.client.send(Call::get(&self.segments(&[]))).await
+        self.customer
+            .client()
+            .send(Call::get(&self.segments(&[])))
+            .await
     }
 
     /// `.../profiles`.
     pub fn profiles(&self) -> Profiles<'a> {
         Profiles {
-            customer: self.clone(),
+            customer: self.customer.clone(),
         }
     }
 
     /// `.../qualifications`: the current contract.
     pub fn qualifications(&self) -> Qualifications<'a> {
-        Qualifications::new(self.clone())
+        Qualifications::new(self.customer.clone())
     }
 
     /// `.../qualification`: the retired single-value contract.
     pub fn qualification(&self) -> LegacyQualificationOperations<'a> {
-        LegacyQualificationOperations::new(self.clone())
+        LegacyQualificationOperations::new(self.customer.clone())
     }
 
     /// `.../validationStatus?type=...`.
     pub fn validation_status(&self, kind: ValidationType) -> ValidationStatusOperations<'a> {
-        ValidationStatusOperations::new(self.clone(), kind)
+        ValidationStatusOperations::new(self.customer.clone(), kind)
     }
 }
 
 /// `client.customers().by_id(id).profiles()`.
 #[derive(Debug, Clone)]
 pub struct Profiles<'a> {
-    customer: CustomerOperations<'a>,
+    customer: CustomerRef<'a>,
 }
 
 impl<'a> Profiles<'a> {
@@ -160,27 +156,27 @@ impl<'a> Profiles<'a> {
 
 #[derive(Debug, Clone)]
 pub struct CompanyProfileOperations<'a> {
-    customer: CustomerOperations<'a>,
+    customer: CustomerRef<'a>,
 }
 
 impl CompanyProfileOperations<'_> {
     /// `GET .../profiles/company`.
     pub async fn get(&self) -> Result<CompanyProfile> {
         let segments = self.customer.segments(&["profiles", "company"]);
-        self.customer.client.send(Call::get(&segments)).await
+        self.customer.client().send(Call::get(&segments)).await
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct BillingProfileOperations<'a> {
-    customer: CustomerOperations<'a>,
+    customer: CustomerRef<'a>,
 }
 
 impl BillingProfileOperations<'_> {
     /// `GET .../profiles/billing`.
     pub async fn get(&self) -> Result<BillingProfile> {
         let segments = self.customer.segments(&["profiles", "billing"]);
-        self.customer.client.send(Call::get(&segments)).await
+        self.customer.client().send(Call::get(&segments)).await
     }
 
     /// `PUT .../profiles/billing` with `If-Match: etag` (the etag of the profile you read): a
@@ -191,6 +187,6 @@ impl BillingProfileOperations<'_> {
         let call = Call::new(Method::PUT, &segments)
             .header("If-Match", crate::http::quoted_etag(etag))
             .json(profile)?;
-        self.customer.client.send(call).await
+        self.customer.client().send(call).await
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod control;
+mod customer_ref;
 pub mod customers;
 pub mod events;
 pub mod qualifications;

@@ -9,12 +9,12 @@ use crate::http::Call;
 use crate::models::{
     Bare, CustomerQualification, LegacyQualification, Qualification, QualificationRequest,
 };
-use crate::ops::customers::CustomerOperations;
+use crate::ops::customer_ref::CustomerRef;
 
 /// `client.customers().by_id(id).qualifications()`.
 #[derive(Debug, Clone)]
 pub struct Qualifications<'a> {
-    customer: CustomerOperations<'a>,
+    customer: CustomerRef<'a>,
 }
 
 /// How long [`Qualifications::wait`] waits, and how often it looks.
@@ -37,7 +37,7 @@ impl Default for WaitOptions {
 }
 
 impl<'a> Qualifications<'a> {
-    pub(crate) fn new(customer: CustomerOperations<'a>) -> Self {
+    pub(crate) fn new(customer: CustomerRef<'a>) -> Self {
         Self { customer }
     }
 
@@ -149,11 +149,11 @@ impl<'a> Qualifications<'a> {
 /// still called by old code.
 #[derive(Debug, Clone)]
 pub struct LegacyQualificationOperations<'a> {
-    customer: CustomerOperations<'a>,
+    customer: CustomerRef<'a>,
 }
 
 impl<'a> LegacyQualificationOperations<'a> {
-    pub(crate) fn new(customer: CustomerOperations<'a>) -> Self {
+    pub(crate) fn new(customer: CustomerRef<'a>) -> Self {
         Self { customer }
     }
 

@@ -4,7 +4,7 @@ use crate::Client;
 use crate::error::Result;
 use crate::http::Call;
 use crate::models::{ValidationCode, ValidationStatus, ValidationType};
-use crate::ops::customers::CustomerOperations;
+use crate::ops::customer_ref::CustomerRef;
 
 /// `client.validation_codes()`.
 #[derive(Debug, Clone, Copy)]
@@ -28,12 +28,12 @@ impl<'a> ValidationCodes<'a> {
 /// `client.customers().by_id(id).validation_status(ValidationType::Account)`.
 #[derive(Debug, Clone)]
 pub struct ValidationStatusOperations<'a> {
-    customer: CustomerOperations<'a>,
+    customer: CustomerRef<'a>,
     kind: ValidationType,
 }
 
 impl<'a> ValidationStatusOperations<'a> {
-    pub(crate) fn new(customer: CustomerOperations<'a>, kind: ValidationType) -> Self {
+    pub(crate) fn new(customer: CustomerRef<'a>, kind: ValidationType) -> Self {
         Self { customer, kind }
     }
 

@@ -1,0 +1,5 @@
+"""The package's errors."""
+
+
+class QualifyError(Exception):
+    """qualify could not be started, reached, or asked."""
