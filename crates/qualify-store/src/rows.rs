@@ -435,3 +435,11 @@ pub(crate) fn applied_transition(r: &impl Cells) -> StoreResult<crate::AppliedTr
         at: from_millis(r.int("at")?),
     })
 }
+
+/// A claim at wall time `wall` holding its jobs for `lease`: the wall time and the lease's end,
+/// in milliseconds.
+pub(crate) fn lease(wall: time::OffsetDateTime, lease: std::time::Duration) -> (i64, i64) {
+    let wall_ms = qualify_core::time_fmt::to_millis(wall);
+    let until = wall_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    (wall_ms, until)
+}

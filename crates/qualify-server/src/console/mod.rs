@@ -26,7 +26,14 @@ use crate::http::body::ok;
 use crate::http::error::ApiError;
 
 const INDEX: &str = include_str!("../../console/index.html");
-const SCRIPT: &str = include_str!("../../console/console.js");
+/// The scripts, in the order index.html loads them: the shared part, one per view, the start.
+const SCRIPTS: [(&str, &str); 5] = [
+    ("console.js", include_str!("../../console/console.js")),
+    ("queue.js", include_str!("../../console/queue.js")),
+    ("request.js", include_str!("../../console/request.js")),
+    ("partner.js", include_str!("../../console/partner.js")),
+    ("start.js", include_str!("../../console/start.js")),
+];
 const STYLE: &str = include_str!("../../console/console.css");
 
 /// The policy of every console response: nothing but this origin, no inline code, no framing.
@@ -110,9 +117,10 @@ async fn page() -> Response {
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
-    let (content_type, body) = match file.as_str() {
-        "console.js" => ("text/javascript; charset=utf-8", SCRIPT),
-        "console.css" => ("text/css; charset=utf-8", STYLE),
+    let script = SCRIPTS.iter().find(|(name, _)| *name == file);
+    let (content_type, body) = match (file.as_str(), script) {
+        (_, Some((_, body))) => ("text/javascript; charset=utf-8", *body),
+        ("console.css", None) => ("text/css; charset=utf-8", STYLE),
         _ => {
             return ApiError::new(ErrorKind::NotFound, "The console has no such asset.")
                 .into_response();

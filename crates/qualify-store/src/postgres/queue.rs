@@ -34,8 +34,7 @@ impl QueueReads for PgStore {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<Job>> {
-        let wall_ms = to_millis(wall);
-        let until = wall_ms + lease.as_millis() as i64;
+        let (wall_ms, until) = rows::lease(wall, lease);
         let mut conn = self.pool.acquire().await?;
         let (gfrozen, goffset) = global_clock(&mut conn).await?;
         let claimed = sqlx::query(concat!(
@@ -66,8 +65,7 @@ impl QueueReads for PgStore {
         scope: Scope,
         due_by: OffsetDateTime,
     ) -> StoreResult<Vec<Job>> {
-        let wall_ms = to_millis(wall);
-        let until = wall_ms + lease.as_millis() as i64;
+        let (wall_ms, until) = rows::lease(wall, lease);
         let (filter, param) = scope_filter(scope, 3);
         let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET lease_owner = $5, lease_until = $6, attempts = attempts + 1 WHERE id IN \

@@ -34,8 +34,7 @@ impl QueueReads for SqliteStore {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<Job>> {
-        let wall_ms = to_millis(wall);
-        let until = wall_ms + lease.as_millis() as i64;
+        let (wall_ms, until) = rows::lease(wall, lease);
         let owner = owner.to_owned();
         self.writer
             .write(move |conn| {
@@ -76,8 +75,7 @@ impl QueueReads for SqliteStore {
         scope: Scope,
         due_by: OffsetDateTime,
     ) -> StoreResult<Vec<Job>> {
-        let wall_ms = to_millis(wall);
-        let until = wall_ms + lease.as_millis() as i64;
+        let (wall_ms, until) = rows::lease(wall, lease);
         let owner = owner.to_owned();
         let (filter, param) = scope_filter(scope, 3);
         let sql = format!(
