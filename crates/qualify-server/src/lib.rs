@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod operator;
 pub mod partner;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod traffic;
 

@@ -1,7 +1,17 @@
-//! The in-process test harness: the real router without a socket, a fresh store, a manual clock
-//! and a synchronous drain of the job queue, so that HTTP behaviour tests run in milliseconds
-//! and never sleep. Black-box tests that need a process (crash, cluster, slow clients, attacks,
-//! the CLI) start the binary instead (`crates/qualify-cli/tests/api`).
+//! The test harness (cargo feature `testing`, which only test builds enable): one interface,
+//! [`Api`], over the two ways a test can reach a server —
+//!
+//! - **in process** ([`TestApp`]): the real router without a socket, a fresh store, a manual
+//!   clock and a synchronous drain of the job queue, so that HTTP contract tests run in
+//!   milliseconds and never sleep;
+//! - **over a socket** ([`Api::over_http`]): a real server on `127.0.0.1:0` — the `qualify`
+//!   process that the black-box suite (`crates/qualify-cli/tests/api`) starts, for what needs a
+//!   process (crash, signals, slow clients and the transport, the CLI, a cluster).
+//!
+//! Both send the same requests ([`Req`]), give the same answers ([`Resp`]), mint the same
+//! partners and tokens, and wait the same way: [`Api::eventually`] runs the due jobs in process
+//! and polls with a deadline over a socket. A contract test body written against `&Api` runs on
+//! either.
 //!
 //! ```no_run
 //! # async fn t() {
@@ -23,11 +33,12 @@
 //! The store is an in-memory SQLite database, or a fresh PostgreSQL database when
 //! `QUALIFY_TEST_BACKEND=postgres` (with `QUALIFY_TEST_POSTGRES_URL`).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 use http_body_util::BodyExt;
 use qualify_core::{ManualClock, PartnerId};
 use qualify_store::{PgSettings, PgStore, SqliteStore, Store};
@@ -35,128 +46,152 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
-use crate::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
-use crate::{AppState, DevToken, Secret, ServerConfig, mint_dev_token, routes, worker};
+use crate::app::routes;
+use crate::app::state::{AppState, AppStateBuilder};
+use crate::events::webhooks::Resolver;
+use crate::http::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
+use crate::jobs;
+use crate::{DevToken, Secret, ServerConfig, mint_dev_token};
 
 /// Where the manual clock of a [`TestApp`] starts: 2026-01-05T12:00:00Z.
 pub const T0: OffsetDateTime = time::macros::datetime!(2026-01-05 12:00:00 UTC);
 
-/// A server without a socket.
-pub struct TestApp {
-    pub state: AppState,
-    pub clock: Arc<ManualClock>,
-    app: routes::App,
-    /// Dropped with the harness: its event feed stops.
-    _feed_stop: tokio::sync::watch::Sender<bool>,
-}
+/// How often [`poll_until`] asks again.
+const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// A store for a test: in-memory SQLite, or a fresh PostgreSQL database when
 /// `QUALIFY_TEST_BACKEND=postgres`.
 pub async fn test_store() -> Arc<dyn Store> {
+    match backend() {
+        Backend::Postgres => open_store(&fresh_postgres().await).await,
+        Backend::Sqlite => open_store("sqlite::memory:").await,
+    }
+}
+
+/// The database URL of a test that must reach its database from outside the server (another
+/// process, a direct read of its tables): a SQLite file in `dir`, or a fresh PostgreSQL database
+/// when `QUALIFY_TEST_BACKEND=postgres`.
+pub async fn test_database_url(dir: &Path) -> String {
+    match backend() {
+        Backend::Postgres => fresh_postgres().await,
+        Backend::Sqlite => format!("sqlite://{}", dir.join("qualify.db").display()),
+    }
+}
+
+/// Opens the store of `url` (`sqlite:...` or `postgres://...`).
+pub async fn open_store(url: &str) -> Arc<dyn Store> {
+    if url.starts_with("postgres") {
+        Arc::new(
+            PgStore::open(url, &PgSettings::default())
+                .await
+                .unwrap_or_else(|e| panic!("opening the test database {url}: {e}")),
+        )
+    } else {
+        Arc::new(
+            SqliteStore::open(url)
+                .await
+                .unwrap_or_else(|e| panic!("opening the test database {url}: {e}")),
+        )
+    }
+}
+
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn backend() -> Backend {
     match std::env::var("QUALIFY_TEST_BACKEND").as_deref() {
-        Ok("postgres") => {
-            let url = qualify_store::testing::fresh_postgres_database()
-                .await
-                .unwrap_or_else(|| {
-                    panic!(
-                        "QUALIFY_TEST_BACKEND=postgres needs {}",
-                        qualify_store::testing::POSTGRES_URL_VAR
-                    )
-                });
-            Arc::new(
-                PgStore::open(&url, &PgSettings::default())
-                    .await
-                    .expect("opening the test database"),
-            )
-        }
-        Ok("sqlite") | Err(_) => Arc::new(
-            SqliteStore::open("sqlite::memory:")
-                .await
-                .expect("opening an in-memory database"),
-        ),
+        Ok("postgres") => Backend::Postgres,
+        Ok("sqlite") | Err(_) => Backend::Sqlite,
         Ok(other) => panic!("QUALIFY_TEST_BACKEND={other:?} is not sqlite or postgres"),
     }
 }
 
-impl TestApp {
-    /// Manual vetting, no throttling, the clock at [`T0`].
-    pub async fn new() -> Self {
-        Self::with_config(|_| {}).await
-    }
+async fn fresh_postgres() -> String {
+    qualify_store::testing::fresh_postgres_database()
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "QUALIFY_TEST_BACKEND=postgres needs {}",
+                qualify_store::testing::POSTGRES_URL_VAR
+            )
+        })
+}
 
-    /// Like [`TestApp::new`], with the configuration changed by `configure`.
-    pub async fn with_config(configure: impl FnOnce(&mut ServerConfig)) -> Self {
-        let mut config = ServerConfig {
-            rate_limit_per_minute: 0,
-            ..ServerConfig::default()
-        };
-        configure(&mut config);
-        Self::on(test_store().await, config).await
+/// Asks `check` until it gives a value, at most for `within` (every 20 ms); panics with `what`
+/// after that. The one way a test waits for something it cannot cause itself (a process, a
+/// socket, another instance): never a pause that hopes.
+pub async fn poll_until<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
     }
+}
 
-    /// A harness on a given store (e.g. one that another `TestApp` also uses: two instances).
-    pub async fn on(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        Self::on_with(store, config, worker::Handlers::standard()).await
-    }
+/// The server a test talks to: the router in process, or a real server over a socket. Requests,
+/// answers, partners and the helpers below are the same for both.
+#[derive(Clone)]
+pub struct Api {
+    target: Target,
+}
 
-    /// Like [`TestApp::on`], with these job handlers (a test's own job kinds).
-    pub async fn on_with(
-        store: Arc<dyn Store>,
-        config: ServerConfig,
-        jobs: worker::Handlers,
-    ) -> Self {
-        Self::build(AppState::builder(store, config).jobs(jobs)).await
-    }
+#[derive(Clone)]
+enum Target {
+    InProcess { app: routes::App, state: AppState },
+    Socket { base: String, http: reqwest::Client },
+}
 
-    /// Like [`TestApp::with_config`], resolving webhook hosts with `resolver`.
-    pub async fn with_resolver(
-        configure: impl FnOnce(&mut ServerConfig),
-        resolver: Arc<dyn crate::webhooks::Resolver>,
-    ) -> Self {
-        let mut config = ServerConfig {
-            rate_limit_per_minute: 0,
-            ..ServerConfig::default()
-        };
-        configure(&mut config);
-        Self::build(AppState::builder(test_store().await, config).resolver(resolver)).await
-    }
-
-    async fn build(builder: crate::AppStateBuilder) -> Self {
-        let clock = Arc::new(ManualClock::new(T0));
-        let state = builder
-            .clock(clock.clone())
-            .build()
-            .await
-            .expect("building the app state");
-        state.set_worker_running();
-        // The event stream's feed, as `serve` runs it (it stops with the test's runtime).
-        let (feed_stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(crate::events::run_feed(state.clone(), stopped));
+impl Api {
+    /// A server listening at `base` (`http://127.0.0.1:PORT`).
+    pub fn over_http(base: impl Into<String>) -> Self {
         Self {
-            app: routes::app(state.clone()),
-            state,
-            clock,
-            _feed_stop: feed_stop,
+            target: Target::Socket {
+                base: base.into(),
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("an HTTP client"),
+            },
         }
     }
 
-    /// Moves the manual clock on and wakes the worker.
-    pub fn advance(&self, by: Duration) {
-        self.clock.advance(by);
-        self.state.wake_worker();
+    fn in_process(state: AppState) -> Self {
+        Self {
+            target: Target::InProcess {
+                app: routes::app(state.clone()),
+                state,
+            },
+        }
     }
 
-    /// Runs every job that is due by the clock's time, as the worker would, and returns how
-    /// many ran.
-    pub async fn run_pending_jobs(&self) -> usize {
-        worker::drain(&self.state, "test-worker")
-            .await
-            .expect("running the pending jobs")
+    /// `http://127.0.0.1:PORT` over a socket; `None` in process.
+    pub fn base(&self) -> Option<&str> {
+        match &self.target {
+            Target::Socket { base, .. } => Some(base),
+            Target::InProcess { .. } => None,
+        }
+    }
+
+    /// Whether requests go through a socket to a server (not to a router in this process).
+    pub fn is_remote(&self) -> bool {
+        self.base().is_some()
     }
 
     pub fn req(&self, method: Method, path: &str) -> Req<'_> {
         Req {
-            app: self,
+            api: self,
             method,
             path: path.to_owned(),
             headers: vec![],
@@ -190,6 +225,48 @@ impl TestApp {
         token(PartnerId::new_random(), true, true)
     }
 
+    /// Waits until `check` gives a value: in process, the due jobs run first (each time:
+    /// nothing else would run them); over a socket the server's own worker runs them, and
+    /// `check` is asked again until `within` has passed.
+    pub async fn eventually<T>(
+        &self,
+        what: &str,
+        within: Duration,
+        mut check: impl AsyncFnMut() -> Option<T>,
+    ) -> T {
+        poll_until(what, within, async || {
+            if let Target::InProcess { state, .. } = &self.target {
+                jobs::drain(state, "test-worker")
+                    .await
+                    .expect("running the pending jobs");
+            }
+            check().await
+        })
+        .await
+    }
+
+    /// The customer's last qualification request once it has left InReview (see
+    /// [`Api::eventually`]).
+    pub async fn wait_terminal(
+        &self,
+        partner: &Partner,
+        customer: &str,
+        within: Duration,
+    ) -> Value {
+        self.eventually(
+            &format!("a decision of {customer}'s request"),
+            within,
+            async || {
+                let list = self.qualifications(partner, customer).await;
+                list.as_array()
+                    .and_then(|a| a.last())
+                    .filter(|last| last["vettingStatus"] != "InReview")
+                    .cloned()
+            },
+        )
+        .await
+    }
+
     pub async fn create_customer(&self, partner: &Partner) -> String {
         self.create_customer_with_domain(partner, "contoso.onmicrosoft.com")
             .await
@@ -221,10 +298,32 @@ impl TestApp {
             .to_owned()
     }
 
+    /// `POST /v1/customers/{id}/qualifications` as the partner (App+User).
+    pub async fn create_qualification(
+        &self,
+        partner: &Partner,
+        customer: &str,
+        body: Value,
+    ) -> Resp {
+        self.post(&qualifications_path(customer))
+            .token(&partner.app_user)
+            .json(body)
+            .send()
+            .await
+    }
+
     /// `GET /v1/customers/{id}/qualifications` as the partner (200).
     pub async fn qualifications(&self, partner: &Partner, customer: &str) -> Value {
         self.ok(self
-            .get(&format!("/v1/customers/{customer}/qualifications"))
+            .get(&qualifications_path(customer))
+            .token(&partner.app_user))
+            .await
+    }
+
+    /// The partner's validation codes (`GET /v1/customers/all/validations`, 200).
+    pub async fn codes(&self, partner: &Partner) -> Value {
+        self.ok(self
+            .get("/v1/customers/all/validations")
             .token(&partner.app_user))
             .await
     }
@@ -308,6 +407,108 @@ impl TestApp {
     }
 }
 
+/// A server without a socket: [`Api`] in process, plus what only a process of one's own can
+/// do — move the clock, run the queue now, reach the state.
+pub struct TestApp {
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    api: Api,
+    /// Dropped with the harness: its event feed stops.
+    _feed_stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestApp {
+    /// Manual vetting, no throttling, the clock at [`T0`].
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// Like [`TestApp::new`], with the configuration changed by `configure`.
+    pub async fn with_config(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::on(test_store().await, test_config(configure)).await
+    }
+
+    /// Like [`TestApp::new`], on the database of `url` (see [`test_database_url`]).
+    pub async fn at(url: &str) -> Self {
+        Self::on(open_store(url).await, test_config(|_| {})).await
+    }
+
+    /// A harness on a given store (e.g. one that another `TestApp` also uses: two instances).
+    pub async fn on(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        Self::on_with(store, config, jobs::Handlers::standard()).await
+    }
+
+    /// Like [`TestApp::on`], with these job handlers (a test's own job kinds).
+    pub async fn on_with(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        jobs: jobs::Handlers,
+    ) -> Self {
+        Self::build(AppState::builder(store, config).jobs(jobs)).await
+    }
+
+    /// Like [`TestApp::with_config`], resolving webhook hosts with `resolver`.
+    pub async fn with_resolver(
+        configure: impl FnOnce(&mut ServerConfig),
+        resolver: Arc<dyn Resolver>,
+    ) -> Self {
+        Self::build(
+            AppState::builder(test_store().await, test_config(configure)).resolver(resolver),
+        )
+        .await
+    }
+
+    async fn build(builder: AppStateBuilder) -> Self {
+        let clock = Arc::new(ManualClock::new(T0));
+        let state = builder
+            .clock(clock.clone())
+            .build()
+            .await
+            .expect("building the app state");
+        state.set_worker_running();
+        // The event stream's feed, as `serve` runs it (it stops with the test's runtime).
+        let (feed_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(crate::events::run_feed(state.clone(), stopped));
+        Self {
+            api: Api::in_process(state.clone()),
+            state,
+            clock,
+            _feed_stop: feed_stop,
+        }
+    }
+
+    /// Moves the manual clock on and wakes the worker.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.state.wake_worker();
+    }
+
+    /// Runs every job that is due by the clock's time, as the worker would, and returns how
+    /// many ran.
+    pub async fn run_pending_jobs(&self) -> usize {
+        jobs::drain(&self.state, "test-worker")
+            .await
+            .expect("running the pending jobs")
+    }
+}
+
+/// The configuration of a [`TestApp`]: no throttling, then `configure`.
+fn test_config(configure: impl FnOnce(&mut ServerConfig)) -> ServerConfig {
+    let mut config = ServerConfig {
+        rate_limit_per_minute: 0,
+        ..ServerConfig::default()
+    };
+    configure(&mut config);
+    config
+}
+
 /// A partner tenant and its dev tokens.
 #[derive(Debug, Clone)]
 pub struct Partner {
@@ -357,22 +558,67 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// `/v1/customers/{customer}/qualifications`.
+pub fn qualifications_path(customer: &str) -> String {
+    format!("/v1/customers/{customer}/qualifications")
+}
+
+/// An Education request (HigherEducation, `contoso.edu`).
+pub fn education() -> Value {
+    json!({"qualification": "Education", "educationSegment": "HigherEducation", "website": "contoso.edu"})
+}
+
+/// An Education request (HigherEducation) with this website, or none.
+pub fn education_at(website: Option<&str>) -> Value {
+    let mut b = json!({"qualification": "Education", "educationSegment": "HigherEducation"});
+    if let Some(w) = website {
+        b["website"] = json!(w);
+    }
+    b
+}
+
+/// A GovernmentCommunityCloud request with the validation code `code`.
+pub fn gcc(code: &str) -> Value {
+    json!({"qualification": "GovernmentCommunityCloud", "validationCode": code})
+}
+
+/// A StateOwnedEntity request.
+pub fn state_owned() -> Value {
+    json!({"qualification": "StateOwnedEntity"})
+}
+
+/// Asserts a 201 of a new request of `qualification`, InReview.
+#[track_caller]
+pub fn assert_created(r: &Resp, qualification: &str) {
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["qualification"], qualification, "{}", r.text);
+    assert_eq!(r.body["vettingStatus"], "InReview", "{}", r.text);
+}
+
 /// A request being built.
 pub struct Req<'a> {
-    app: &'a TestApp,
+    api: &'a Api,
     method: Method,
     path: String,
-    headers: Vec<(String, String)>,
+    headers: Vec<(String, Vec<u8>)>,
     body: Option<(String, Vec<u8>)>,
 }
 
 impl Req<'_> {
-    pub fn token(self, t: &str) -> Self {
+    /// The bearer token (replacing one set before).
+    pub fn token(mut self, t: &str) -> Self {
+        self.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
         self.header("Authorization", &format!("Bearer {t}"))
     }
 
-    pub fn header(mut self, k: &str, v: &str) -> Self {
-        self.headers.push((k.to_owned(), v.to_owned()));
+    pub fn header(self, k: &str, v: &str) -> Self {
+        self.header_bytes(k, v.as_bytes())
+    }
+
+    /// A header whose value is any bytes HTTP allows (obs-text included).
+    pub fn header_bytes(mut self, k: &str, v: &[u8]) -> Self {
+        self.headers.push((k.to_owned(), v.to_vec()));
         self
     }
 
@@ -391,82 +637,159 @@ impl Req<'_> {
         self
     }
 
+    /// A body sent as is, with no content type of its own (a `Content-Type` header, if any, is
+    /// sent as the test set it).
+    pub fn bytes(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some((String::new(), body.into()));
+        self
+    }
+
+    /// Sends the request and reads the whole answer.
+    pub async fn send(self) -> Resp {
+        match self.exchange().await {
+            Answer::InProcess(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let bytes = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                Resp::new(status, headers, &bytes)
+            }
+            Answer::Socket(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let bytes = response.bytes().await.unwrap_or_default();
+                Resp::new(status, headers, &bytes)
+            }
+        }
+    }
+
     /// Sends the request and keeps the answer's body open (an event stream).
     pub async fn open(self) -> EventStream {
-        let response = self.response().await;
+        let (status, headers, body) = match self.exchange().await {
+            Answer::InProcess(r) => (
+                r.status().as_u16(),
+                r.headers().clone(),
+                Chunks::InProcess(r.into_body()),
+            ),
+            Answer::Socket(r) => (r.status().as_u16(), r.headers().clone(), Chunks::Socket(r)),
+        };
         EventStream {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body: response.into_body(),
+            status,
+            headers,
+            body,
             buffer: String::new(),
         }
     }
 
-    async fn response(self) -> axum::response::Response {
-        let mut builder = Request::builder().method(self.method).uri(&self.path);
-        for (k, v) in &self.headers {
-            builder = builder.header(k, v);
-        }
-        let body = match self.body {
-            Some((content_type, bytes)) => {
-                builder = builder.header("Content-Type", content_type);
-                Body::from(bytes)
+    async fn exchange(self) -> Answer {
+        let content_type = self
+            .body
+            .as_ref()
+            .filter(|(ct, _)| !ct.is_empty())
+            .map(|(ct, _)| ct.clone());
+        match &self.api.target {
+            Target::InProcess { app, .. } => {
+                let mut builder = Request::builder()
+                    .method(self.method)
+                    .uri(in_process_uri(&self.path));
+                for (k, v) in &self.headers {
+                    builder = builder.header(k.as_str(), v.as_slice());
+                }
+                if let Some(ct) = content_type {
+                    builder = builder.header(header::CONTENT_TYPE, ct);
+                }
+                // What a client on the wire sends with a body, and hyper hands the router.
+                let body = match self.body {
+                    Some((_, bytes)) => {
+                        builder = builder.header(header::CONTENT_LENGTH, bytes.len());
+                        Body::from(bytes)
+                    }
+                    None => Body::empty(),
+                };
+                let request = builder.body(body).expect("a valid request");
+                Answer::InProcess(
+                    app.clone()
+                        .oneshot(request)
+                        .await
+                        .expect("the router is infallible"),
+                )
             }
-            None => Body::empty(),
-        };
-        let request = builder.body(body).expect("a valid request");
-        self.app
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router is infallible")
+            Target::Socket { base, http } => {
+                let mut r = http.request(self.method.clone(), format!("{base}{}", self.path));
+                for (k, v) in &self.headers {
+                    let name = HeaderName::from_bytes(k.as_bytes()).expect("a header name");
+                    let value = HeaderValue::from_bytes(v).expect("a header value");
+                    r = r.header(name, value);
+                }
+                if let Some(ct) = content_type {
+                    r = r.header(header::CONTENT_TYPE, ct);
+                }
+                if let Some((_, bytes)) = self.body {
+                    r = r.body(bytes);
+                }
+                let what = format!("{} {}", self.method, self.path);
+                Answer::Socket(
+                    r.send()
+                        .await
+                        .unwrap_or_else(|e| panic!("{what}: no answer: {e}")),
+                )
+            }
+        }
     }
+}
 
-    pub async fn send(self) -> Resp {
-        let mut builder = Request::builder().method(self.method).uri(&self.path);
-        for (k, v) in &self.headers {
-            builder = builder.header(k, v);
+/// The path as the router gets it: as given when it is a valid request target; otherwise
+/// percent-encoded as an HTTP client library would send it.
+fn in_process_uri(path: &str) -> Uri {
+    path.parse().unwrap_or_else(|_| {
+        let url = url::Url::parse(&format!("http://localhost{path}"))
+            .unwrap_or_else(|e| panic!("{path:?} is no request target: {e}"));
+        let mut target = url.path().to_owned();
+        if let Some(q) = url.query() {
+            target.push('?');
+            target.push_str(q);
         }
-        let body = match self.body {
-            Some((content_type, bytes)) => {
-                builder = builder.header("Content-Type", content_type);
-                Body::from(bytes)
-            }
-            None => Body::empty(),
-        };
-        let request = builder.body(body).expect("a valid request");
-        let response = self
-            .app
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router is infallible");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Resp {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
-    }
+        target
+            .parse()
+            .unwrap_or_else(|e| panic!("{path:?} is no request target: {e}"))
+    })
+}
+
+enum Answer {
+    InProcess(axum::response::Response),
+    Socket(reqwest::Response),
 }
 
 /// An answer whose body is a Server-Sent Events stream, read as it comes.
 pub struct EventStream {
     pub status: u16,
     pub headers: HeaderMap,
-    body: Body,
+    body: Chunks,
     buffer: String,
+}
+
+enum Chunks {
+    InProcess(Body),
+    Socket(reqwest::Response),
+}
+
+impl Chunks {
+    /// The next piece of the body; `None` at its end or on an error.
+    async fn next(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Chunks::InProcess(body) => loop {
+                let frame = body.frame().await?.ok()?;
+                if let Ok(data) = frame.into_data() {
+                    return Some(data.to_vec());
+                }
+            },
+            Chunks::Socket(r) => r.chunk().await.ok()?.map(|b| b.to_vec()),
+        }
+    }
 }
 
 /// One block of an event stream: an event, or a comment (`comment` set, the rest empty).
@@ -508,13 +831,10 @@ impl EventStream {
                 }
                 return Some(out);
             }
-            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+            let data = tokio::time::timeout_at(deadline, self.body.next())
                 .await
-                .ok()??
-                .ok()?;
-            if let Ok(data) = frame.into_data() {
-                self.buffer.push_str(&String::from_utf8_lossy(&data));
-            }
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&data));
         }
     }
 
@@ -541,6 +861,16 @@ pub struct Resp {
 }
 
 impl Resp {
+    fn new(status: u16, headers: HeaderMap, bytes: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        Self {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

@@ -1,6 +1,8 @@
 //! `qualify admin` (the operator API through the Rust SDK), run as an operator runs it, against a
 //! real server: where its credential comes from, its exit codes, its tables and its `--json`.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::helpers::*;
@@ -601,14 +603,12 @@ async fn deliveries_are_listed_and_redelivered_from_the_cli() {
 
     let partner = p.id.to_string();
     let path = format!("/admin/v1/partners/{partner}/deliveries");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while s.get(&path).token(&s.admin_token()).send().await.body[0]["attempts"]
-        .as_array()
-        .is_none_or(Vec::is_empty)
-    {
-        assert!(std::time::Instant::now() < deadline, "no attempt in 15 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    s.eventually("a delivery attempt", Duration::from_secs(15), async || {
+        let r = s.get(&path).token(&s.admin_token()).send().await;
+        let attempts = r.body[0]["attempts"].as_array().cloned();
+        attempts.filter(|a| !a.is_empty())
+    })
+    .await;
 
     let listed = admin(&s, &[], &["deliveries", "--partner", &partner]);
     let header = header_of(&listed);
@@ -670,14 +670,10 @@ async fn deliveries_are_listed_and_redelivered_from_the_cli() {
     let before = hits.load(Ordering::SeqCst);
     let again = admin(&s, &[], &["redeliver", &id, "--json"]).json();
     assert_eq!(again["id"], id.as_str());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while hits.load(Ordering::SeqCst) == before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no redelivery in 15 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    poll_until("a redelivery", Duration::from_secs(15), async || {
+        (hits.load(Ordering::SeqCst) > before).then_some(())
+    })
+    .await;
     let unknown = match id.parse::<u64>() {
         Ok(n) => (n + 1_000_000).to_string(),
         Err(_) => uuid::Uuid::new_v4().to_string(),

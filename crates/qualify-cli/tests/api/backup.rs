@@ -67,7 +67,8 @@ async fn a_backup_taken_under_load_restores_every_write_acknowledged_before_it()
     let w = Workload::setup(&s.base, 2, 200).await;
     let stop = Arc::new(AtomicBool::new(false));
     let tasks = w.start(&s.base, 0, 4, true, &stop);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Writes before the backup ...
+    w.until_answered(0, 300).await;
 
     let file = s.dir.path().join("qualify.backup");
     let began = Instant::now();
@@ -82,7 +83,9 @@ async fn a_backup_taken_under_load_restores_every_write_acknowledged_before_it()
     .await;
     let ended = Instant::now();
     assert!(out.status.success(), "{}", shown(&out));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ... and after it.
+    let answered = w.answered_in(0);
+    w.until_answered(0, answered + 100).await;
     stop.store(true, Ordering::SeqCst);
     for t in tasks {
         t.await.unwrap();

@@ -213,21 +213,14 @@ async fn two_hundred_auto_vetted_requests_are_each_decided_exactly_once() {
         }
     }
     let mut conn = pg(&database).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    poll_until("every job done", Duration::from_secs(60), async || {
         let open: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE done_at IS NULL")
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        if open == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{open} jobs still open after 60s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (open == 0).then_some(())
+    })
+    .await;
     let per_qualification: Vec<i64> = sqlx::query_scalar(
         "SELECT count(a.id) FROM qualifications q LEFT JOIN audit_events a ON a.qualification_id = q.id AND a.from_status IS NOT NULL \
          GROUP BY q.id",
@@ -292,23 +285,20 @@ async fn a_job_held_by_a_killed_instance_is_finished_by_another_after_the_lease(
         .await;
     assert_eq!(r.status, 201);
     let mut conn = pg(&database).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let leased: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL AND done_at IS NULL",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        if leased == 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "instance A never claimed the job"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_until(
+        "instance A claiming the job",
+        Duration::from_secs(10),
+        async || {
+            let leased: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL AND done_at IS NULL",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            (leased == 1).then_some(())
+        },
+    )
+    .await;
     node_a.kill9();
     let node_b = Server::start_on(
         &database,

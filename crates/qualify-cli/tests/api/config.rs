@@ -5,9 +5,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::BIN;
+use crate::helpers::{BIN, output_within};
 
 /// Where a case puts its value.
 #[derive(Debug, Clone, Copy)]
@@ -39,19 +39,10 @@ fn serve(args: &[String], env: &[(String, String)]) -> Command {
 
 /// Runs to exit (a server that starts is killed after 15 s): the exit code and stderr.
 fn run_to_exit(mut cmd: Command) -> (Option<i32>, String) {
-    let mut child = cmd.spawn().expect("spawning qualify serve");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            return (None, String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let child = cmd.spawn().expect("spawning qualify serve");
+    let (out, exited) = output_within(child, Duration::from_secs(15));
     (
-        out.status.code(),
+        exited.then(|| out.status.code()).flatten(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

@@ -10,7 +10,6 @@ use qualify_store::testing::fresh_postgres_database;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::qualifications::{assert_created, create, state_owned};
 
 const P: &str = "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d";
 const C: &str = "2b3f6a7e-1f1e-4c55-9b0a-3c2d1e0f9a8b";
@@ -198,7 +197,10 @@ async fn a_restart_keeps_scenarios_and_clocks() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let c = s.create_customer(&p).await;
-    assert_created(&create(&s, &p, &c, state_owned()).await, "StateOwnedEntity");
+    assert_created(
+        &s.create_qualification(&p, &c, state_owned()).await,
+        "StateOwnedEntity",
+    );
     s.kill9();
     s.restart().await;
     let r = admin(
@@ -249,7 +251,7 @@ async fn the_clock_flag_starts_the_global_clock_frozen_and_a_restart_keeps_later
     let p = s.partner();
     let c = s.create_customer(&p).await;
     assert_eq!(
-        create(&s, &p, &c, state_owned()).await.body["vettingCreateDate"],
+        s.create_qualification(&p, &c, state_owned()).await.body["vettingCreateDate"],
         "2030-01-01T00:00:00Z"
     );
     admin(
@@ -289,13 +291,13 @@ async fn test_value_outcomes(s: &Server, p: &Partner) -> Vec<Value> {
     let mut customers = vec![];
     for domain in ["approved.test", "denied.test"] {
         let c = s.create_customer_with_domain(p, domain).await;
-        let r = create(
-            s,
-            p,
-            &c,
-            json!({"qualification": "Education", "educationSegment": "K12"}),
-        )
-        .await;
+        let r = s
+            .create_qualification(
+                p,
+                &c,
+                json!({"qualification": "Education", "educationSegment": "K12"}),
+            )
+            .await;
         assert_created(&r, "Education");
         customers.push(c);
     }
@@ -411,7 +413,10 @@ async fn an_advance_on_one_instance_decides_work_of_the_cluster_exactly_once() {
     let mut customers = vec![];
     for (i, n) in nodes.iter().enumerate().cycle().take(30) {
         let c = n.create_customer(&p).await;
-        assert_created(&create(n, &p, &c, state_owned()).await, "StateOwnedEntity");
+        assert_created(
+            &n.create_qualification(&p, &c, state_owned()).await,
+            "StateOwnedEntity",
+        );
         customers.push((i, c));
     }
     let r = admin(

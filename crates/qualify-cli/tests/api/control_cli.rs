@@ -6,31 +6,11 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 const P: &str = "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d";
-const C: &str = "2b3f6a7e-1f1e-4c55-9b0a-3c2d1e0f9a8b";
 
-/// The example document of control.md 2.
+/// The example fixture document (docs/fixtures.example.json).
 fn example() -> Value {
-    json!({
-      "version": 1,
-      "partners": [{
-        "id": P,
-        "validationCodes": [{"validationId": "123456", "organizationName": "Contoso Gov", "maxCreates": 5, "remainingCreates": 4}],
-        "customers": [{
-          "id": C,
-          "companyProfile": {"domain": "contoso.onmicrosoft.com", "companyName": "Contoso", "address": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}},
-          "billingProfile": {"email": "it@contoso.com", "culture": "en-US", "language": "en", "defaultAddress": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}},
-          "gdapRoles": ["Directory Reader"],
-          "validationStatus": {"status": "Allowed", "lastUpdateDateTime": "2026-01-05T10:00:00Z"},
-          "qualifications": [
-            {"qualification": "Education", "educationSegment": "HigherEducation", "website": "contoso.edu",
-             "vettingStatus": "Denied", "vettingReason": "Not an Education Customer", "vettingCreateDate": "2026-01-02T09:00:00Z"},
-            {"qualification": "StateOwnedEntity", "vettingStatus": "InReview", "vettingCreateDate": "2026-01-03T09:00:00Z"}
-          ]
-        }],
-        "vetting": {"rules": []},
-        "clock": {"mode": "frozen", "now": "2026-01-05T12:00:00Z"}
-      }]
-    })
+    serde_json::from_str(include_str!("../../../../docs/fixtures.example.json"))
+        .expect("docs/fixtures.example.json is JSON")
 }
 
 /// `qualify admin ARGS` against `s`.

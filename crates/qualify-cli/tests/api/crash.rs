@@ -48,7 +48,8 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_leaves_nothing_half_
     for round in 0..kills {
         let stop = Arc::new(AtomicBool::new(false));
         let tasks = w.start(&s.base, round, 4, true, &stop);
-        tokio::time::sleep(Duration::from_millis(rand::random_range(80..700))).await;
+        // A random moment of the load: after a random number of answered requests.
+        w.until_answered(round, rand::random_range(20..200)).await;
         // Requests in flight now get no answer.
         stop.store(true, Ordering::SeqCst);
         s.kill9();
@@ -65,7 +66,7 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_leaves_nothing_half_
     // A last stretch without a kill, then the queue drains.
     let stop = Arc::new(AtomicBool::new(false));
     let tasks = w.start(&s.base, kills, 4, true, &stop);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.until_answered(kills, 100).await;
     stop.store(true, Ordering::SeqCst);
     for t in tasks {
         t.await.unwrap();

@@ -58,14 +58,12 @@ async fn sigkill_under_load_loses_no_acknowledged_write() {
         })
         .collect();
     // Let the load run, then kill the server in the middle of it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while acknowledged.lock().await.len() < 200 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the load never got going"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    poll_until(
+        "200 acknowledged creates",
+        Duration::from_secs(30),
+        async || (acknowledged.lock().await.len() >= 200).then_some(()),
+    )
+    .await;
     s.kill9();
     stop.store(true, Ordering::Relaxed);
     for w in workers {

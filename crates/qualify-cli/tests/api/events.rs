@@ -95,15 +95,16 @@ async fn requests(server: &Server, n: usize) {
 }
 
 async fn wait_until_vetted(server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let open = server.reviews().await;
-        if open.as_array().is_some_and(|a| a.is_empty()) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "vetting did not finish: {open}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server
+        .eventually(
+            "an empty review queue",
+            Duration::from_secs(60),
+            async || {
+                let open = server.reviews().await;
+                open.as_array().is_some_and(|a| a.is_empty()).then_some(())
+            },
+        )
+        .await;
 }
 
 #[tokio::test]

@@ -60,15 +60,10 @@ fn healthy_on_a_ready_server_found_through_qualify_listen_as_the_image_sets_it()
         .to_owned();
     let listen = format!("0.0.0.0:{port}");
     // Ready within a bounded number of checks (each one is a process run).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let ok = loop {
+    let ok = poll_until_blocking("a passing healthcheck", Duration::from_secs(20), || {
         let out = healthcheck(&[], Some(&listen));
-        if out.code == 0 || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
+        (out.code == 0).then_some(out)
+    });
     assert!(
         ok.stdout
             .contains(&format!("http://127.0.0.1:{port}/readyz")),

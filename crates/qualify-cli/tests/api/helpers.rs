@@ -8,10 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use qualify_core::PartnerId;
 use qualify_server::auth::DEFAULT_DEV_SECRET;
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_qualify");
 
@@ -40,8 +38,16 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub database: String,
     pub options: Options,
-    pub http: reqwest::Client,
+    /// The test interface over this process's socket (`Server` derefs to it).
+    api: Api,
     starts: usize,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 pub fn spawn(database: &str, options: &Options, log: PathBuf) -> (Child, String) {
@@ -143,30 +149,30 @@ impl Server {
             spawn_with_env(&database, &options, dir.path().join("server-0.log"), env);
         let server = Self {
             child: Some(child),
+            api: Api::over_http(&base),
             base,
             dir,
             database,
             options,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
             starts: 1,
         };
         server.wait_ready().await;
         server
     }
 
+    /// Waits (at most 30 s) until `/readyz` answers 200. Its connections are closed when it
+    /// returns (none stays open to count against `--max-connections`).
     pub async fn wait_ready(&self) {
-        for _ in 0..300 {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("server never became ready");
+        let ready = format!("{}/readyz", self.base);
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("an HTTP client");
+        poll_until("the server ready", Duration::from_secs(30), async || {
+            let r = http.get(&ready).send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
     }
 
     /// Sends SIGTERM without waiting for the process to exit.
@@ -206,6 +212,7 @@ impl Server {
         );
         self.starts += 1;
         self.child = Some(child);
+        self.api = Api::over_http(&base);
         self.base = base;
         self.wait_ready().await;
     }
@@ -218,150 +225,6 @@ impl Server {
             })
             .collect::<Vec<_>>()
             .join("\n")
-    }
-
-    pub fn req(&self, method: Method, path: &str) -> Req<'_> {
-        Req {
-            server: self,
-            method,
-            path: path.to_owned(),
-            token: None,
-            body: None,
-            raw: None,
-            headers: vec![],
-        }
-    }
-
-    pub fn get(&self, path: &str) -> Req<'_> {
-        self.req(Method::GET, path)
-    }
-
-    pub fn post(&self, path: &str) -> Req<'_> {
-        self.req(Method::POST, path)
-    }
-
-    pub fn put(&self, path: &str) -> Req<'_> {
-        self.req(Method::PUT, path)
-    }
-
-    /// A new partner tenant with its tokens.
-    pub fn partner(&self) -> Partner {
-        let id = PartnerId::new_random();
-        Partner {
-            id,
-            app_user: token(id, false, false),
-            app_only: token(id, true, false),
-        }
-    }
-
-    pub fn admin_token(&self) -> String {
-        token(PartnerId::new_random(), true, true)
-    }
-
-    pub async fn create_customer(&self, partner: &Partner) -> String {
-        self.create_customer_with_domain(partner, "contoso.onmicrosoft.com")
-            .await
-    }
-
-    pub async fn create_customer_with_domain(&self, partner: &Partner, domain: &str) -> String {
-        let r = self
-            .post("/v1/customers")
-            .token(&partner.app_user)
-            .json(customer_body(domain))
-            .send()
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        r.body["id"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn issue_code(&self, partner: &Partner, max: i64) -> String {
-        let r = self
-            .post(&format!("/admin/v1/partners/{}/validations", partner.id))
-            .token(&self.admin_token())
-            .json(json!({"organizationName": "Contoso Gov", "maxCreates": max}))
-            .send()
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        r.body["validationId"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn qualifications(&self, partner: &Partner, customer: &str) -> Value {
-        let r = self
-            .get(&format!("/v1/customers/{customer}/qualifications"))
-            .token(&partner.app_user)
-            .send()
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.body
-    }
-
-    pub async fn codes(&self, partner: &Partner) -> Value {
-        let r = self
-            .get("/v1/customers/all/validations")
-            .token(&partner.app_user)
-            .send()
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.body
-    }
-
-    pub async fn reviews(&self) -> Value {
-        let r = self
-            .get("/admin/v1/reviews?status=InReview")
-            .token(&self.admin_token())
-            .send()
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.body
-    }
-
-    pub async fn history(&self, customer: &str, qualification: &str) -> Value {
-        let r = self
-            .get(&format!(
-                "/admin/v1/customers/{customer}/qualifications/{qualification}/history"
-            ))
-            .token(&self.admin_token())
-            .send()
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.body
-    }
-
-    /// The etag of the customer's open request, from the review queue.
-    pub async fn review_etag(&self, customer: &str, qualification: &str) -> String {
-        let queue = self.reviews().await;
-        queue
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["customerId"] == customer && i["qualification"] == qualification)
-            .unwrap_or_else(|| panic!("{qualification} of {customer} not in review: {queue}"))["etag"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Polls until the customer's qualification has left InReview, or panics after `within`.
-    pub async fn wait_terminal(
-        &self,
-        partner: &Partner,
-        customer: &str,
-        within: Duration,
-    ) -> Value {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let list = self.qualifications(partner, customer).await;
-            if let Some(last) = list.as_array().and_then(|a| a.last())
-                && last["vettingStatus"] != "InReview"
-            {
-                return last.clone();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "still InReview after {within:?}: {list}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 }
 
@@ -438,80 +301,44 @@ pub fn leaks(log: &str, secrets: &[String]) -> Vec<String> {
 /// The database of a test server: a fresh SQLite file, or a fresh PostgreSQL database when
 /// `QUALIFY_TEST_BACKEND=postgres` (the same suite, run a second time by `.ci/run`).
 pub async fn test_database(dir: &tempfile::TempDir) -> String {
-    match std::env::var("QUALIFY_TEST_BACKEND").as_deref() {
-        Ok("postgres") => qualify_store::testing::fresh_postgres_database()
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "QUALIFY_TEST_BACKEND=postgres needs {}",
-                    qualify_store::testing::POSTGRES_URL_VAR
-                )
-            }),
-        Ok("sqlite") | Err(_) => format!("sqlite://{}", dir.path().join("qualify.db").display()),
-        Ok(other) => panic!("QUALIFY_TEST_BACKEND={other:?} is not sqlite or postgres"),
-    }
+    test_database_url(dir.path()).await
 }
 
-pub use qualify_server::testing::{Partner, Resp, customer_body, new_id, token};
+pub use qualify_server::testing::{
+    Api, Partner, Resp, assert_created, customer_body, education, education_at, new_id, poll_until,
+    state_owned, test_database_url, token,
+};
 
-pub struct Req<'a> {
-    server: &'a Server,
-    method: Method,
-    path: String,
-    token: Option<String>,
-    body: Option<Value>,
-    raw: Option<(String, Vec<u8>)>,
-    headers: Vec<(String, String)>,
+/// [`poll_until`] for a test without a runtime of its own.
+pub fn poll_until_blocking<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime")
+        .block_on(poll_until(what, within, async || check()))
 }
 
-impl<'a> Req<'a> {
-    pub fn token(mut self, t: &str) -> Self {
-        self.token = Some(t.to_owned());
-        self
-    }
-    pub fn json(mut self, v: Value) -> Self {
-        self.body = Some(v);
-        self
-    }
-    /// A body sent as is, with the given content type.
-    pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        self.raw = Some((content_type.to_owned(), body.into()));
-        self
-    }
-    pub fn header(mut self, k: &str, v: &str) -> Self {
-        self.headers.push((k.to_owned(), v.to_owned()));
-        self
-    }
-    pub fn request_id(self, id: &str) -> Self {
-        self.header("MS-RequestId", id)
-    }
-    pub async fn send(self) -> Resp {
-        let mut r = self
-            .server
-            .http
-            .request(self.method, format!("{}{}", self.server.base, self.path));
-        if let Some(t) = &self.token {
-            r = r.bearer_auth(t);
-        }
-        if let Some(b) = &self.body {
-            r = r.json(b);
-        }
-        if let Some((ct, b)) = self.raw {
-            r = r.header("Content-Type", ct).body(b);
-        }
-        for (k, v) in &self.headers {
-            r = r.header(k, v);
-        }
-        let resp = r.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-            text,
+/// Waits for `child` to exit, at most for `within` (then kills it): its output, and whether it
+/// exited by itself.
+pub fn output_within(child: Child, within: Duration) -> (std::process::Output, bool) {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(within) {
+        Ok(out) => (out.expect("waiting for qualify"), true),
+        Err(_) => {
+            Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .expect("kill -KILL");
+            let out = rx.recv().expect("the waiting thread");
+            (out.expect("waiting for qualify"), false)
         }
     }
 }

@@ -38,17 +38,14 @@ async fn two_requests(format: &str) -> (Server, String, String) {
 
 /// The log line that contains all of `needles`, waiting for the log thread to write it.
 async fn line_with(s: &Server, needles: &[&str]) -> String {
-    for _ in 0..250 {
-        if let Some(line) = s
-            .logs()
+    let what = format!("a log line with {needles:?}");
+    poll_until(&what, Duration::from_secs(5), async || {
+        s.logs()
             .lines()
             .find(|l| needles.iter().all(|n| l.contains(n)))
-        {
-            return line.to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no log line with {needles:?} in:\n{}", s.logs());
+            .map(str::to_owned)
+    })
+    .await
 }
 
 /// At most two decimals: `5.59`, `12`, `0.1`.

@@ -3,6 +3,7 @@
 //! server driven through the paths most likely to leak (bad tokens of every kind, a custom dev
 //! secret, failing requests, a shutdown), and the refusal of dev auth on a network address.
 
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -141,8 +142,8 @@ async fn tokens_and_secrets_never_reach_the_log() {
     ));
 }
 
-/// Runs `qualify serve` on `listen` for up to three seconds: whether it was still running (it
-/// did not refuse), and what it printed.
+/// Runs `qualify serve` on `listen` until it says where it listens (then stops it) or exits
+/// refusing: whether it started, and what it printed.
 fn serve_on(listen: &str, extra: &[&str]) -> (bool, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", listen, "--database", "sqlite::memory:"])
@@ -154,21 +155,28 @@ fn serve_on(listen: &str, extra: &[&str]) -> (bool, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    let running = loop {
-        if child.try_wait().unwrap().is_some() {
-            break false;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            break true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let stdout = child.stdout.take().expect("stdout");
+    let (first_line, first) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = first_line.send(line.clone());
+        let _ = reader.read_to_string(&mut line);
+        line
+    });
+    // Its first line: where it listens; or nothing, when it exits refusing.
+    let line = first
+        .recv_timeout(Duration::from_secs(30))
+        .expect("qualify serve neither started nor exited within 30 s");
+    let running = line.starts_with("listening on ");
+    if running {
+        let _ = child.kill();
+    }
     let out = child.wait_with_output().unwrap();
     (
         running,
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        reader.join().expect("the stdout reader") + &String::from_utf8_lossy(&out.stderr),
     )
 }
 

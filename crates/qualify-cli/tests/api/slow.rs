@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 use crate::figures;
 use crate::helpers::*;
@@ -84,34 +85,72 @@ async fn read_until_closed(stream: &mut TcpStream, started: Instant, within: Dur
     }
 }
 
-/// Sends `bytes` one at a time, `gap` apart, until the server stops reading (the write fails)
-/// or `stop` is reached. Returns how many bytes went out.
-async fn dribble(stream: &mut TcpStream, bytes: &[u8], gap: Duration) -> usize {
+/// Sends `bytes` one at a time, `gap` apart (the slow client is slow in real time: the server's
+/// read timeouts are wall-clock timeouts on a real socket), until the server stops reading (the
+/// write fails). Tells `progress` how many bytes went out; returns that number.
+async fn dribble(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    gap: Duration,
+    progress: watch::Sender<usize>,
+) -> usize {
     for (i, b) in bytes.iter().enumerate() {
         if stream.write_all(&[*b]).await.is_err() {
             return i;
         }
+        progress.send_replace(i + 1);
         tokio::time::sleep(gap).await;
     }
     bytes.len()
 }
 
-/// Normal requests while an abusive client is connected: all answered, each quickly.
-async fn others_are_served(s: &Server, n: usize) -> Duration {
+/// Normal requests while an abusive client is at it: one after each byte it sends, until it
+/// stops (`progress` closed); all answered, each quickly. Returns how many, and the slowest.
+async fn others_are_served(s: &Server, mut progress: watch::Receiver<usize>) -> (usize, Duration) {
     let p = s.partner();
-    let mut slowest = Duration::ZERO;
-    for _ in 0..n {
+    let (mut n, mut slowest) = (0, Duration::ZERO);
+    while progress.changed().await.is_ok() {
         let t = Instant::now();
         let r = s.get("/v1/customers").token(&p.app_user).send().await;
         assert_eq!(r.status, 200, "{}", r.text);
         slowest = slowest.max(t.elapsed());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        n += 1;
     }
+    assert!(
+        n >= 3,
+        "only {n} normal requests while the slow client was at it"
+    );
     assert!(
         slowest < Duration::from_secs(2),
         "a normal request took {slowest:?} next to the slow client"
     );
-    slowest
+    (n, slowest)
+}
+
+/// Sends `head` and the `first` bytes of its body on a connection of its own to a server
+/// started with `--max-in-flight 1`, and returns that connection once its request is in flight
+/// (holding the one slot): when a probe is refused. A probe that took the slot first may have
+/// had the held request refused: then it is sent again.
+async fn hold_in_flight(s: &Server, head: &str, first: &[u8]) -> TcpStream {
+    let mut held: Option<TcpStream> = None;
+    poll_until("a request held in flight", Duration::from_secs(10), async || {
+        if held.is_none() {
+            let mut c = TcpStream::connect(addr(s)).await.unwrap();
+            c.write_all(head.as_bytes()).await.unwrap();
+            c.write_all(first).await.unwrap();
+            held = Some(c);
+        }
+        if s.get("/healthz").send().await.status == 503 {
+            return held.take();
+        }
+        // Answered (refused) or closed while the probe held the slot: send it again.
+        let mut buf = [0u8; 1];
+        if held.as_ref().is_some_and(|c| !matches!(c.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)) {
+            held = None;
+        }
+        None
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,13 +162,19 @@ async fn a_client_sending_its_headers_a_byte_at_a_time_is_cut_off_while_others_a
         "GET /v1/customers HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
         "a".repeat(100)
     );
+    let (progress, watching) = watch::channel(0);
     let sender = tokio::spawn(async move {
-        let sent = dribble(&mut slow, head.as_bytes(), Duration::from_millis(100)).await;
+        let sent = dribble(
+            &mut slow,
+            head.as_bytes(),
+            Duration::from_millis(100),
+            progress,
+        )
+        .await;
         let got = read_until_closed(&mut slow, started, Duration::from_secs(15)).await;
         (sent, got)
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let slowest = others_are_served(&s, 10).await;
+    let (served, slowest) = others_are_served(&s, watching).await;
     let (sent, got) = sender.await.unwrap();
     assert!(got.closed, "the slow client was never cut off");
     assert!(
@@ -149,7 +194,7 @@ async fn a_client_sending_its_headers_a_byte_at_a_time_is_cut_off_while_others_a
     );
     figures::record(&format!(
         "slow headers: a client sending 10 bytes/s was cut off after {:.1}s having sent {sent} bytes; \
-         10 normal requests meanwhile, slowest {:.0}ms",
+         {served} normal requests meanwhile, slowest {:.0}ms",
         got.after.as_secs_f64(),
         slowest.as_secs_f64() * 1e3
     ));
@@ -171,6 +216,7 @@ async fn a_client_sending_its_body_a_byte_at_a_time_gets_408_while_others_are_se
     let mut slow = TcpStream::connect(addr(&s)).await.unwrap();
     slow.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
+    let (progress, watching) = watch::channel(0);
     let sender = tokio::spawn(async move {
         let (mut reader, mut writer) = slow.into_split();
         let reading = tokio::spawn(async move {
@@ -196,12 +242,14 @@ async fn a_client_sending_its_body_a_byte_at_a_time_gets_408_while_others_are_se
                 break;
             }
             sent += 1;
+            progress.send_replace(sent);
+            // 10 bytes/s, in real time (the body read timeout is the server's wall clock).
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        drop(progress);
         (sent, reading.await.unwrap())
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let slowest = others_are_served(&s, 10).await;
+    let (served, slowest) = others_are_served(&s, watching).await;
     let (sent, got) = sender.await.unwrap();
     assert_eq!(
         got.status(),
@@ -221,7 +269,7 @@ async fn a_client_sending_its_body_a_byte_at_a_time_gets_408_while_others_are_se
     assert_eq!(s.qualifications(&p, &c).await, serde_json::json!([]));
     figures::record(&format!(
         "slow body: a client sending 10 bytes/s got 408 after {:.1}s having sent {sent} of {} bytes; \
-         10 normal requests meanwhile, slowest {:.0}ms",
+         {served} normal requests meanwhile, slowest {:.0}ms",
         got.after.as_secs_f64(),
         body.len(),
         slowest.as_secs_f64() * 1e3
@@ -235,14 +283,14 @@ async fn idle_connections_are_closed_and_connections_beyond_the_limit_wait_their
         ("--max-connections", "3"),
     ]))
     .await;
-    // The harness's own client connection (from the readiness check) is closed as idle first.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // No connection of the harness is open (the readiness check closes its own), so the two
+    // idle ones and the third take the three slots, in the order they connect (the listen
+    // backlog is a queue).
     let started = Instant::now();
     let mut idle = vec![];
     for _ in 0..2 {
         idle.push(TcpStream::connect(addr(&s)).await.unwrap());
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     // A third connection is served at once and kept open; a fourth waits for a slot.
     let mut third = TcpStream::connect(addr(&s)).await.unwrap();
     let mut fourth = TcpStream::connect(addr(&s)).await.unwrap();
@@ -303,10 +351,7 @@ async fn requests_beyond_the_in_flight_limit_get_503_with_retry_after_and_nothin
         p.app_user,
         body.len()
     );
-    let mut held = TcpStream::connect(addr(&s)).await.unwrap();
-    held.write_all(head.as_bytes()).await.unwrap();
-    held.write_all(&body[..5]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut held = hold_in_flight(&s, &head, &body[..5]).await;
 
     let rid = new_id();
     let r = s
@@ -404,7 +449,12 @@ async fn oversized_heads_are_refused_and_slow_requests_time_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_request_in_flight_finish_and_refuses_new_connections() {
-    let mut s = Server::start_with(limits(&[("--body-read-timeout", "10s")])).await;
+    // One request in flight at most: a refused probe shows when the test's own one is.
+    let mut s = Server::start_with(limits(&[
+        ("--body-read-timeout", "10s"),
+        ("--max-in-flight", "1"),
+    ]))
+    .await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let body = br#"{"qualification": "StateOwnedEntity"}"#;
@@ -414,17 +464,15 @@ async fn sigterm_lets_a_request_in_flight_finish_and_refuses_new_connections() {
         p.app_user,
         body.len()
     );
-    let mut in_flight = TcpStream::connect(addr(&s)).await.unwrap();
-    in_flight.write_all(head.as_bytes()).await.unwrap();
-    in_flight.write_all(&body[..5]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut in_flight = hold_in_flight(&s, &head, &body[..5]).await;
     s.signal_term();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // No new connections once shutting down.
-    assert!(
-        TcpStream::connect(addr(&s)).await.is_err(),
-        "a new connection was accepted after SIGTERM"
-    );
+    // No new connections once shutting down (the listener closes when the signal is handled).
+    poll_until(
+        "new connections refused after SIGTERM",
+        Duration::from_secs(5),
+        async || TcpStream::connect(addr(&s)).await.is_err().then_some(()),
+    )
+    .await;
     // The request in flight completes and is answered.
     in_flight.write_all(&body[5..]).await.unwrap();
     let got = read_until_closed(&mut in_flight, Instant::now(), Duration::from_secs(10)).await;

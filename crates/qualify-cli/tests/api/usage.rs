@@ -5,9 +5,9 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::Server;
+use crate::helpers::{Server, output_within};
 
 const QUALIFY: &str = env!("CARGO_BIN_EXE_qualify");
 const TENANT: &str = "9daaeb1c-4d6c-4bb0-9d4b-5d63dc3e0f3a";
@@ -65,20 +65,10 @@ fn qualify_with(args: &[&str], env: &[(&str, &str)], closed_stdout: bool) -> Run
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for qualify") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("qualify {args:?} still ran after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (out, exited) = output_within(child, Duration::from_secs(60));
+    assert!(exited, "qualify {args:?} still ran after 60 s");
     Run {
-        code: status.code().unwrap_or(-1),
+        code: out.status.code().unwrap_or(-1),
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
     }

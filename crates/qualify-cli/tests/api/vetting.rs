@@ -6,16 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::db::Db;
 use crate::helpers::*;
-use crate::qualifications::{assert_created, create, decide, education};
-
-fn education_at(website: Option<&str>) -> Value {
-    let mut b = json!({"qualification": "Education", "educationSegment": "HigherEducation"});
-    if let Some(w) = website {
-        b["website"] = json!(w);
-    }
-    b
-}
+use crate::workload;
 
 async fn only(s: &Server, p: &Partner, c: &str) -> Value {
     let list = s.qualifications(p, c).await;
@@ -32,20 +25,27 @@ async fn decided(s: &Server, p: &Partner, c: &str) -> Value {
 async fn a_pending_vetting_job_survives_kill_9() {
     let mut s = Server::start_with(Options {
         vetting: "auto",
-        delay: "3s",
+        // Due a second after the create: still pending when the process is killed right after
+        // the 201.
+        delay: "1s",
         ..Default::default()
     })
     .await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
-    let created = create(&s, &p, &c, education_at(Some("contoso.edu"))).await;
+    let created = s
+        .create_qualification(&p, &c, education_at(Some("contoso.edu")))
+        .await;
     assert_created(&created, "Education");
     s.kill9();
     s.restart().await;
     let q = decided(&s, &p, &c).await;
     assert_eq!(q["vettingStatus"], "Approved", "{q}");
     assert_eq!(q["vettingCreateDate"], created.body["vettingCreateDate"]);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Its job is done (none left unfinished): no second decision can come.
+    let db = Db::open(&s.database).await;
+    workload::wait_for_drain(&db, Duration::from_secs(15)).await;
+    db.close().await;
     let h = s.history(&c, "Education").await;
     let decisions = h
         .as_array()
@@ -63,7 +63,10 @@ async fn sigterm_shuts_down_cleanly_and_keeps_the_data() {
     let mut s = Server::start().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
-    assert_created(&create(&s, &p, &c, education()).await, "Education");
+    assert_created(
+        &s.create_qualification(&p, &c, education()).await,
+        "Education",
+    );
     let status = s.terminate();
     assert!(
         status.success(),
@@ -76,6 +79,6 @@ async fn sigterm_shuts_down_cleanly_and_keeps_the_data() {
         (q["qualification"].clone(), q["vettingStatus"].clone()),
         (json!("Education"), json!("InReview"))
     );
-    decide(&s, &c, "Education", "Approved", None).await;
+    s.decide(&c, "Education", "Approved", None).await;
     assert_eq!(only(&s, &p, &c).await["vettingStatus"], "Approved");
 }

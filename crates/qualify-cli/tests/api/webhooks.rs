@@ -4,7 +4,7 @@
 //! customer against the audit trail).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,20 +21,24 @@ const BOTH: [&str; 2] = [
     "customer-qualification-updated",
 ];
 
-/// A receiver on loopback: records `(webhook-id, body)` and answers 200 after `delay_ms`.
+/// A receiver on loopback: records `(webhook-id, body)` and answers 200 after up to `slow`
+/// milliseconds (a slow receiver keeps deliveries in flight; the test may make it prompt).
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<(String, Value)>>>,
+    slow: Arc<AtomicU64>,
 }
 
 async fn receiver(max_delay_ms: u64) -> Receiver {
     let got = Arc::new(Mutex::new(Vec::new()));
-    let shared = got.clone();
+    let slow = Arc::new(AtomicU64::new(max_delay_ms));
+    let (shared, delay) = (got.clone(), slow.clone());
     let app = axum::Router::new().fallback(
         move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let got = shared.clone();
+            let (got, max_delay_ms) = (shared.clone(), delay.load(Ordering::SeqCst));
             async move {
                 if max_delay_ms > 0 {
+                    // The receiver's own slowness (the scenario), not a wait of the test.
                     let wait = rand::random_range(0..max_delay_ms);
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                 }
@@ -52,7 +56,7 @@ async fn receiver(max_delay_ms: u64) -> Receiver {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Receiver { url, got }
+    Receiver { url, got, slow }
 }
 
 async fn register(s: &Server, token: &str, url: &str) -> Resp {
@@ -114,12 +118,10 @@ async fn with_oidc_private_targets_are_refused_and_with_dev_auth_loopback_is_all
         .send()
         .await;
     assert_eq!(r.status, 201);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while rx.got.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "no event arrived");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (_, body) = rx.got.lock().unwrap()[0].clone();
+    let (_, body) = poll_until("an event", Duration::from_secs(20), async || {
+        rx.got.lock().unwrap().first().cloned()
+    })
+    .await;
     assert_eq!(body["EventName"], "customer-qualification-created");
     assert_eq!(
         body["ResourceUri"],
@@ -163,12 +165,19 @@ async fn sigkill_with_deliveries_pending_and_in_flight_loses_no_event() {
     let p = s.partner();
     assert_eq!(register(&s, &p.app_user, &rx.url).await.status, 200);
     let customers: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // Qualification requests acknowledged so far.
+    let created = Arc::new(AtomicUsize::new(0));
     for round in 0..kills {
         let stop = Arc::new(AtomicBool::new(false));
         let tasks: Vec<_> = (0..2)
             .map(|_| {
-                let (base, p, stop, customers) =
-                    (s.base.clone(), p.clone(), stop.clone(), customers.clone());
+                let (base, p, stop, customers, created) = (
+                    s.base.clone(),
+                    p.clone(),
+                    stop.clone(),
+                    customers.clone(),
+                    created.clone(),
+                );
                 tokio::spawn(async move {
                     let http = reqwest::Client::new();
                     // Bounded, so that the drain at the end (one partner's deliveries are
@@ -194,17 +203,27 @@ async fn sigkill_with_deliveries_pending_and_in_flight_loses_no_event() {
                             return;
                         };
                         customers.lock().unwrap().insert(id.clone());
-                        let _ = http
+                        let r = http
                             .post(format!("{base}/v1/customers/{id}/qualifications"))
                             .bearer_auth(&p.app_user)
                             .json(&json!({"qualification": "StateOwnedEntity"}))
                             .send()
                             .await;
+                        if r.is_ok_and(|r| r.status() == 201) {
+                            created.fetch_add(1, Ordering::SeqCst);
+                        }
                     }
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(rand::random_range(150..700))).await;
+        // A random moment of the load (deliveries of the earlier creates pending or in
+        // flight): after a random number of this round's creates.
+        let kill_after = created.load(Ordering::SeqCst) + rand::random_range(30..2 * PER_ROUND);
+        poll_until("the round's creates", Duration::from_secs(30), async || {
+            let done = tasks.iter().all(|t| t.is_finished());
+            (done || created.load(Ordering::SeqCst) >= kill_after).then_some(())
+        })
+        .await;
         stop.store(true, Ordering::SeqCst);
         s.kill9();
         for t in tasks {
@@ -216,30 +235,28 @@ async fn sigkill_with_deliveries_pending_and_in_flight_loses_no_event() {
             customers.lock().unwrap().len()
         );
     }
-    // Drain: every request decided, every delivery done.
+    // Drain: every request decided, every delivery done (one partner's deliveries go one after
+    // the other: the receiver answers at once now that no kill is coming).
+    rx.slow.store(0, Ordering::SeqCst);
     let admin = s.admin_token();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let pending = s
-            .get(&format!(
-                "/admin/v1/partners/{}/deliveries?status=pending",
-                p.id
-            ))
-            .token(&admin)
-            .send()
-            .await;
-        let queue = s.reviews().await;
-        let in_review = queue.as_array().map_or(0, Vec::len);
-        if pending.body.as_array().is_some_and(Vec::is_empty) && in_review == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the queue never drained: {}",
-            pending.text
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    s.eventually(
+        "every request decided and every delivery done",
+        Duration::from_secs(180),
+        async || {
+            let pending = s
+                .get(&format!(
+                    "/admin/v1/partners/{}/deliveries?status=pending",
+                    p.id
+                ))
+                .token(&admin)
+                .send()
+                .await;
+            let queue = s.reviews().await;
+            let in_review = queue.as_array().map_or(0, Vec::len);
+            (pending.body.as_array().is_some_and(Vec::is_empty) && in_review == 0).then_some(())
+        },
+    )
+    .await;
     // Row by row: the audit trail of each customer against what the receiver got.
     let got = rx.got.lock().unwrap().clone();
     let mut received: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

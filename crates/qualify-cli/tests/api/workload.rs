@@ -20,7 +20,7 @@ use qualify_core::PartnerId;
 use serde_json::{Value, json};
 
 use crate::db::Db;
-use crate::helpers::{customer_body, new_id, token};
+use crate::helpers::{customer_body, new_id, poll_until, token};
 
 /// A partner of the workload, with its tokens.
 #[derive(Clone)]
@@ -115,6 +115,8 @@ pub struct Workload {
     pub log: Mutex<Vec<Entry>>,
     customers: Mutex<Vec<Customer>>,
     http: reqwest::Client,
+    /// Told of each acknowledged qualification request: new work for the reviewer.
+    created: tokio::sync::Notify,
 }
 
 /// What the checks looked at.
@@ -177,6 +179,7 @@ impl Workload {
             log: Mutex::new(vec![]),
             customers: Mutex::new(vec![]),
             http,
+            created: tokio::sync::Notify::new(),
         })
     }
 
@@ -203,7 +206,9 @@ impl Workload {
             tasks.push(tokio::spawn(async move {
                 while !stop.load(Ordering::SeqCst) {
                     w.review_once(&base, round, &stop).await;
-                    tokio::time::sleep(Duration::from_millis(15)).await;
+                    // Until a writer's request is acknowledged (bounded, to see `stop`).
+                    let _ = tokio::time::timeout(Duration::from_millis(100), w.created.notified())
+                        .await;
                 }
             }));
         }
@@ -284,9 +289,29 @@ impl Workload {
                     body,
                 };
                 let entry = self.send(base, round, new_id(), kind).await;
+                if entry.acked() {
+                    self.created.notify_one();
+                }
                 self.log.lock().unwrap().push(entry);
             }
         }
+    }
+
+    /// How many requests of `round` got an answer.
+    pub fn answered_in(&self, round: usize) -> usize {
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .filter(|e| e.round == round && !matches!(e.outcome, Outcome::Unknown))
+            .count()
+    }
+
+    /// Waits until `n` requests of `round` got an answer (the load is under way).
+    pub async fn until_answered(&self, round: usize, n: usize) {
+        let what = format!("{n} answered requests in round {round}");
+        poll_until(&what, Duration::from_secs(60), async || {
+            (self.answered_in(round) >= n).then_some(())
+        })
+        .await;
     }
 
     async fn review_once(&self, base: &str, round: usize, stop: &AtomicBool) {
@@ -899,20 +924,13 @@ pub async fn check_jobs_done(db: &Db, workload: &Workload) -> usize {
 
 /// Waits until no job is left unfinished, or panics after `within`.
 pub async fn wait_for_drain(db: &Db, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
+    poll_until("every job finished", within, async || {
         let open = db
             .number("SELECT CAST(count(*) AS TEXT) FROM jobs WHERE done_at IS NULL")
             .await;
-        if open == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} jobs still unfinished after {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (open == 0).then_some(())
+    })
+    .await;
 }
 
 /// The same state through the API: every acknowledged customer and qualification visible to its

@@ -18,7 +18,7 @@ const P: &str = "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d";
 const C: &str = "2b3f6a7e-1f1e-4c55-9b0a-3c2d1e0f9a8b";
 const B: &str = "5e0c2f4a-8d1b-4f7e-a3c9-0b6d2e4f8a1c";
 
-/// The example of control.md 2, and a second partner that uses every other field of the
+/// The example fixture document (docs/fixtures.example.json), and a second partner that uses every other field of the
 /// document (a running clock, every match key, every address field, a GCC request with its code).
 fn document() -> Value {
     let address = json!({
@@ -27,26 +27,10 @@ fn document() -> Value {
         "postalCode": "98052", "firstName": "Ada", "middleName": "B", "lastName": "Lovelace",
         "emailAddress": "ada@fabrikam.com", "phoneNumber": "+1 425 555 0100"
     });
-    json!({
-      "version": 1,
-      "partners": [{
-        "id": P,
-        "validationCodes": [{"validationId": "123456", "organizationName": "Contoso Gov", "maxCreates": 5, "remainingCreates": 4}],
-        "customers": [{
-          "id": C,
-          "companyProfile": {"domain": "contoso.onmicrosoft.com", "companyName": "Contoso", "address": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}},
-          "billingProfile": {"email": "it@contoso.com", "culture": "en-US", "language": "en", "defaultAddress": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}},
-          "gdapRoles": ["Directory Reader"],
-          "validationStatus": {"status": "Allowed", "lastUpdateDateTime": "2026-01-05T10:00:00Z"},
-          "qualifications": [
-            {"qualification": "Education", "educationSegment": "HigherEducation", "website": "contoso.edu",
-             "vettingStatus": "Denied", "vettingReason": "Not an Education Customer", "vettingCreateDate": "2026-01-02T09:00:00Z"},
-            {"qualification": "StateOwnedEntity", "vettingStatus": "InReview", "vettingCreateDate": "2026-01-03T09:00:00Z"}
-          ]
-        }],
-        "vetting": {"rules": []},
-        "clock": {"mode": "frozen", "now": "2026-01-05T12:00:00Z"}
-      }, {
+    let mut doc: Value =
+        serde_json::from_str(include_str!("../../../../docs/fixtures.example.json"))
+            .expect("docs/fixtures.example.json is JSON");
+    let second = json!({
         "id": B,
         "validationCodes": [{"validationId": "777", "organizationName": "Fabrikam Gov", "maxCreates": 2, "remainingCreates": 1}],
         "customers": [{
@@ -69,8 +53,12 @@ fn document() -> Value {
           {"match": {}, "outcome": "Manual"}
         ]},
         "clock": {"mode": "running", "offsetSeconds": 86400.5}
-      }]
-    })
+    });
+    doc["partners"]
+        .as_array_mut()
+        .expect("partners")
+        .push(second);
+    doc
 }
 
 /// Every key of the document is in the typed model: reading it and writing it back gives the

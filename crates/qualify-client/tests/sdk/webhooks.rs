@@ -1,7 +1,6 @@
 //! The webhook calls against a real server (events.md 1-2): registration, test events, and
 //! deliveries checked with the SDK's own verifier, with a stub server as the receiver.
 
-use std::future::Future;
 use std::time::Duration;
 
 use base64::Engine;
@@ -13,23 +12,9 @@ use qualify_client::{
 use crate::support::*;
 use crate::surface::new_customer;
 
-/// Polls `check` until it gives a value (every 20 ms, 15 s at most).
-async fn until<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited 15 s for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Asks `check` until it gives a value (15 s at most).
+async fn until<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    qualify_server::testing::poll_until(what, Duration::from_secs(15), check).await
 }
 
 /// An id shaped like `known` (a number or a uuid) that no delivery has.
@@ -142,7 +127,7 @@ async fn a_test_event_arrives_signed_both_ways_and_its_status_completes() {
 
     let correlation_id = hooks.send_test_event().await.unwrap();
     assert!(uuid::Uuid::parse_str(&correlation_id).is_ok());
-    let seen = until("the test event", || async {
+    let seen = until("the test event", async || {
         receiver.seen().into_iter().next()
     })
     .await;
@@ -160,7 +145,7 @@ async fn a_test_event_arrives_signed_both_ways_and_its_status_completes() {
     let payload: WebhookPayload = serde_json::from_str(&seen.body).unwrap();
     assert_eq!(payload.event_name, WebhookEvent::TestCreated);
 
-    let status = until("the test event's status", || async {
+    let status = until("the test event's status", async || {
         let v = hooks.validation_status(&correlation_id).await.unwrap();
         (v.status != WebhookValidationState::Pending).then_some(v)
     })
@@ -215,7 +200,7 @@ async fn a_failed_delivery_is_listed_and_redelivered_with_the_same_webhook_id() 
         .unwrap();
 
     let partner = admin.admin().partner(&p.id);
-    let failed = until("the first attempt", || async {
+    let failed = until("the first attempt", async || {
         let list = partner.deliveries(None).await.unwrap();
         list.into_iter().find(|d| !d.attempts.is_empty())
     })
@@ -249,7 +234,7 @@ async fn a_failed_delivery_is_listed_and_redelivered_with_the_same_webhook_id() 
 
     let again = admin.admin().redeliver(&failed.id).await.unwrap();
     assert_eq!(again.id, failed.id);
-    let succeeded = until("the redelivery", || async {
+    let succeeded = until("the redelivery", async || {
         let list = partner
             .deliveries(Some(DeliveryStatus::Succeeded))
             .await

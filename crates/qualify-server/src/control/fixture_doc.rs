@@ -571,27 +571,10 @@ mod tests {
     use super::*;
     use crate::http::strict::parse_strict;
 
-    const EXAMPLE: &str = r#"{
-      "version": 1,
-      "partners": [{
-        "id": "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d",
-        "validationCodes": [{"validationId": "123456", "organizationName": "Contoso Gov", "maxCreates": 5, "remainingCreates": 4}],
-        "customers": [{
-          "id": "2b3f6a7e-1f1e-4c55-9b0a-3c2d1e0f9a8b",
-          "companyProfile": {"domain": "contoso.onmicrosoft.com", "companyName": "Contoso", "address": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}},
-          "billingProfile": {"email": "it@contoso.com", "culture": "en-US", "language": "en", "defaultAddress": {"country": "US", "city": "Redmond", "addressLine1": "1 Microsoft Way"}},
-          "gdapRoles": ["Directory Reader"],
-          "validationStatus": {"status": "Allowed", "lastUpdateDateTime": "2026-01-05T10:00:00Z"},
-          "qualifications": [
-            {"qualification": "Education", "educationSegment": "HigherEducation", "website": "contoso.edu",
-             "vettingStatus": "Denied", "vettingReason": "Not an Education Customer", "vettingCreateDate": "2026-01-02T09:00:00Z"},
-            {"qualification": "StateOwnedEntity", "vettingStatus": "InReview", "vettingCreateDate": "2026-01-03T09:00:00Z"}
-          ]
-        }],
-        "vetting": {"rules": []},
-        "clock": {"mode": "frozen", "now": "2026-01-05T12:00:00Z"}
-      }]
-    }"#;
+    const EXAMPLE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/fixtures.example.json"
+    ));
 
     fn parse(json: &str) -> Result<Fixture, String> {
         parse_strict::<FixtureDoc>(json.as_bytes())

@@ -2,54 +2,23 @@
 
 #![allow(dead_code)]
 
-pub use qualify_server::testing::{Partner, Resp, TestApp, customer_body, new_id};
-use serde_json::{Value, json};
-
-pub fn education() -> Value {
-    json!({"qualification": "Education", "educationSegment": "HigherEducation", "website": "contoso.edu"})
-}
-
-pub fn education_at(website: Option<&str>) -> Value {
-    let mut b = json!({"qualification": "Education", "educationSegment": "HigherEducation"});
-    if let Some(w) = website {
-        b["website"] = json!(w);
-    }
-    b
-}
-
-pub fn gcc(code: &str) -> Value {
-    json!({"qualification": "GovernmentCommunityCloud", "validationCode": code})
-}
-
-pub fn state_owned() -> Value {
-    json!({"qualification": "StateOwnedEntity"})
-}
-
-pub fn qualifications_path(customer: &str) -> String {
-    format!("/v1/customers/{customer}/qualifications")
-}
+pub use qualify_server::testing::{
+    Api, Partner, Req, Resp, TestApp, assert_created, customer_body, education, education_at, gcc,
+    new_id, qualifications_path, state_owned, test_database_url,
+};
+use serde_json::Value;
 
 pub fn decision_path(customer: &str, qualification: &str) -> String {
     format!("/admin/v1/customers/{customer}/qualifications/{qualification}/decision")
 }
 
-pub async fn create(app: &TestApp, p: &Partner, customer: &str, body: Value) -> Resp {
-    app.post(&qualifications_path(customer))
-        .token(&p.app_user)
-        .json(body)
-        .send()
-        .await
-}
-
-#[track_caller]
-pub fn assert_created(r: &Resp, qualification: &str) {
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["qualification"], qualification, "{}", r.text);
-    assert_eq!(r.body["vettingStatus"], "InReview", "{}", r.text);
+/// `POST /v1/customers/{customer}/qualifications` as the partner.
+pub async fn create(s: &Api, p: &Partner, customer: &str, body: Value) -> Resp {
+    s.create_qualification(p, customer, body).await
 }
 
 /// The customer's only qualification request.
-pub async fn only(app: &TestApp, p: &Partner, c: &str) -> Value {
+pub async fn only(app: &Api, p: &Partner, c: &str) -> Value {
     let list = app.qualifications(p, c).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     list[0].clone()

@@ -4,53 +4,13 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-
-/// Fails when any value anywhere in `v` is JSON null (api.md 1: null properties are omitted).
-#[track_caller]
-pub fn assert_no_nulls(v: &Value) {
-    fn walk(v: &Value, path: &str, found: &mut Vec<String>) {
-        match v {
-            Value::Null => found.push(path.to_owned()),
-            Value::Array(a) => a
-                .iter()
-                .enumerate()
-                .for_each(|(i, x)| walk(x, &format!("{path}[{i}]"), found)),
-            Value::Object(m) => m
-                .iter()
-                .for_each(|(k, x)| walk(x, &format!("{path}.{k}"), found)),
-            _ => {}
-        }
-    }
-    let mut found = vec![];
-    walk(v, "$", &mut found);
-    assert!(found.is_empty(), "null values at {found:?} in {v}");
-}
-
-/// `2020-12-04T20:54:24Z`.
-pub fn is_wire_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.into_iter().all(|i| b[i].is_ascii_digit());
-    b.len() == 20
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && b[10] == b'T'
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19)
-        && b[19] == b'Z'
-}
+use crate::support::*;
 
 fn is_guid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
 }
 
-async fn list_ids(s: &Server, p: &Partner) -> Vec<String> {
+async fn list_ids(s: &Api, p: &Partner) -> Vec<String> {
     let r = s.get("/v1/customers").token(&p.app_user).send().await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body["items"]
@@ -63,7 +23,7 @@ async fn list_ids(s: &Server, p: &Partner) -> Vec<String> {
 
 #[tokio::test]
 async fn create_returns_the_customer_shape_without_nulls() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let r = s
         .post("/v1/customers")
@@ -129,7 +89,7 @@ async fn create_returns_the_customer_shape_without_nulls() {
 
 #[tokio::test]
 async fn get_unknown_foreign_and_malformed_customer_ids() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let other = s.partner();
     let c = s.create_customer(&p).await;
@@ -152,7 +112,7 @@ async fn get_unknown_foreign_and_malformed_customer_ids() {
 
 #[tokio::test]
 async fn invalid_addresses_are_rejected_and_nothing_is_created() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let kept = s.create_customer(&p).await;
     let before = list_ids(&s, &p).await;
@@ -210,7 +170,7 @@ async fn invalid_addresses_are_rejected_and_nothing_is_created() {
 
 #[tokio::test]
 async fn list_pages_with_continuation_tokens() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let other = s.partner();
     s.create_customer(&other).await;
@@ -284,7 +244,7 @@ async fn list_pages_with_continuation_tokens() {
 
 #[tokio::test]
 async fn a_bad_continuation_token_is_rejected() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     s.create_customer(&p).await;
     for token in ["not a token", "!!!", "AAAA"] {
@@ -311,7 +271,7 @@ async fn a_bad_continuation_token_is_rejected() {
 
 #[tokio::test]
 async fn company_profile_shape() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let r = s
@@ -340,7 +300,7 @@ async fn company_profile_shape() {
 
 #[tokio::test]
 async fn billing_profile_updates_are_guarded_by_the_etag() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let path = format!("/v1/customers/{c}/profiles/billing");
@@ -444,7 +404,7 @@ async fn billing_profile_updates_are_guarded_by_the_etag() {
 
 #[tokio::test]
 async fn account_validation_status_is_set_by_an_operator() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let path = format!("/v1/customers/{c}/validationStatus?type=account");

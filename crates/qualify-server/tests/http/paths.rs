@@ -5,13 +5,13 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// Microsoft's Java SDK pages customers by appending `links.next.uri` (which starts with `/`)
 /// to the API root and `/v1/`: the next page is asked for as `/v1//customers?...`.
 #[tokio::test]
 async fn customers_page_like_the_java_sdk() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let mut created = HashSet::new();
     for _ in 0..3 {
@@ -62,7 +62,7 @@ async fn customers_page_like_the_java_sdk() {
 /// `MS-RequestId` is replayed, not a conflict, and creates nothing twice.
 #[tokio::test]
 async fn writes_and_their_retries_see_the_normalised_path() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let key = new_id();
@@ -104,7 +104,7 @@ async fn writes_and_their_retries_see_the_normalised_path() {
 /// operator check sees the normalised path, so `//admin` is no way around it).
 #[tokio::test]
 async fn operator_routes_with_empty_segments() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let created = s

@@ -2,13 +2,14 @@
 //! tenant isolation on every customer-scoped endpoint, the operator API's admin role, and the
 //! GDAP role a GCC request needs.
 
+use axum::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use qualify_server::auth::{DEFAULT_AUDIENCE, DEFAULT_DEV_SECRET};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const ONE_DAY: i64 = 24 * 3600;
 
@@ -74,7 +75,7 @@ fn without(mut claims: Value, key: &str) -> Value {
 #[tokio::test]
 async fn a_hand_built_token_with_good_claims_is_accepted() {
     // The control for the bad-token cases below: the same construction, unspoiled, works.
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let tenant = new_id();
     let r = s
         .get("/v1/customers")
@@ -93,7 +94,7 @@ async fn a_hand_built_token_with_good_claims_is_accepted() {
 
 #[tokio::test]
 async fn the_credential_type_comes_from_the_claims() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let tenant = new_id();
     let good = good_claims(&tenant);
     let r = s
@@ -152,7 +153,7 @@ async fn the_credential_type_comes_from_the_claims() {
 
 #[tokio::test]
 async fn a_missing_token_is_401_800001() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     for path in [
@@ -178,7 +179,7 @@ async fn a_missing_token_is_401_800001() {
 
 #[tokio::test]
 async fn other_schemes_and_garbage_are_401_1002() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     for value in [
         "Basic dXNlcjpwYXNzd29yZA==".to_owned(),
@@ -200,7 +201,7 @@ async fn other_schemes_and_garbage_are_401_1002() {
 
 #[tokio::test]
 async fn bad_tokens_are_each_401_1002() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let tenant = new_id();
     let good = good_claims(&tenant);
     let t = now();
@@ -340,13 +341,13 @@ async fn bad_tokens_are_each_401_1002() {
 }
 
 struct Fixture {
-    s: Server,
+    s: TestApp,
     p: Partner,
     c: String,
 }
 
 async fn fixture() -> Fixture {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     Fixture { s, p, c }
@@ -360,7 +361,7 @@ fn billing_body() -> Value {
     })
 }
 
-async fn billing_etag(s: &Server, p: &Partner, c: &str) -> String {
+async fn billing_etag(s: &Api, p: &Partner, c: &str) -> String {
     let r = s
         .get(&format!("/v1/customers/{c}/profiles/billing"))
         .token(&p.app_user)
@@ -575,7 +576,7 @@ const SCOPED: [Scoped; 9] = [
     Scoped::ValidationStatus,
 ];
 
-async fn scoped(s: &Server, token: &str, id: &str, what: Scoped, etag: &str) -> Resp {
+async fn scoped(s: &Api, token: &str, id: &str, what: Scoped, etag: &str) -> Resp {
     match what {
         Scoped::GetCustomer => s.get(&format!("/v1/customers/{id}")).token(token).send().await,
         Scoped::CompanyProfile => s.get(&format!("/v1/customers/{id}/profiles/company")).token(token).send().await,
@@ -599,7 +600,7 @@ async fn scoped(s: &Server, token: &str, id: &str, what: Scoped, etag: &str) -> 
 
 #[tokio::test]
 async fn every_customer_scoped_endpoint_isolates_tenants() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let a = s.partner();
     let b = s.partner();
     let ca = s.create_customer(&a).await;
@@ -710,7 +711,7 @@ async fn every_customer_scoped_endpoint_isolates_tenants() {
 
 #[tokio::test]
 async fn lists_never_show_another_partners_data() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let a = s.partner();
     let b = s.partner();
     let a1 = s.create_customer_with_domain(&a, "a1.example.com").await;
@@ -772,11 +773,7 @@ async fn lists_never_show_another_partners_data() {
 }
 
 /// Every operator route, as (method, path, body).
-fn admin_routes(
-    partner: &Partner,
-    customer: &str,
-) -> Vec<(reqwest::Method, String, Option<Value>)> {
-    use reqwest::Method;
+fn admin_routes(partner: &Partner, customer: &str) -> Vec<(Method, String, Option<Value>)> {
     vec![
         (
             Method::POST,
@@ -892,7 +889,7 @@ async fn the_operator_api_needs_the_admin_role() {
             req = req.json(b.clone());
         }
         let r = req.send().await;
-        let expected = if method == reqwest::Method::POST && path.ends_with("/validations") {
+        let expected = if method == Method::POST && path.ends_with("/validations") {
             201
         } else {
             200
@@ -988,7 +985,7 @@ async fn gcc_needs_a_gdap_role() {
 
 #[tokio::test]
 async fn each_gdap_role_allows_gcc_and_the_default_grant_is_directory_reader() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let admin = s.admin_token();
     let code = s.issue_code(&p, 10).await;

@@ -2,317 +2,23 @@
 //! request ids, every error is the JSON body with a numeric code, every bad input is a 4xx that
 //! changes nothing, and throttling answers 429 with `Retry-After`.
 
+use axum::http::Method;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-
-const JSON_UTF8: &str = "application/json; charset=utf-8";
-
-#[track_caller]
-fn assert_ids(r: &Resp, what: &str) {
-    for h in ["ms-requestid", "ms-correlationid"] {
-        let v = r
-            .header(h)
-            .unwrap_or_else(|| panic!("{what}: no {h} on {} {:?}", r.status, r.headers));
-        assert!(!v.is_empty(), "{what}: empty {h}");
-    }
-}
-
-#[track_caller]
-fn assert_generated_ids(r: &Resp, what: &str) {
-    assert_ids(r, what);
-    for h in ["ms-requestid", "ms-correlationid"] {
-        let v = r.header(h).unwrap();
-        assert!(
-            uuid::Uuid::parse_str(v).is_ok(),
-            "{what}: generated {h} {v:?} is not a GUID"
-        );
-    }
-}
-
-#[track_caller]
-fn assert_json_utf8(r: &Resp, what: &str) {
-    assert_eq!(
-        r.header("content-type"),
-        Some(JSON_UTF8),
-        "{what}: {} {:?}",
-        r.status,
-        r.headers
-    );
-    assert!(
-        serde_json::from_str::<Value>(&r.text).is_ok(),
-        "{what}: body is not JSON: {:?}",
-        r.text
-    );
-}
-
-/// The JSON error body of api.md section 3, whatever the code.
-#[track_caller]
-fn assert_error_body(r: &Resp, what: &str) {
-    assert!(
-        r.status >= 400 && r.status < 500,
-        "{what}: {} {}",
-        r.status,
-        r.text
-    );
-    assert_json_utf8(r, what);
-    assert!(r.body.is_object(), "{what}: {}", r.text);
-    assert!(
-        r.body["code"].is_u64(),
-        "{what}: code is not a number: {}",
-        r.text
-    );
-    assert!(
-        r.body["description"]
-            .as_str()
-            .is_some_and(|d| !d.is_empty() && d.len() <= 1024),
-        "{what}: {}",
-        r.text
-    );
-    assert!(r.body["data"].is_array(), "{what}: {}", r.text);
-    assert_ids(r, what);
-}
-
-/// (what, method, path, token, JSON body, expected status).
-type Case<'a> = (&'a str, Method, String, Option<&'a str>, Option<Value>, u16);
+use crate::support::*;
+use crate::wire::{self, JSON_UTF8, assert_error_body, assert_json_utf8};
 
 #[tokio::test]
 async fn every_response_echoes_the_callers_ids_and_is_json_utf8() {
-    let s = Server::start().await;
-    let p = s.partner();
-    let c = s.create_customer(&p).await;
-    let q = format!("/v1/customers/{c}/qualifications");
-    let cases: Vec<Case> = vec![
-        (
-            "list customers",
-            Method::GET,
-            "/v1/customers".into(),
-            Some(&p.app_user),
-            None,
-            200,
-        ),
-        (
-            "get customer",
-            Method::GET,
-            format!("/v1/customers/{c}"),
-            Some(&p.app_user),
-            None,
-            200,
-        ),
-        (
-            "list qualifications",
-            Method::GET,
-            q.clone(),
-            Some(&p.app_user),
-            None,
-            200,
-        ),
-        (
-            "legacy get",
-            Method::GET,
-            format!("/v1/customers/{c}/qualification"),
-            Some(&p.app_user),
-            None,
-            200,
-        ),
-        (
-            "codes",
-            Method::GET,
-            "/v1/customers/all/validations".into(),
-            Some(&p.app_user),
-            None,
-            200,
-        ),
-        (
-            "create",
-            Method::POST,
-            q.clone(),
-            Some(&p.app_user),
-            Some(json!({"qualification": "StateOwnedEntity"})),
-            201,
-        ),
-        (
-            "create customer",
-            Method::POST,
-            "/v1/customers".into(),
-            Some(&p.app_user),
-            Some(customer_body("contoso.com")),
-            201,
-        ),
-        ("no token", Method::GET, q.clone(), None, None, 401),
-        (
-            "bad token",
-            Method::GET,
-            q.clone(),
-            Some("garbage"),
-            None,
-            401,
-        ),
-        (
-            "app-only",
-            Method::POST,
-            q.clone(),
-            Some(&p.app_only),
-            Some(json!({"qualification": "StateOwnedEntity"})),
-            403,
-        ),
-        (
-            "bad input",
-            Method::POST,
-            q.clone(),
-            Some(&p.app_user),
-            Some(json!({"qualification": "Gold"})),
-            400,
-        ),
-        (
-            "conflict",
-            Method::POST,
-            q.clone(),
-            Some(&p.app_user),
-            Some(json!({"qualification": "StateOwnedEntity"})),
-            409,
-        ),
-        (
-            "bad id",
-            Method::GET,
-            "/v1/customers/nope/qualifications".into(),
-            Some(&p.app_user),
-            None,
-            400,
-        ),
-        (
-            "unknown customer",
-            Method::GET,
-            format!("/v1/customers/{}", new_id()),
-            Some(&p.app_user),
-            None,
-            404,
-        ),
-        (
-            "unknown route",
-            Method::GET,
-            "/v1/nothing/here".into(),
-            Some(&p.app_user),
-            None,
-            404,
-        ),
-        (
-            "wrong method",
-            Method::DELETE,
-            q.clone(),
-            Some(&p.app_user),
-            None,
-            405,
-        ),
-        (
-            "admin with partner token",
-            Method::GET,
-            "/admin/v1/reviews".into(),
-            Some(&p.app_user),
-            None,
-            403,
-        ),
-        (
-            "no validation status",
-            Method::GET,
-            format!("/v1/customers/{c}/validationStatus?type=account"),
-            Some(&p.app_user),
-            None,
-            404,
-        ),
-    ];
-    for (what, method, path, token, body, status) in cases {
-        let build = |ids: Option<(&str, &str)>| {
-            let mut r = s.req(method.clone(), &path);
-            if let Some(t) = token {
-                r = r.token(t);
-            }
-            if let Some(b) = &body {
-                r = r.json(b.clone());
-            }
-            if let Some((rid, cid)) = ids {
-                r = r.request_id(rid).header("MS-CorrelationId", cid);
-            }
-            r
-        };
-        // The caller's ids are echoed. (A fresh MS-RequestId each time: it is an idempotency key.)
-        let (rid, cid) = (new_id(), new_id());
-        let r = build(Some((&rid, &cid))).send().await;
-        assert_eq!(r.status, status, "{what}: {}", r.text);
-        assert_eq!(
-            r.header("ms-requestid"),
-            Some(rid.as_str()),
-            "{what}: {:?}",
-            r.headers
-        );
-        assert_eq!(
-            r.header("ms-correlationid"),
-            Some(cid.as_str()),
-            "{what}: {:?}",
-            r.headers
-        );
-        assert_json_utf8(&r, what);
-        if status >= 400 {
-            assert_error_body(&r, what);
-        }
-        // Without ids, generated GUIDs, different on each response.
-        if status != 201 {
-            let r1 = build(None).send().await;
-            let r2 = build(None).send().await;
-            assert_eq!(
-                (r1.status, r2.status),
-                (status, status),
-                "{what}: {} / {}",
-                r1.text,
-                r2.text
-            );
-            assert_generated_ids(&r1, what);
-            assert_generated_ids(&r2, what);
-            assert_ne!(
-                r1.header("ms-requestid"),
-                r2.header("ms-requestid"),
-                "{what}"
-            );
-            assert_ne!(
-                r1.header("ms-correlationid"),
-                r2.header("ms-correlationid"),
-                "{what}"
-            );
-            assert_json_utf8(&r1, what);
-        }
-    }
-    // A created resource without ids: generated ids too.
-    let r = s
-        .post("/v1/customers")
-        .token(&p.app_user)
-        .json(customer_body("fabrikam.com"))
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_generated_ids(&r, "create customer without ids");
-    // Only one of the two given: that one echoed, the other generated.
-    let cid = new_id();
-    let r = s
-        .get("/v1/customers")
-        .token(&p.app_user)
-        .header("MS-CorrelationId", &cid)
-        .send()
-        .await;
-    assert_eq!(r.header("ms-correlationid"), Some(cid.as_str()));
-    assert!(
-        r.header("ms-requestid")
-            .is_some_and(|v| uuid::Uuid::parse_str(v).is_ok() && v != cid),
-        "{:?}",
-        r.headers
-    );
+    let app = TestApp::new().await;
+    wire::every_response_echoes_the_callers_ids_and_is_json_utf8(&app).await;
 }
 
 #[tokio::test]
 async fn a_malformed_request_id_is_400_and_still_gets_ids() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     for bad in ["x".repeat(200), "has spaces in it".into()] {
         let r = s
@@ -330,7 +36,7 @@ async fn a_malformed_request_id_is_400_and_still_gets_ids() {
 
 #[tokio::test]
 async fn unknown_routes_are_404_1000_and_wrong_methods_405_json() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     for path in [
@@ -580,7 +286,7 @@ fn bad_bodies() -> Vec<(&'static str, RawBody, u16, u64)> {
 }
 
 async fn send_bad(
-    s: &Server,
+    s: &Api,
     token: &str,
     path: &str,
     body: &Option<(&'static str, Vec<u8>)>,
@@ -594,7 +300,7 @@ async fn send_bad(
 
 #[tokio::test]
 async fn bad_input_is_400_with_the_catalogue_code() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let path = format!("/v1/customers/{c}/qualifications");
@@ -679,44 +385,14 @@ async fn bad_input_is_400_with_the_catalogue_code() {
 
 #[tokio::test]
 async fn a_body_over_one_mib_is_413_json() {
-    let s = Server::start().await;
-    let p = s.partner();
-    let c = s.create_customer(&p).await;
-    let big = json!({"qualification": "Education", "educationSegment": "K12", "website": "a".repeat(1024 * 1024 + 10)});
-    let r = s
-        .post(&format!("/v1/customers/{c}/qualifications"))
-        .token(&p.app_user)
-        .json(big.clone())
-        .send()
-        .await;
-    r.assert_error(413, 900413);
-    assert_json_utf8(&r, "413");
-    let r = s
-        .post("/v1/customers")
-        .token(&p.app_user)
-        .json(json!({"companyProfile": big}))
-        .send()
-        .await;
-    r.assert_error(413, 900413);
-    // Just under the limit is not a 413 (it is judged on its content).
-    let under =
-        json!({"qualification": "StateOwnedEntity", "padding": "a".repeat(1024 * 1024 - 100)});
-    let r = s
-        .post(&format!("/v1/customers/{c}/qualifications"))
-        .token(&p.app_user)
-        .json(under)
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", &r.text[..r.text.len().min(300)]);
-    let list = s.qualifications(&p, &c).await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-    assert_eq!(list[0]["qualification"], "StateOwnedEntity");
+    let app = TestApp::new().await;
+    wire::a_body_over_one_mib_is_413_json(&app).await;
 }
 
 #[tokio::test]
 async fn property_names_and_enum_values_match_case_insensitively_and_unknown_properties_are_ignored()
  {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let r = s
@@ -789,7 +465,7 @@ async fn property_names_and_enum_values_match_case_insensitively_and_unknown_pro
 }
 
 /// Everything a partner can see of its stored state, and the operator's review queue.
-async fn snapshot(s: &Server, p: &Partner, customers: &[&str]) -> Value {
+async fn snapshot(s: &Api, p: &Partner, customers: &[&str]) -> Value {
     let mut out = serde_json::Map::new();
     for c in customers {
         out.insert(format!("{c}/qualifications"), s.qualifications(p, c).await);
@@ -821,7 +497,7 @@ async fn snapshot(s: &Server, p: &Partner, customers: &[&str]) -> Value {
 
 #[tokio::test]
 async fn a_rejected_request_changes_nothing() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let empty = s.create_customer(&p).await;
     let edu = s.create_customer(&p).await;
@@ -1008,11 +684,7 @@ fn billing_array() -> Value {
 
 #[tokio::test]
 async fn the_sixth_request_in_a_minute_is_429_with_retry_after() {
-    let s = Server::start_with(Options {
-        rate_limit: 5,
-        ..Default::default()
-    })
-    .await;
+    let s = TestApp::with_config(|c| c.rate_limit_per_minute = 5).await;
     let a = s.partner();
     let b = s.partner();
     let c = s.create_customer(&a).await; // 1
@@ -1129,7 +801,7 @@ fn arbitrary_bodies_never_cause_a_5xx() {
         .enable_all()
         .build()
         .unwrap();
-    let s = rt.block_on(Server::start());
+    let s = rt.block_on(TestApp::new());
     let p = s.partner();
     let customers: Vec<String> = rt.block_on(async {
         let mut v = vec![];

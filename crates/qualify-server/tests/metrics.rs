@@ -1,14 +1,30 @@
-//! events.md 4: `GET /metrics`. The recorder is one per process and the tests of this binary
-//! run at once, so counters are compared by how much they moved (at least what a test did);
-//! the gauges are read from the scraping app's own store, so they are exact.
+//! events.md 4: `GET /metrics`, in a test binary of its own. The `metrics` recorder is one per
+//! process, so nothing else runs in this binary and its tests take turns ([`one_at_a_time`]):
+//! between a test's two scrapes only that test's requests, jobs and commits record, and every
+//! counter is asserted by its exact delta (a recording that goes missing fails the test). The
+//! gauges are read from the scraping app's own store, so they are exact too.
 
 use std::time::Duration;
 
 use axum::http::Method;
 use qualify_server::metrics::{self, FAMILIES, Type};
+use qualify_server::testing::*;
 use serde_json::json;
+use tokio::sync::MutexGuard;
 
-use crate::support::*;
+/// Held for a whole test: the tests of this binary share the process's recorder, so they run
+/// one after the other (libtest runs them on several threads otherwise).
+async fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
+/// The customer's only qualification request.
+async fn only(app: &Api, p: &Partner, c: &str) -> serde_json::Value {
+    let list = app.qualifications(p, c).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    list[0].clone()
+}
 
 async fn scrape(app: &TestApp) -> String {
     let r = app.get("/metrics").send().await;
@@ -35,6 +51,7 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 
 #[tokio::test]
 async fn metrics_answer_prometheus_text_without_a_token_with_every_family() {
+    let _turn = one_at_a_time().await;
     let app = TestApp::new().await;
     assert_eq!(app.get("/healthz").send().await.status, 200);
     let text = scrape(&app).await;
@@ -60,7 +77,8 @@ async fn metrics_answer_prometheus_text_without_a_token_with_every_family() {
 }
 
 #[tokio::test]
-async fn creates_decisions_commits_and_faults_move_their_series() {
+async fn creates_decisions_and_faults_move_their_series_by_exactly_what_happened() {
+    let _turn = one_at_a_time().await;
     let app = TestApp::new().await;
     let (p, reviewed) = (app.partner(), app.partner());
     app.admin(
@@ -105,11 +123,12 @@ async fn creates_decisions_commits_and_faults_move_their_series() {
         assert_created(&r, "Education");
     }
     assert_created(
-        &create(&app, &p, &by_read, education_at(Some("contoso.edu"))).await,
+        &app.create_qualification(&p, &by_read, education_at(Some("contoso.edu")))
+            .await,
         "Education",
     );
     assert_created(
-        &create(&app, &p, &by_clock, state_owned()).await,
+        &app.create_qualification(&p, &by_clock, state_owned()).await,
         "StateOwnedEntity",
     );
     // Pending: two vetting jobs (reads decide the third request), one due for 7 s.
@@ -129,7 +148,7 @@ async fn creates_decisions_commits_and_faults_move_their_series() {
     // A reviewer's decision.
     let c = app.create_customer(&reviewed).await;
     assert_created(
-        &create(&app, &reviewed, &c, state_owned()).await,
+        &app.create_qualification(&reviewed, &c, state_owned()).await,
         "StateOwnedEntity",
     );
     app.run_pending_jobs().await;
@@ -159,34 +178,42 @@ async fn creates_decisions_commits_and_faults_move_their_series() {
     let moved = |name: &str, labels: &[(&str, &str)]| {
         value(&after, name, labels) - value(&before, name, labels)
     };
-    let edu = [("qualification", "Education")];
-    assert!(moved(metrics::QUALIFICATIONS_CREATED, &edu) >= 2.0);
-    assert!(
-        decisions(&after, "Education", "Approved", "worker")
-            > decisions(&before, "Education", "Approved", "worker")
-    );
-    assert!(
-        decisions(&after, "Education", "Denied", "scenario")
-            > decisions(&before, "Education", "Denied", "scenario")
-    );
-    assert!(
-        decisions(&after, "StateOwnedEntity", "Approved", "clock")
-            > decisions(&before, "StateOwnedEntity", "Approved", "clock")
-    );
-    assert!(
-        decisions(&after, "StateOwnedEntity", "Denied", "reviewer")
-            > decisions(&before, "StateOwnedEntity", "Denied", "reviewer")
-    );
-    assert!(moved(metrics::FAULTS_FIRED, &[]) >= 1.0);
-    assert!(moved(&format!("{}_count", metrics::STORE_COMMIT_BATCH), &[]) >= 1.0);
-    assert!(moved(&format!("{}_count", metrics::STORE_COMMIT_SECONDS), &[]) >= 1.0);
+    // Two Education creates (the replay is none), two StateOwnedEntity ones.
+    for (q, n) in [("Education", 2.0), ("StateOwnedEntity", 2.0)] {
+        assert_eq!(
+            moved(metrics::QUALIFICATIONS_CREATED, &[("qualification", q)]),
+            n,
+            "{q} creates"
+        );
+    }
+    assert_eq!(moved(metrics::QUALIFICATIONS_CREATED, &[]), 4.0);
+    // One decision of each kind, and no other.
+    for (q, outcome, actor) in [
+        ("Education", "Approved", "worker"),
+        ("Education", "Denied", "scenario"),
+        ("StateOwnedEntity", "Approved", "clock"),
+        ("StateOwnedEntity", "Denied", "reviewer"),
+    ] {
+        assert_eq!(
+            decisions(&after, q, outcome, actor) - decisions(&before, q, outcome, actor),
+            1.0,
+            "{q} {outcome} by {actor}"
+        );
+    }
+    assert_eq!(moved(metrics::VETTING_DECISIONS, &[]), 4.0);
+    assert_eq!(moved(metrics::FAULTS_FIRED, &[]), 1.0);
+    // Five creates answered 201 (one of them a replay), one request failed by the fault.
     let created = [
         ("route", "/v1/customers/{customer_id}/qualifications"),
         ("method", "POST"),
         ("status", "201"),
     ];
-    assert!(moved(metrics::HTTP_REQUESTS, &created) >= 5.0);
-    assert!(moved(metrics::HTTP_REQUESTS, &[("status", "503")]) >= 1.0);
+    assert_eq!(moved(metrics::HTTP_REQUESTS, &created), 5.0);
+    assert_eq!(
+        moved(&format!("{}_count", metrics::HTTP_DURATION), &created[..2]),
+        5.0
+    );
+    assert_eq!(moved(metrics::HTTP_REQUESTS, &[("status", "503")]), 1.0);
     // Every vetting job done: the gauges say so.
     assert_eq!(value(&after, metrics::VETTING_QUEUE_DEPTH, &[]), 0.0);
     assert_eq!(value(&after, metrics::VETTING_OLDEST_DUE, &[]), 0.0);
@@ -194,10 +221,15 @@ async fn creates_decisions_commits_and_faults_move_their_series() {
 
 #[tokio::test]
 async fn labels_are_route_templates_never_ids() {
+    let _turn = one_at_a_time().await;
     let app = TestApp::new().await;
+    let before = scrape(&app).await;
     let p = app.partner();
     let c = app.create_customer(&p).await;
-    assert_created(&create(&app, &p, &c, education()).await, "Education");
+    assert_created(
+        &app.create_qualification(&p, &c, education()).await,
+        "Education",
+    );
     assert_eq!(
         app.get(&format!("/v1/customers/{c}"))
             .token(&p.app_user)
@@ -210,27 +242,31 @@ async fn labels_are_route_templates_never_ids() {
     let r = app.get(&format!("/no/such/route/{stray}")).send().await;
     assert_eq!(r.status, 404, "{}", r.text);
     let text = scrape(&app).await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        value(&text, name, labels) - value(&before, name, labels)
+    };
     for id in [c.as_str(), stray.as_str(), &p.id.to_string()] {
         assert!(!text.contains(id), "{id} appears in:\n{text}");
     }
-    assert!(
-        value(
-            &text,
+    assert_eq!(
+        moved(
             metrics::HTTP_REQUESTS,
             &[("route", "/v1/customers/{customer_id}"), ("status", "200")]
-        ) >= 1.0
+        ),
+        1.0
     );
-    assert!(
-        value(
-            &text,
+    assert_eq!(
+        moved(
             metrics::HTTP_REQUESTS,
             &[("route", metrics::UNMATCHED_ROUTE), ("status", "404")]
-        ) >= 1.0
+        ),
+        1.0
     );
 }
 
 #[tokio::test]
 async fn metrics_off_answer_404_with_the_error_body() {
+    let _turn = one_at_a_time().await;
     let app = TestApp::with_config(|c| c.metrics = false).await;
     app.get("/metrics").send().await.assert_error(404, 1000);
 }
@@ -239,6 +275,7 @@ async fn metrics_off_answer_404_with_the_error_body() {
 async fn webhook_attempts_count_by_result_and_a_410_is_dead() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    let _turn = one_at_a_time().await;
     // A receiver that answers 500, then 410.
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
@@ -262,7 +299,7 @@ async fn webhook_attempts_count_by_result_and_a_410_is_dead() {
     let before = scrape(&app).await;
     let c = app.create_customer(&p).await;
     assert_created(
-        &create(&app, &p, &c, state_owned()).await,
+        &app.create_qualification(&p, &c, state_owned()).await,
         "StateOwnedEntity",
     );
     app.run_pending_jobs().await;
@@ -273,7 +310,33 @@ async fn webhook_attempts_count_by_result_and_a_410_is_dead() {
     let moved = |name: &str, labels: &[(&str, &str)]| {
         value(&after, name, labels) - value(&before, name, labels)
     };
-    assert!(moved(metrics::WEBHOOK_DELIVERIES, &[("result", "failed")]) >= 1.0);
-    assert!(moved(metrics::WEBHOOK_DELIVERIES, &[("result", "disabled")]) >= 1.0);
-    assert!(moved(metrics::WEBHOOK_DEAD, &[]) >= 1.0);
+    assert_eq!(
+        moved(metrics::WEBHOOK_DELIVERIES, &[("result", "failed")]),
+        1.0
+    );
+    assert_eq!(
+        moved(metrics::WEBHOOK_DELIVERIES, &[("result", "disabled")]),
+        1.0
+    );
+    assert_eq!(moved(metrics::WEBHOOK_DELIVERIES, &[]), 2.0);
+    assert_eq!(moved(metrics::WEBHOOK_DEAD, &[]), 1.0);
+}
+
+#[tokio::test]
+async fn one_write_is_one_commit_of_one() {
+    let _turn = one_at_a_time().await;
+    let app = TestApp::new().await;
+    let p = app.partner();
+    let before = scrape(&app).await;
+    app.create_customer(&p).await;
+    let after = scrape(&app).await;
+    let moved = |name: &str| value(&after, name, &[]) - value(&before, name, &[]);
+    let batch = metrics::STORE_COMMIT_BATCH;
+    assert_eq!(moved(&format!("{batch}_count")), 1.0, "commits");
+    assert_eq!(moved(&format!("{batch}_sum")), 1.0, "writes in them");
+    assert_eq!(
+        moved(&format!("{}_count", metrics::STORE_COMMIT_SECONDS)),
+        1.0,
+        "commit times"
+    );
 }

@@ -2,82 +2,25 @@
 //! rule, and nothing stored changes when a request is rejected.
 
 use std::collections::HashSet;
+use std::future::Future;
 
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::customers::{assert_no_nulls, is_wire_date};
-use crate::helpers::*;
-
-pub fn qpath(customer: &str) -> String {
-    format!("/v1/customers/{customer}/qualifications")
-}
+use crate::support::*;
 
 pub fn legacy_path(customer: &str) -> String {
     format!("/v1/customers/{customer}/qualification")
 }
 
-pub fn education() -> Value {
-    json!({"qualification": "Education", "educationSegment": "HigherEducation", "website": "contoso.edu"})
-}
-
-pub fn gcc(code: &str) -> Value {
-    json!({"qualification": "GovernmentCommunityCloud", "validationCode": code})
-}
-
-pub fn state_owned() -> Value {
-    json!({"qualification": "StateOwnedEntity"})
-}
-
-pub async fn create(s: &Server, p: &Partner, customer: &str, body: Value) -> Resp {
-    s.post(&qpath(customer))
-        .token(&p.app_user)
-        .json(body)
-        .send()
-        .await
-}
-
-#[track_caller]
-pub fn assert_created(r: &Resp, qualification: &str) {
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["qualification"], qualification, "{}", r.text);
-    assert_eq!(r.body["vettingStatus"], "InReview", "{}", r.text);
-}
-
-/// An operator decision on the customer's open request; asserts 200 and returns the body.
-pub async fn decide(
-    s: &Server,
-    customer: &str,
-    qualification: &str,
-    status: &str,
-    reason: Option<&str>,
-) -> Value {
-    let etag = s.review_etag(customer, qualification).await;
-    let mut body = json!({"vettingStatus": status});
-    if let Some(r) = reason {
-        body["vettingReason"] = json!(r);
-    }
-    let d = s
-        .post(&format!(
-            "/admin/v1/customers/{customer}/qualifications/{qualification}/decision"
-        ))
-        .token(&s.admin_token())
-        .header("If-Match", &etag)
-        .json(body)
-        .send()
-        .await;
-    assert_eq!(d.status, 200, "{}", d.text);
-    d.body
-}
-
 /// What a rejected request must leave alone: the customer's qualifications and the partner's codes.
-pub async fn snapshot(s: &Server, p: &Partner, customer: &str) -> (Value, Value) {
+pub async fn snapshot(s: &Api, p: &Partner, customer: &str) -> (Value, Value) {
     (s.qualifications(p, customer).await, s.codes(p).await)
 }
 
 /// Sends `req`, expects the error, and checks that nothing stored changed.
 pub async fn assert_rejected(
-    s: &Server,
+    s: &Api,
     p: &Partner,
     customer: &str,
     what: &str,
@@ -110,7 +53,7 @@ fn code_entry<'a>(codes: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("code {id} not in {codes}"))
 }
 
-async fn remaining(s: &Server, p: &Partner, code: &str) -> i64 {
+async fn remaining(s: &Api, p: &Partner, code: &str) -> i64 {
     code_entry(&s.codes(p).await, code)["remainingCreates"]
         .as_i64()
         .unwrap()
@@ -118,7 +61,7 @@ async fn remaining(s: &Server, p: &Partner, code: &str) -> i64 {
 
 #[tokio::test]
 async fn create_returns_201_in_review() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let r = create(&s, &p, &c, education()).await;
@@ -177,11 +120,11 @@ async fn create_returns_201_in_review() {
 
 #[tokio::test]
 async fn invalid_requests_are_400_and_change_nothing() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     s.issue_code(&p, 3).await;
-    let q = qpath(&c);
+    let q = qualifications_path(&c);
     let cases: Vec<(&str, Value, u64)> = vec![
         ("None", json!({"qualification": "None"}), 900301),
         ("Nonprofit", json!({"qualification": "Nonprofit"}), 900301),
@@ -290,13 +233,13 @@ async fn invalid_requests_are_400_and_change_nothing() {
     .await;
     assert_eq!(s.qualifications(&p, &c).await, json!([]));
 
-    s.post(&qpath(&new_id()))
+    s.post(&qualifications_path(&new_id()))
         .token(&p.app_user)
         .json(education())
         .send()
         .await
         .assert_error(404, 1000);
-    s.post(&qpath("nope"))
+    s.post(&qualifications_path("nope"))
         .token(&p.app_user)
         .json(education())
         .send()
@@ -306,7 +249,7 @@ async fn invalid_requests_are_400_and_change_nothing() {
 
 #[tokio::test]
 async fn gcc_codes_must_be_the_partners_and_have_creates_left() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let other = s.partner();
     let mine = s.issue_code(&p, 1).await;
@@ -321,7 +264,9 @@ async fn gcc_codes_must_be_the_partners_and_have_creates_left() {
         &p,
         &c1,
         "another partner's code",
-        s.post(&qpath(&c1)).token(&p.app_user).json(gcc(&theirs)),
+        s.post(&qualifications_path(&c1))
+            .token(&p.app_user)
+            .json(gcc(&theirs)),
         400,
         900304,
     )
@@ -331,7 +276,7 @@ async fn gcc_codes_must_be_the_partners_and_have_creates_left() {
         &p,
         &c1,
         "unknown code",
-        s.post(&qpath(&c1))
+        s.post(&qualifications_path(&c1))
             .token(&p.app_user)
             .json(gcc("no-such-code")),
         400,
@@ -353,7 +298,9 @@ async fn gcc_codes_must_be_the_partners_and_have_creates_left() {
         &p,
         &c1,
         "GCC without a GDAP role",
-        s.post(&qpath(&c1)).token(&p.app_user).json(gcc(&mine)),
+        s.post(&qualifications_path(&c1))
+            .token(&p.app_user)
+            .json(gcc(&mine)),
         403,
         900150,
     )
@@ -380,7 +327,9 @@ async fn gcc_codes_must_be_the_partners_and_have_creates_left() {
         &p,
         &c2,
         "exhausted code",
-        s.post(&qpath(&c2)).token(&p.app_user).json(gcc(&mine)),
+        s.post(&qualifications_path(&c2))
+            .token(&p.app_user)
+            .json(gcc(&mine)),
         400,
         900305,
     )
@@ -391,7 +340,7 @@ async fn gcc_codes_must_be_the_partners_and_have_creates_left() {
 
 #[tokio::test]
 async fn gcc_code_from_body_or_legacy_query_and_body_wins() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let a = s.issue_code(&p, 5).await;
     let b = s.issue_code(&p, 5).await;
@@ -410,7 +359,7 @@ async fn gcc_code_from_body_or_legacy_query_and_body_wins() {
     // Legacy query.
     let c = s.create_customer(&p).await;
     let r = s
-        .post(&format!("{}?code={b}", qpath(&c)))
+        .post(&format!("{}?code={b}", qualifications_path(&c)))
         .token(&p.app_user)
         .json(json!({"qualification": "GovernmentCommunityCloud"}))
         .send()
@@ -424,7 +373,7 @@ async fn gcc_code_from_body_or_legacy_query_and_body_wins() {
     // Both: the body wins, so a wrong query code does not matter ...
     let c = s.create_customer(&p).await;
     let r = s
-        .post(&format!("{}?code=wrong-code", qpath(&c)))
+        .post(&format!("{}?code=wrong-code", qualifications_path(&c)))
         .token(&p.app_user)
         .json(gcc(&a))
         .send()
@@ -438,7 +387,7 @@ async fn gcc_code_from_body_or_legacy_query_and_body_wins() {
     // ... and a right query code does not rescue a wrong body code.
     let c = s.create_customer(&p).await;
     let req = s
-        .post(&format!("{}?code={b}", qpath(&c)))
+        .post(&format!("{}?code={b}", qualifications_path(&c)))
         .token(&p.app_user)
         .json(gcc("wrong-code"));
     assert_rejected(
@@ -459,11 +408,14 @@ async fn gcc_code_from_body_or_legacy_query_and_body_wins() {
 
 #[tokio::test]
 async fn in_review_or_approved_qualification_conflicts() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     assert_created(&create(&s, &p, &c, state_owned()).await, "StateOwnedEntity");
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(state_owned());
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(state_owned());
     assert_rejected(
         &s,
         &p,
@@ -475,8 +427,11 @@ async fn in_review_or_approved_qualification_conflicts() {
     )
     .await;
 
-    decide(&s, &c, "StateOwnedEntity", "Approved", None).await;
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(state_owned());
+    s.decide(&c, "StateOwnedEntity", "Approved", None).await;
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(state_owned());
     assert_rejected(
         &s,
         &p,
@@ -490,7 +445,10 @@ async fn in_review_or_approved_qualification_conflicts() {
 
     // Education, InReview then Approved.
     assert_created(&create(&s, &p, &c, education()).await, "Education");
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(education());
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(education());
     assert_rejected(
         &s,
         &p,
@@ -501,8 +459,11 @@ async fn in_review_or_approved_qualification_conflicts() {
         900306,
     )
     .await;
-    decide(&s, &c, "Education", "Approved", None).await;
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(education());
+    s.decide(&c, "Education", "Approved", None).await;
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(education());
     assert_rejected(
         &s,
         &p,
@@ -527,14 +488,17 @@ async fn in_review_or_approved_qualification_conflicts() {
 
 #[tokio::test]
 async fn education_and_gcc_never_combine() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let code = s.issue_code(&p, 10).await;
 
     // Education first (InReview, then Approved), GCC refused.
     let c = s.create_customer(&p).await;
     assert_created(&create(&s, &p, &c, education()).await, "Education");
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(gcc(&code));
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(gcc(&code));
     assert_rejected(
         &s,
         &p,
@@ -545,8 +509,11 @@ async fn education_and_gcc_never_combine() {
         900307,
     )
     .await;
-    decide(&s, &c, "Education", "Approved", None).await;
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(gcc(&code));
+    s.decide(&c, "Education", "Approved", None).await;
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(gcc(&code));
     assert_rejected(
         &s,
         &p,
@@ -564,7 +531,10 @@ async fn education_and_gcc_never_combine() {
         &create(&s, &p, &c, gcc(&code)).await,
         "GovernmentCommunityCloud",
     );
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(education());
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(education());
     assert_rejected(
         &s,
         &p,
@@ -575,8 +545,12 @@ async fn education_and_gcc_never_combine() {
         900307,
     )
     .await;
-    decide(&s, &c, "GovernmentCommunityCloud", "Approved", None).await;
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(education());
+    s.decide(&c, "GovernmentCommunityCloud", "Approved", None)
+        .await;
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(education());
     assert_rejected(
         &s,
         &p,
@@ -595,22 +569,20 @@ async fn education_and_gcc_never_combine() {
 
 #[tokio::test]
 async fn denied_education_may_be_requested_three_times_in_all() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     for i in 1..=3 {
         assert_created(&create(&s, &p, &c, education()).await, "Education");
-        let d = decide(
-            &s,
-            &c,
-            "Education",
-            "Denied",
-            Some("Not an Education Customer"),
-        )
-        .await;
+        let d = s
+            .decide(&c, "Education", "Denied", Some("Not an Education Customer"))
+            .await;
         assert_eq!(d["vettingStatus"], "Denied", "request {i}");
     }
-    let req = s.post(&qpath(&c)).token(&p.app_user).json(education());
+    let req = s
+        .post(&qualifications_path(&c))
+        .token(&p.app_user)
+        .json(education());
     assert_rejected(&s, &p, &c, "a fourth Education request", req, 409, 900308).await;
     let req = s
         .put(&legacy_path(&c))
@@ -635,30 +607,42 @@ async fn denied_education_may_be_requested_three_times_in_all() {
 
 #[tokio::test]
 async fn qualification_list_is_a_bare_array() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
-    let r = s.get(&qpath(&c)).token(&p.app_user).send().await;
+    let r = s
+        .get(&qualifications_path(&c))
+        .token(&p.app_user)
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!([]));
     assert_eq!(r.text.trim(), "[]");
-    let r = s.get(&qpath(&c)).token(&p.app_only).send().await;
+    let r = s
+        .get(&qualifications_path(&c))
+        .token(&p.app_only)
+        .send()
+        .await;
     assert_eq!((r.status, r.body.clone()), (200, json!([])), "{}", r.text);
 
     let created = create(&s, &p, &c, education()).await;
     assert_created(&created, "Education");
-    let r = s.get(&qpath(&c)).token(&p.app_only).send().await;
+    let r = s
+        .get(&qualifications_path(&c))
+        .token(&p.app_only)
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!([created.body]));
     assert_no_nulls(&r.body);
 
     let other = s.partner();
-    s.get(&qpath(&c))
+    s.get(&qualifications_path(&c))
         .token(&other.app_user)
         .send()
         .await
         .assert_error(403, 20002);
-    s.get(&qpath(&new_id()))
+    s.get(&qualifications_path(&new_id()))
         .token(&p.app_user)
         .send()
         .await
@@ -667,7 +651,7 @@ async fn qualification_list_is_a_bare_array() {
 
 #[tokio::test]
 async fn validation_codes_list_is_a_bare_array_of_the_partners_codes() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let other = s.partner();
     let r = s
@@ -727,7 +711,7 @@ async fn validation_codes_list_is_a_bare_array_of_the_partners_codes() {
 
 #[tokio::test]
 async fn legacy_get_is_a_bare_snake_case_string() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let get = || s.get(&legacy_path(&c)).token(&p.app_only).send();
@@ -742,28 +726,22 @@ async fn legacy_get_is_a_bare_snake_case_string() {
 
     assert_created(&create(&s, &p, &c, education()).await, "Education");
     assert_eq!(get().await.body, json!("education"));
-    decide(
-        &s,
-        &c,
-        "Education",
-        "Denied",
-        Some("Not an Academic Domain"),
-    )
-    .await;
+    s.decide(&c, "Education", "Denied", Some("Not an Academic Domain"))
+        .await;
     assert_eq!(get().await.body, json!("none"));
     assert_created(&create(&s, &p, &c, education()).await, "Education");
-    decide(&s, &c, "Education", "Approved", None).await;
+    s.decide(&c, "Education", "Approved", None).await;
     assert_eq!(get().await.body, json!("education"));
     // The most recent active one.
     assert_created(&create(&s, &p, &c, state_owned()).await, "StateOwnedEntity");
     assert_eq!(get().await.body, json!("state_owned_entity"));
-    decide(&s, &c, "StateOwnedEntity", "Denied", None).await;
+    s.decide(&c, "StateOwnedEntity", "Denied", None).await;
     assert_eq!(get().await.body, json!("education"));
 }
 
 #[tokio::test]
 async fn legacy_put_applies_the_rules_without_education_segment() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let put = |c: &str, body: Value| s.put(&legacy_path(c)).token(&p.app_user).json(body).send();
 
@@ -892,12 +870,12 @@ async fn legacy_put_applies_the_rules_without_education_segment() {
 
 #[tokio::test]
 async fn a_retry_with_the_same_request_id_is_replayed() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let key = new_id();
     let send = || {
-        s.post(&qpath(&c))
+        s.post(&qualifications_path(&c))
             .token(&p.app_user)
             .request_id(&key)
             .json(education())
@@ -923,7 +901,7 @@ async fn a_retry_with_the_same_request_id_is_replayed() {
     assert_eq!(s.qualifications(&p, &c).await.as_array().unwrap().len(), 1);
     // Key order and key case do not make another request.
     let r = s
-        .post(&qpath(&c))
+        .post(&qualifications_path(&c))
         .token(&p.app_user)
         .request_id(&key)
         .json(json!({"Website": "contoso.edu", "EDUCATIONSEGMENT": "HigherEducation", "qualification": "Education"}))
@@ -942,7 +920,7 @@ async fn a_retry_with_the_same_request_id_is_replayed() {
     let c = s.create_customer(&p).await;
     let key = new_id();
     let send = || {
-        s.post(&qpath(&c))
+        s.post(&qualifications_path(&c))
             .token(&p.app_user)
             .request_id(&key)
             .json(gcc(&code))
@@ -993,13 +971,13 @@ async fn a_retry_with_the_same_request_id_is_replayed() {
 
 #[tokio::test]
 async fn a_reused_request_id_with_another_body_or_path_is_409() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let c2 = s.create_customer(&p).await;
     let key = new_id();
     assert_created(
-        &s.post(&qpath(&c))
+        &s.post(&qualifications_path(&c))
             .token(&p.app_user)
             .request_id(&key)
             .json(education())
@@ -1009,21 +987,21 @@ async fn a_reused_request_id_with_another_body_or_path_is_409() {
     );
 
     let req = s
-        .post(&qpath(&c))
+        .post(&qualifications_path(&c))
         .token(&p.app_user)
         .request_id(&key)
         .json(state_owned());
     assert_rejected(&s, &p, &c, "same key, other body", req, 409, 900310).await;
     let other_website = json!({"qualification": "Education", "educationSegment": "HigherEducation", "website": "other.edu"});
     let req = s
-        .post(&qpath(&c))
+        .post(&qualifications_path(&c))
         .token(&p.app_user)
         .request_id(&key)
         .json(other_website);
     assert_rejected(&s, &p, &c, "same key, other website", req, 409, 900310).await;
 
     let req = s
-        .post(&qpath(&c2))
+        .post(&qualifications_path(&c2))
         .token(&p.app_user)
         .request_id(&key)
         .json(education());
@@ -1039,7 +1017,7 @@ async fn a_reused_request_id_with_another_body_or_path_is_409() {
     .await;
     assert_eq!(s.qualifications(&p, &c2).await, json!([]));
     let req = s
-        .post(&format!("{}?code=1", qpath(&c)))
+        .post(&format!("{}?code=1", qualifications_path(&c)))
         .token(&p.app_user)
         .request_id(&key)
         .json(education());
@@ -1049,7 +1027,7 @@ async fn a_reused_request_id_with_another_body_or_path_is_409() {
     let other = s.partner();
     let oc = s.create_customer(&other).await;
     assert_created(
-        &s.post(&qpath(&oc))
+        &s.post(&qualifications_path(&oc))
             .token(&other.app_user)
             .request_id(&key)
             .json(education())
@@ -1059,18 +1037,35 @@ async fn a_reused_request_id_with_another_body_or_path_is_409() {
     );
 }
 
-#[tokio::test]
+/// Sends each request on a task of its own (the runtime's threads run them in parallel).
+async fn in_parallel<F>(requests: impl IntoIterator<Item = F>) -> Vec<Resp>
+where
+    F: Future<Output = Resp> + Send + 'static,
+{
+    let tasks: Vec<_> = requests.into_iter().map(tokio::spawn).collect();
+    join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("a request task"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_identical_requests_execute_once() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     let key = new_id();
-    let responses = join_all((0..8).map(|_| {
-        s.post(&qpath(&c))
-            .token(&p.app_user)
-            .request_id(&key)
-            .json(education())
-            .send()
+    let responses = in_parallel((0..8).map(|_| {
+        let (api, p, c, key) = (Api::clone(&s), p.clone(), c.clone(), key.clone());
+        async move {
+            api.post(&qualifications_path(&c))
+                .token(&p.app_user)
+                .request_id(&key)
+                .json(education())
+                .send()
+                .await
+        }
     }))
     .await;
     for r in &responses {
@@ -1091,16 +1086,20 @@ async fn eight_concurrent_identical_requests_execute_once() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_customers_race_for_a_three_use_code() {
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let code = s.issue_code(&p, 3).await;
     let mut customers = vec![];
     for _ in 0..10 {
         customers.push(s.create_customer(&p).await);
     }
-    let responses = join_all(customers.iter().map(|c| create(&s, &p, c, gcc(&code)))).await;
+    let responses = in_parallel(customers.iter().map(|c| {
+        let (api, p, c, code) = (Api::clone(&s), p.clone(), c.clone(), code.clone());
+        async move { create(&api, &p, &c, gcc(&code)).await }
+    }))
+    .await;
     let created = responses.iter().filter(|r| r.status == 201).count();
     let exhausted = responses
         .iter()
@@ -1130,13 +1129,13 @@ async fn ten_customers_race_for_a_three_use_code() {
 async fn an_error_response_is_replayed_too() {
     // api.md 1: "the first completed response (status and body)" is what a retry gets; a 409
     // must not turn into a 201 (a second effect) because the state changed in between.
-    let s = Server::start().await;
+    let s = TestApp::new().await;
     let p = s.partner();
     let c = s.create_customer(&p).await;
     assert_created(&create(&s, &p, &c, education()).await, "Education");
     let key = new_id();
     let send = || {
-        s.post(&qpath(&c))
+        s.post(&qualifications_path(&c))
             .token(&p.app_user)
             .request_id(&key)
             .json(education())
@@ -1144,7 +1143,7 @@ async fn an_error_response_is_replayed_too() {
     };
     let first = send().await;
     first.assert_error(409, 900306);
-    decide(&s, &c, "Education", "Denied", None).await;
+    s.decide(&c, "Education", "Denied", None).await;
     let before = s.qualifications(&p, &c).await;
     let again = send().await;
     assert_eq!(
@@ -1157,7 +1156,7 @@ async fn an_error_response_is_replayed_too() {
     assert_eq!(s.qualifications(&p, &c).await, before);
     // And the key stays bound to that request.
     let req = s
-        .post(&qpath(&c))
+        .post(&qualifications_path(&c))
         .token(&p.app_user)
         .request_id(&key)
         .json(state_owned());
