@@ -157,3 +157,70 @@ async fn json_lines_read_well() {
         assert_no_empty_strings(&parse(raw), raw);
     }
 }
+
+/// Whatever a client sends, the log stays bounded and never holds its token (issue 23): a flood
+/// of unauthenticated requests with a 40,000-byte path and a JWT in the informational headers
+/// costs at most 2 KiB of log a request (most of them none: rejection lines are rate-bounded),
+/// no line over 2 KiB, the path cut, the JWT redacted, in both formats.
+#[tokio::test]
+async fn a_flood_of_long_paths_with_tokens_in_client_headers_leaves_a_bounded_log_without_them() {
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+    const REQUESTS: usize = 150;
+    let long = format!("/v1/customers/{}", "a".repeat(40_000));
+    for format in ["text", "json"] {
+        let s = Server::start_with(Options {
+            extra: vec!["--log-format".into(), format.into()],
+            ..Default::default()
+        })
+        .await;
+        line_with(&s, &["qualify serving"]).await;
+        let before = s.logs().len();
+        let started = std::time::Instant::now();
+        for _ in 0..REQUESTS {
+            let r = s
+                .get(&long)
+                .header("MS-PartnerCenter-Client", JWT)
+                .header("MS-PartnerCenter-Application", &format!("Bearer {JWT}"))
+                .header("MS-SdkVersion", &"9".repeat(5_000))
+                .send()
+                .await;
+            assert!((400..500).contains(&r.status), "{format}: {}", r.status);
+        }
+        let seconds = started.elapsed().as_secs() + 1;
+        // A request that is logged, written after the flood's lines.
+        let marker = new_id();
+        assert_eq!(
+            s.get("/healthz").request_id(&marker).send().await.status,
+            200
+        );
+        line_with(&s, &[&marker, "request finished"]).await;
+
+        let logs = s.logs();
+        let grown = logs.len() - before;
+        assert!(
+            grown <= REQUESTS * 2048,
+            "{format}: {grown} bytes of log for {REQUESTS} requests"
+        );
+        let longest = logs.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest <= 2048, "{format}: a line of {longest} bytes");
+        assert!(!logs.contains(JWT), "{format}: the JWT is in the log");
+        assert!(
+            !logs.contains(&"a".repeat(257)) && logs.contains(&"a".repeat(200)),
+            "{format}: the path is not cut to 256 bytes"
+        );
+        assert!(
+            !logs.contains(&"9".repeat(129)),
+            "{format}: a header not cut"
+        );
+        // Rejection lines: at most 50 a second while the flood lasted.
+        let rejected = logs
+            .lines()
+            .filter(|l| l.contains("request finished") && l.contains("aaaa"))
+            .count() as u64;
+        assert!(
+            rejected <= 50 * seconds,
+            "{format}: {rejected} rejection lines in {seconds} s"
+        );
+        assert!(rejected > 0, "{format}: no rejection line at all");
+    }
+}

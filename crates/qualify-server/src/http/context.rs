@@ -2,7 +2,14 @@
 //! ones), echoed on every response, and the request span that carries the correlation id into
 //! every log line of the request. Where a request ends it is logged once, its error (code,
 //! description, cause chain) included.
+//!
+//! A log line is bounded whatever the client sends: the path is cut to [`LOGGED_PATH`] bytes and
+//! each informational header to [`LOGGED_HEADER`], both redacted as the journal redacts them (a
+//! JWT in `MS-PartnerCenter-Client` is `[redacted]`), and the lines of rejected requests (4xx) are
+//! at most [`REJECTIONS_LOGGED_PER_SECOND`] a second, the next one logged saying how many were
+//! left out (`left_out`).
 
+use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
 use axum::extract::{FromRequestParts, MatchedPath, Request};
@@ -14,6 +21,58 @@ use tracing::Instrument;
 
 use crate::http::error::{ApiError, Failure};
 use crate::http::headers::{MS_CORRELATION_ID, MS_REQUEST_ID};
+use crate::http::redact::keep_text;
+
+/// The most bytes of a request's path its log line carries.
+pub const LOGGED_PATH: usize = 256;
+/// The most bytes of each informational client header (`MS-PartnerCenter-Application`,
+/// `MS-PartnerCenter-Client`, `MS-SdkVersion`) a log line carries.
+pub const LOGGED_HEADER: usize = 128;
+/// The most lines of rejected requests (status 4xx, and the 503s of an overload) logged in one
+/// second; other 5xx and successful requests are always logged.
+pub const REJECTIONS_LOGGED_PER_SECOND: u32 = 50;
+
+/// The rate bound on rejection lines: which second it counts, how many it logged in it, and how
+/// many it left out since the last line it logged.
+#[derive(Debug, Default)]
+struct RejectionLines {
+    second: u64,
+    logged: u32,
+    left_out: u64,
+}
+
+impl RejectionLines {
+    /// Whether a rejection in `second` is logged; if so, how many were left out before it.
+    fn admit(&mut self, second: u64) -> Option<u64> {
+        if second != self.second {
+            self.second = second;
+            self.logged = 0;
+        }
+        if self.logged < REJECTIONS_LOGGED_PER_SECOND {
+            self.logged += 1;
+            Some(std::mem::take(&mut self.left_out))
+        } else {
+            self.left_out += 1;
+            None
+        }
+    }
+}
+
+/// Whether the line of a rejected request is logged now (the process's rejection lines, counted
+/// in seconds since the first request); if so, how many were left out before it.
+pub(crate) fn admit_rejection() -> Option<u64> {
+    static SINCE: LazyLock<Instant> = LazyLock::new(Instant::now);
+    static LINES: Mutex<RejectionLines> = Mutex::new(RejectionLines {
+        second: 0,
+        logged: 0,
+        left_out: 0,
+    });
+    let second = SINCE.elapsed().as_secs();
+    LINES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .admit(second)
+}
 
 /// In a response's extensions: the answer is what a test asked for (a fault's injected
 /// answer); the floor leaves its body alone (a raw body stays raw).
@@ -64,7 +123,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %keep_text(req.uri().path(), LOGGED_PATH),
         request_id = %ids.request_id,
         correlation_id = %ids.correlation_id,
         // Recorded by the auth layer once the token is verified.
@@ -82,7 +141,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .map(str::to_owned)
+            .map(|v| keep_text(v, LOGGED_HEADER))
     });
     req.extensions_mut().insert(ids.clone());
     // This layer runs after routing (`Router::layer`): the template is known, absent when no
@@ -114,12 +173,21 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     );
     let failure = response.extensions().get::<Failure>();
     let status = response.status().as_u16();
+    // A rejection beyond the second's bound is not logged; the next line logged counts it.
+    let left_out = match status {
+        400..=499 => match admit_rejection() {
+            Some(n) => (n > 0).then_some(n),
+            None => return response,
+        },
+        _ => None,
+    };
     // `None` is not recorded: a header the client did not send is no field at all, and a
     // request that succeeded has no error fields.
     macro_rules! finished {
         ($level:ident) => {
             tracing::$level!(
                 status,
+                left_out,
                 elapsed_ms = millis(elapsed),
                 application = client[0].as_deref(),
                 client = client[1].as_deref(),
@@ -211,4 +279,23 @@ fn json_errors_only(response: Response) -> Response {
         _ => K::Internal,
     };
     ApiError::of(kind).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_lines_are_bounded_per_second_and_the_next_line_counts_the_rest() {
+        let mut lines = RejectionLines::default();
+        for _ in 0..REJECTIONS_LOGGED_PER_SECOND {
+            assert_eq!(lines.admit(0), Some(0));
+        }
+        assert_eq!(lines.admit(0), None);
+        assert_eq!(lines.admit(0), None);
+        // A new second: logged again, saying two were left out, then counting from zero.
+        assert_eq!(lines.admit(1), Some(2));
+        assert_eq!(lines.admit(1), Some(0));
+        assert_eq!(lines.admit(5), Some(0));
+    }
 }

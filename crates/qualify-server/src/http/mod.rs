@@ -13,6 +13,7 @@ pub mod headers;
 pub mod params;
 pub mod path;
 pub mod query;
+pub mod redact;
 pub mod responses;
 pub mod schemas;
 pub mod strict;

@@ -161,7 +161,16 @@ async fn limit_in_flight(
     next: Next,
 ) -> Response {
     let Ok(_permit) = limit.try_acquire_owned() else {
-        tracing::warn!(path = %req.uri().path(), "too many requests in flight; answered 503");
+        // Bounded like the lines of rejected requests: an overload is when a line per
+        // request would cost the most.
+        if let Some(n) = crate::http::context::admit_rejection() {
+            let left_out = (n > 0).then_some(n);
+            tracing::warn!(
+                path = %crate::http::redact::keep_text(req.uri().path(), crate::http::context::LOGGED_PATH),
+                left_out,
+                "too many requests in flight; answered 503"
+            );
+        }
         let mut response = ApiError::unavailable(
             "The server is handling as many requests as it may; retry shortly.",
             1,

@@ -38,7 +38,7 @@ pub const KEPT_HEADERS: &[&str] = &[
 /// The default of `--journal-size`.
 pub const DEFAULT_SIZE: usize = 10_000;
 /// What replaces a token-like value.
-pub const REDACTED: &str = "[redacted]";
+pub use crate::http::redact::REDACTED;
 
 /// The most memory `entries` entries can hold (their payload bytes, as counted by
 /// [`Entry::heap_bytes`], plus the ring's own slots).

@@ -5,64 +5,10 @@
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::entry::{BODY_KEPT, HEADER_KEPT, KEPT_HEADERS, REDACTED};
+use crate::http::redact::{REDACTED, cut_to};
+pub use crate::http::redact::{keep_text, redact_text};
 
-fn token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
-}
-
-/// Text with token-like parts replaced by [`REDACTED`]: JWTs (base64url segments joined by
-/// dots, the first a JSON object: `eyJ...`) and the credential after `Bearer `.
-pub fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
-    let bytes = text.as_bytes();
-    // `Bearer ` ends in a space, and the values kept have few: look for `bearer` only before
-    // each space.
-    let has_bearer = || {
-        bytes
-            .iter()
-            .enumerate()
-            .any(|(i, &b)| b == b' ' && i >= 6 && bytes[i - 6..i].eq_ignore_ascii_case(b"bearer"))
-    };
-    if !text.contains("eyJ") && !has_bearer() {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(b"eyJ") && (i == 0 || !token_char(bytes[i - 1])) {
-            let mut end = i;
-            while end < bytes.len() && (token_char(bytes[end]) || bytes[end] == b'.') {
-                end += 1;
-            }
-            let run = &text[i..end];
-            if run.contains('.') && run.len() >= 16 {
-                out.push_str(REDACTED);
-                i = end;
-                continue;
-            }
-        }
-        if i + 7 <= bytes.len() && bytes[i..i + 7].eq_ignore_ascii_case(b"bearer ") {
-            let mut start = i + 7;
-            while start < bytes.len() && bytes[start] == b' ' {
-                start += 1;
-            }
-            let mut end = start;
-            while end < bytes.len() && !bytes[end].is_ascii_whitespace() && bytes[end] != b'"' {
-                end += 1;
-            }
-            if end > start {
-                out.push_str(&text[i..i + 7]);
-                out.push_str(REDACTED);
-                i = end;
-                continue;
-            }
-        }
-        let c = text[i..].chars().next().expect("inside the text");
-        out.push(c);
-        i += c.len_utf8();
-    }
-    std::borrow::Cow::Owned(out)
-}
+use super::entry::{BODY_KEPT, HEADER_KEPT, KEPT_HEADERS};
 
 /// Names of JSON fields whose values are secrets whatever they look like.
 fn secret_key(key: &str) -> bool {
@@ -138,23 +84,6 @@ pub fn keep_body(bytes: &[u8]) -> Option<(Box<str>, bool)> {
     };
     let (kept, cut) = cut_to(&redacted, BODY_KEPT);
     Some((kept.into(), cut))
-}
-
-fn cut_to(text: &str, limit: usize) -> (&str, bool) {
-    if text.len() <= limit {
-        return (text, false);
-    }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (&text[..end], true)
-}
-
-/// A short text field (path, query, header value): redacted and cut.
-pub fn keep_text(text: &str, limit: usize) -> Box<str> {
-    let r = redact_text(text);
-    cut_to(&r, limit).0.into()
 }
 
 /// The kept headers of a request, redacted and cut. One pass over the request's headers
