@@ -188,10 +188,22 @@ class Partner:
 
     def checks(self) -> dict:
         """Judges this partner's recorded traffic against the real service's rules (control.md
-        7); raises ClientChecksFailed with the violations, else returns the result."""
+        7); raises ClientChecksFailed with the violations (and `journal-incomplete` when some of
+        the partner's requests left the journal unjudged), else returns the result."""
         result = self._call("GET", f"{self.control}/checks")
-        if result["violations"]:
-            raise ClientChecksFailed(self.id, result["violations"])
+        violations = list(result["violations"])
+        if not result.get("complete", True):
+            # Some of the partner's requests left the journal unjudged: passing on what is left
+            # could pass on nothing.
+            violations.append({
+                "check": "journal-incomplete",
+                "seq": [],
+                "detail": f"{result.get('evicted', 0)} of the partner's requests left the journal "
+                          "before they were judged (raise --journal-size or check sooner)",
+                "occurrences": 1,
+            })
+        if violations:
+            raise ClientChecksFailed(self.id, violations)
         return result
 
     # --- webhooks (events.md) -------------------------------------------------------------

@@ -181,3 +181,26 @@ def test_serve_arguments_from_the_command_line(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
                                            "--qualify-arg=--rate-limit-per-minute=2")
     result.assert_outcomes(passed=1)
+
+
+def test_checks_raise_when_the_journal_lost_some_of_the_partners_requests(pytester):
+    """A partner whose requests outgrew --journal-size: what is left has no violation, yet
+    checks() raises, naming journal-incomplete, instead of passing on part of the traffic."""
+    pytester.makepyfile(textwrap.dedent("""
+        import pytest
+        from qualify.partner import ClientChecksFailed
+
+        def test_incomplete(partner):
+            for _ in range(3):
+                assert partner.session.get("/v1/customers").status_code == 200
+            assert partner.checks()["complete"] is True
+            for _ in range(5):
+                partner.session.get("/v1/customers")
+            with pytest.raises(ClientChecksFailed) as failed:
+                partner.checks()
+            assert [v["check"] for v in failed.value.violations] == ["journal-incomplete"]
+            assert "3 of the partner's requests" in str(failed.value)
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                           "--qualify-arg=--journal-size=5")
+    result.assert_outcomes(passed=1)

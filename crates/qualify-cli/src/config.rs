@@ -151,7 +151,8 @@ pub struct Settings {
     #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT", default_value_t = SERVER.max_in_flight.into())]
     pub max_in_flight: AtLeast<1>,
     /// Entries of the in-memory request journal of `/v1` requests
-    /// (docs/testing.md#the-request-journal), oldest evicted first; 0 turns it off
+    /// (docs/testing.md#the-request-journal), all partners' rings together, the largest ring's
+    /// oldest evicted first; 0 turns it off
     #[arg(long, env = "QUALIFY_JOURNAL_SIZE", default_value_t = SERVER.journal_size.into())]
     pub journal_size: AtLeast<0>,
     /// Prometheus metrics at `GET /metrics` (docs/metrics.md); `false` records nothing and the

@@ -320,9 +320,23 @@ pub async fn checks(admin: Admin<'_>, args: ChecksArgs, out: Output) -> Result<(
     } else if !report.violations.is_empty() {
         out.list(&report.violations)?;
     }
-    if report.violations.is_empty() {
+    if !report.complete {
+        // Passing on part of the traffic would pass on nothing at worst: say so and fail.
+        errln!(
+            "{} of partner {}'s requests left the journal before they were judged; raise \
+             --journal-size or check sooner",
+            report.evicted,
+            args.partner
+        );
+    }
+    if report.violations.is_empty() && report.complete {
         errln!("{} requests checked: no violations", report.requests);
         Ok(())
+    } else if report.violations.is_empty() {
+        Err(Failure::api(format!(
+            "incomplete: {} requests of partner {} checked, {} evicted unjudged",
+            report.requests, args.partner, report.evicted
+        )))
     } else {
         Err(Failure::api(format!(
             "{} violation(s) in {} requests of partner {}",

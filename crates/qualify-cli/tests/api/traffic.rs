@@ -270,3 +270,92 @@ async fn the_cli_adds_lists_and_clears_faults_prints_the_journal_and_fails_on_vi
     );
     let _ = c;
 }
+
+/// A checks run that knows it lost some of the partner's requests (the journal's ring was full)
+/// says so and fails, though what is left has no violation (issue 23).
+#[tokio::test]
+async fn the_cli_fails_checks_that_lost_requests_to_a_full_journal() {
+    let s = Server::start_with(Options {
+        extra: vec!["--journal-size".into(), "5".into()],
+        ..Default::default()
+    })
+    .await;
+    let env = [("QUALIFY_BASE_URL", s.base.as_str())];
+    let p = s.partner();
+    let partner = p.id.to_string();
+    for _ in 0..3 {
+        s.get("/v1/customers").token(&p.app_user).send().await;
+    }
+    let whole = run_cli(&["admin", "checks", "--partner", &partner], &env);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    for _ in 0..5 {
+        s.get("/v1/customers").token(&p.app_user).send().await;
+    }
+    let partial = run_cli(&["admin", "checks", "--partner", &partner], &env);
+    assert_eq!(
+        partial.code, 1,
+        "an incomplete run fails: {}",
+        partial.stderr
+    );
+    assert!(
+        partial.stderr.contains("3 of partner") && partial.stderr.contains("left the journal"),
+        "{}",
+        partial.stderr
+    );
+    let json = run_cli(&["admin", "--json", "checks", "--partner", &partner], &env);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let report: Value = serde_json::from_str(&json.stdout).expect("the report on stdout");
+    assert_eq!(
+        (
+            report["complete"].clone(),
+            report["evicted"].clone(),
+            report["requests"].clone()
+        ),
+        (json!(false), json!(3), json!(5))
+    );
+}
+
+/// A fault answering 204 or 304 sends what those statuses are: no body and no `Content-Length`
+/// announcing one, whatever raw body it was given (issue 23). Read off the wire.
+#[tokio::test]
+async fn a_fault_answering_204_or_304_sends_no_body_and_no_content_length() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start().await;
+    let p = s.partner();
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    for status in [204, 304] {
+        let path = format!("/v1/customers/{}", new_id());
+        add_fault(
+            &s,
+            json!({"match": {"partner": p.id.to_string(), "path": path}, "response": {"status": status,
+                "rawBody": "{\"this\": \"is not sent\", \"padding\": \"xxxxxxxxxxxxxxxx\"}", "contentType": "application/json"}}),
+        )
+        .await;
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            p.app_user
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut answer),
+        )
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a whole head");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("qualify-fault:"),
+            "{head}"
+        );
+        assert!(
+            !head.to_ascii_lowercase().contains("content-length"),
+            "{status}: {head}"
+        );
+        assert_eq!(body, "", "{status}: a body was sent");
+    }
+}

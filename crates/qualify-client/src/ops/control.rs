@@ -384,6 +384,18 @@ pub struct CheckReport {
     pub violations: Vec<Violation>,
     /// The partner's requests judged.
     pub requests: u64,
+    /// false when some of the partner's requests left the server's journal (it was full) before
+    /// they were judged: the report covers only part of the traffic.
+    #[serde(default = "complete_by_default")]
+    pub complete: bool,
+    /// How many of the partner's requests left the journal unjudged.
+    #[serde(default)]
+    pub evicted: u64,
+}
+
+/// A server that does not say (before qualify 0.1's per-partner journal) judged all it had.
+fn complete_by_default() -> bool {
+    true
 }
 
 /// `client.admin().partner(p).checks()`.

@@ -335,11 +335,26 @@ async fn inject(fault: &Fault, req: Request, next: Next) -> Response {
             unreachable!("these responses run the request")
         }
     };
+    if matches!(
+        response.status(),
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    ) {
+        // These statuses have no body (RFC 9110 15.3.5, 15.4.5): a raw body given for one is
+        // not sent, and no Content-Length announces it.
+        response = without_body(response);
+    }
     if let Ok(v) = HeaderValue::from_str(&fault.id) {
         response.headers_mut().insert(QUALIFY_FAULT, v);
     }
     response.extensions_mut().insert(Injected);
     response
+}
+
+/// `response` with an empty body and no `Content-Length`.
+fn without_body(response: Response) -> Response {
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::empty())
 }
 
 fn status_of(status: u16) -> StatusCode {

@@ -802,3 +802,78 @@ async fn a_partners_reset_clears_its_faults_and_journal_and_leaves_the_others() 
     assert_eq!(faults(&app, "").await, json!([]));
     assert_eq!(journal(&app, "").await["entries"], json!([]));
 }
+
+/// Hardening (issue 23): the journal is a ring per partner, unattributed requests in a small one
+/// of their own. A flood of unauthenticated and refused requests, far beyond `--journal-size`,
+/// leaves a partner's entries and the verdict of its checks as they were; a partner that fills
+/// its own ring gets checks that say they are incomplete.
+#[tokio::test]
+async fn an_unauthenticated_flood_leaves_a_partners_journal_and_checks_intact() {
+    let app = TestApp::with_config(|c| c.journal_size = 50).await;
+    let admin = app.admin_token();
+    let checks = async |p: &Partner| {
+        let r = app
+            .get(&format!("/admin/v1/partners/{}/checks", p.id))
+            .token(&admin)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    };
+    let j = app.partner();
+    // A write without MS-RequestId: one violation to judge.
+    let r = app
+        .post("/v1/customers")
+        .token(&j.app_user)
+        .json(customer_body())
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let before = checks(&j).await;
+    assert_eq!(before["violations"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (&before["requests"], &before["complete"]),
+        (&json!(1), &json!(true))
+    );
+
+    for i in 0..300 {
+        let req = app.post("/v1/customers").json(customer_body());
+        let req = if i % 2 == 0 {
+            req.token("not-a-token")
+        } else {
+            req
+        };
+        let r = req.send().await;
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    assert_eq!(
+        checks(&j).await,
+        before,
+        "the flood changed the partner's checks"
+    );
+    let mine = journal(&app, &format!("?partner={}", j.id)).await;
+    assert_eq!(
+        (mine["entries"].as_array().map(Vec::len), &mine["evicted"]),
+        (Some(1), &json!(0))
+    );
+
+    // The partner's own traffic beyond the journal's size: its checks are incomplete.
+    for _ in 0..60 {
+        app.get("/v1/customers").token(&j.app_user).send().await;
+    }
+    let after = checks(&j).await;
+    assert_eq!(after["complete"], false, "{after}");
+    assert!(after["evicted"].as_u64() > Some(0), "{after}");
+    let junit = app
+        .get(&format!("/admin/v1/partners/{}/checks?format=junit", j.id))
+        .token(&admin)
+        .send()
+        .await;
+    assert!(
+        junit
+            .text
+            .contains(r#"<property name="complete" value="false"/>"#),
+        "{}",
+        junit.text
+    );
+}

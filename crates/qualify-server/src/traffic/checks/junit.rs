@@ -3,8 +3,9 @@
 
 use super::rules::{CheckId, Violation};
 
-/// The checks as JUnit XML: one test case per check, a failure per check that found violations.
-pub fn junit(partner: &str, requests: usize, violations: &[Violation]) -> String {
+/// The checks as JUnit XML: one test case per check, a failure per check that found violations;
+/// the properties say how many requests were judged and how many left the journal unjudged.
+pub fn junit(partner: &str, requests: usize, evicted: u64, violations: &[Violation]) -> String {
     use quick_xml::Writer;
     use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
@@ -30,11 +31,19 @@ pub fn junit(partner: &str, requests: usize, violations: &[Violation]) -> String
         suite.push_attribute(("errors", "0"));
         suite.push_attribute(("skipped", "0"));
         w.write_event(Event::Start(suite))?;
-        let mut props = BytesStart::new("property");
-        props.push_attribute(("name", "requests"));
-        props.push_attribute(("value", requests.as_str()));
         w.write_event(Event::Start(BytesStart::new("properties")))?;
-        w.write_event(Event::Empty(props))?;
+        let complete = (evicted == 0).to_string();
+        let evicted = evicted.to_string();
+        for (name, value) in [
+            ("requests", requests.as_str()),
+            ("complete", complete.as_str()),
+            ("evicted", evicted.as_str()),
+        ] {
+            let mut prop = BytesStart::new("property");
+            prop.push_attribute(("name", name));
+            prop.push_attribute(("value", value));
+            w.write_event(Event::Empty(prop))?;
+        }
         w.write_event(Event::End(BytesEnd::new("properties")))?;
         for check in CheckId::ALL {
             let (name, what) = (check.name(), check.description());
@@ -82,7 +91,7 @@ mod tests {
             detail: "GET <&> \"x\"".into(),
             occurrences: 1,
         }];
-        let xml = junit("p", 10, &v);
+        let xml = junit("p", 10, 4, &v);
         let mut reader = quick_xml::Reader::from_str(&xml);
         let (mut cases, mut failures) = (0, 0);
         loop {
@@ -100,5 +109,10 @@ mod tests {
         }
         assert_eq!((cases, failures), (CheckId::ALL.len(), 1));
         assert!(xml.contains("&lt;&amp;&gt;"), "{xml}");
+        assert!(
+            xml.contains(r#"<property name="complete" value="false"/>"#)
+                && xml.contains(r#"<property name="evicted" value="4"/>"#),
+            "{xml}"
+        );
     }
 }

@@ -42,6 +42,12 @@ pub struct ChecksOut {
     violations: Vec<ViolationOut>,
     /// The partner's requests judged (those in this instance's journal).
     requests: usize,
+    /// false when some of the partner's requests left the journal (its ring was full) before
+    /// they were judged: the checks saw only part of the traffic, and `qualify admin checks`
+    /// fails.
+    complete: bool,
+    /// How many of the partner's requests left the journal unjudged.
+    evicted: u64,
 }
 
 impl From<Violation> for ViolationOut {
@@ -94,7 +100,12 @@ pub async fn checks(
     let entries: Vec<&Entry> = scope.entries.iter().map(|e| e.as_ref()).collect();
     let violations = judge(&entries);
     if junit_format {
-        let xml = junit(&partner_id.to_string(), entries.len(), &violations);
+        let xml = junit(
+            &partner_id.to_string(),
+            entries.len(),
+            scope.evicted,
+            &violations,
+        );
         let mut r = xml.into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -105,6 +116,8 @@ pub async fn checks(
     Ok(ok(ChecksOut {
         violations: violations.into_iter().map(ViolationOut::from).collect(),
         requests: entries.len(),
+        complete: scope.evicted == 0,
+        evicted: scope.evicted,
     })
     .into_response())
 }

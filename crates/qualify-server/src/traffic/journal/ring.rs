@@ -1,6 +1,12 @@
-//! The request journal (control.md section 6): every `/v1` request, in memory, per instance, in
-//! a ring of `--journal-size` entries (0 turns it off; the oldest go first), each with a
-//! strictly increasing `seq`; and the patterns that find entries in it.
+//! The request journal (control.md section 6): every `/v1` request, in memory, per instance, with
+//! a strictly increasing `seq`; and the patterns that find entries in it.
+//!
+//! Each partner's entries are a ring of their own, and the requests no partner can be named for
+//! (no token, a refused one) a small ring of theirs ([`UNATTRIBUTED`] entries at most), so that
+//! nobody's traffic erases a partner's: an unauthenticated flood turns over only its own ring.
+//! `--journal-size` bounds the entries of all rings together (0 turns the journal off); when it is
+//! reached, the oldest entry of the largest ring goes first — a partner that floods the journal
+//! evicts its own entries before anyone else's.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -10,19 +16,104 @@ use qualify_core::{CustomerId, PartnerId};
 
 use super::entry::Entry;
 
-struct Ring {
+/// The most entries the ring of unattributed requests keeps (fewer when `--journal-size` is
+/// smaller).
+pub const UNATTRIBUTED: usize = 1000;
+
+/// One scope's ring (a partner's, or the unattributed requests'), oldest first.
+#[derive(Default)]
+struct Scope {
     entries: VecDeque<Arc<Entry>>,
-    next_seq: u64,
-    /// Entries that left the ring to make room, in all and by partner, since the scope was last
-    /// cleared.
+    /// Entries that left this ring to make room since the scope was last cleared.
     evicted: u64,
-    evicted_by: HashMap<Option<PartnerId>, u64>,
+}
+
+impl Scope {
+    fn evict_oldest(&mut self) -> bool {
+        if self.entries.pop_front().is_none() {
+            return false;
+        }
+        self.evicted += 1;
+        // A ring that was large and has been turned over by others gives its slots back.
+        let (len, cap) = (self.entries.len(), self.entries.capacity());
+        if cap > 64 && len < cap / 4 {
+            self.entries.shrink_to(len * 2);
+        }
+        true
+    }
+}
+
+struct Rings {
+    scopes: HashMap<Option<PartnerId>, Scope>,
+    /// Entries in all scopes.
+    held: usize,
+    next_seq: u64,
+    /// Entries evicted from any scope since the journal was last cleared.
+    evicted: u64,
+}
+
+impl Rings {
+    /// The scope to evict from when the journal is full: the one holding the most entries, of
+    /// those the one whose oldest entry is oldest (so that evenly used rings turn over like one).
+    fn largest(&self) -> Option<Option<PartnerId>> {
+        self.scopes
+            .iter()
+            .max_by_key(|(_, s)| {
+                let oldest = s.entries.front().map_or(u64::MAX, |e| e.seq);
+                (s.entries.len(), std::cmp::Reverse(oldest))
+            })
+            .map(|(k, _)| *k)
+    }
+
+    fn evict_from(&mut self, key: Option<PartnerId>) {
+        if let Some(scope) = self.scopes.get_mut(&key)
+            && scope.evict_oldest()
+        {
+            self.held -= 1;
+            self.evicted += 1;
+        }
+    }
+
+    /// The entries of `partner`'s scope (or of all, in `seq` order) with `seq > after`, at most
+    /// `limit`.
+    fn entries(&self, partner: Option<PartnerId>, after: u64, limit: usize) -> Vec<Arc<Entry>> {
+        // Entries are in seq order: skip the older ones by binary search.
+        fn after_in(s: &Scope, after: u64) -> std::collections::vec_deque::Iter<'_, Arc<Entry>> {
+            let start = s.entries.partition_point(|e| e.seq <= after);
+            s.entries.range(start..)
+        }
+        match partner {
+            Some(p) => self
+                .scopes
+                .get(&Some(p))
+                .map(|s| after_in(s, after).take(limit).cloned().collect())
+                .unwrap_or_default(),
+            None => {
+                let mut all: Vec<Arc<Entry>> = self
+                    .scopes
+                    .values()
+                    .flat_map(|s| after_in(s, after))
+                    .cloned()
+                    .collect();
+                all.sort_unstable_by_key(|e| e.seq);
+                all.truncate(limit);
+                all
+            }
+        }
+    }
+
+    fn evicted(&self, partner: Option<PartnerId>) -> u64 {
+        match partner {
+            None => self.evicted,
+            Some(p) => self.scopes.get(&Some(p)).map_or(0, |s| s.evicted),
+        }
+    }
 }
 
 /// The journal of this instance.
 pub struct Journal {
     capacity: usize,
-    ring: Mutex<Ring>,
+    rings: Mutex<Rings>,
     /// Wakes followers (`GET /admin/v1/journal` long polls do not exist; the CLI polls).
     pub recorded: tokio::sync::Notify,
 }
@@ -38,11 +129,11 @@ impl Journal {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            ring: Mutex::new(Ring {
-                entries: VecDeque::with_capacity(capacity.min(1024)),
+            rings: Mutex::new(Rings {
+                scopes: HashMap::new(),
+                held: 0,
                 next_seq: 1,
                 evicted: 0,
-                evicted_by: HashMap::new(),
             }),
             recorded: tokio::sync::Notify::new(),
         }
@@ -56,8 +147,8 @@ impl Journal {
         self.capacity
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
-        self.ring.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Rings> {
+        self.rings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records an entry, giving it the next `seq` (the one it is given is ignored); returns it.
@@ -66,17 +157,34 @@ impl Journal {
             return 0;
         }
         let seq = {
-            let mut ring = self.lock();
-            entry.seq = ring.next_seq;
-            ring.next_seq += 1;
-            ring.entries.push_back(Arc::new(entry));
-            while ring.entries.len() > self.capacity {
-                if let Some(old) = ring.entries.pop_front() {
-                    ring.evicted += 1;
-                    *ring.evicted_by.entry(old.partner).or_default() += 1;
+            let mut rings = self.lock();
+            let rings = &mut *rings;
+            let key = entry.partner;
+            entry.seq = rings.next_seq;
+            rings.next_seq += 1;
+            // The unattributed ring turns over within its own bound.
+            if key.is_none()
+                && rings
+                    .scopes
+                    .get(&None)
+                    .is_some_and(|s| s.entries.len() >= UNATTRIBUTED.min(self.capacity))
+            {
+                rings.evict_from(None);
+            }
+            rings
+                .scopes
+                .entry(key)
+                .or_default()
+                .entries
+                .push_back(Arc::new(entry));
+            rings.held += 1;
+            while rings.held > self.capacity {
+                match rings.largest() {
+                    Some(largest) => rings.evict_from(largest),
+                    None => break,
                 }
             }
-            ring.next_seq - 1
+            rings.next_seq - 1
         };
         self.recorded.notify_waiters();
         seq
@@ -84,19 +192,10 @@ impl Journal {
 
     /// The entries (of `partner`, or all) with `seq > after`, oldest first, at most `limit`.
     pub fn page(&self, partner: Option<PartnerId>, after: u64, limit: usize) -> Page {
-        let ring = self.lock();
-        // Entries are in seq order: skip the older ones by binary search.
-        let start = ring.entries.partition_point(|e| e.seq <= after);
-        let entries = ring
-            .entries
-            .range(start..)
-            .filter(|e| partner.is_none_or(|p| e.partner == Some(p)))
-            .take(limit)
-            .cloned()
-            .collect();
+        let rings = self.lock();
         Page {
-            entries,
-            evicted: evicted(&ring, partner),
+            entries: rings.entries(partner, after, limit),
+            evicted: rings.evicted(partner),
         }
     }
 
@@ -108,33 +207,33 @@ impl Journal {
     /// Forgets the entries of `partner`, or all (a reset); the scope's eviction count starts
     /// over.
     pub fn clear(&self, partner: Option<PartnerId>) {
-        let mut ring = self.lock();
+        let mut rings = self.lock();
         match partner {
             None => {
-                ring.entries.clear();
-                ring.evicted = 0;
-                ring.evicted_by.clear();
+                rings.scopes.clear();
+                rings.held = 0;
+                rings.evicted = 0;
             }
             Some(p) => {
-                ring.entries.retain(|e| e.partner != Some(p));
-                let gone = ring.evicted_by.remove(&Some(p)).unwrap_or(0);
-                ring.evicted = ring.evicted.saturating_sub(gone);
+                if let Some(gone) = rings.scopes.remove(&Some(p)) {
+                    rings.held -= gone.entries.len();
+                    rings.evicted = rings.evicted.saturating_sub(gone.evicted);
+                }
             }
         }
     }
 
     /// The heap bytes the entries hold.
     pub fn heap_bytes(&self) -> usize {
-        let ring = self.lock();
-        ring.entries.iter().map(|e| e.heap_bytes()).sum::<usize>()
-            + ring.entries.capacity() * std::mem::size_of::<Arc<Entry>>()
-    }
-}
-
-fn evicted(ring: &Ring, partner: Option<PartnerId>) -> u64 {
-    match partner {
-        None => ring.evicted,
-        Some(p) => ring.evicted_by.get(&Some(p)).copied().unwrap_or(0),
+        let rings = self.lock();
+        rings
+            .scopes
+            .values()
+            .map(|s| {
+                s.entries.iter().map(|e| e.heap_bytes()).sum::<usize>()
+                    + s.entries.capacity() * std::mem::size_of::<Arc<Entry>>()
+            })
+            .sum()
     }
 }
 
@@ -233,9 +332,14 @@ impl Journal {
 
     /// How many entries match, and whether entries that might have matched were evicted.
     pub fn count(&self, pattern: &Pattern) -> (usize, bool) {
-        let ring = self.lock();
-        let n = ring.entries.iter().filter(|e| pattern.matches(e)).count();
-        (n, evicted(&ring, pattern.partner) == 0)
+        let rings = self.lock();
+        let n = rings
+            .scopes
+            .iter()
+            .filter(|(k, _)| pattern.partner.is_none_or(|p| **k == Some(p)))
+            .map(|(_, s)| s.entries.iter().filter(|e| pattern.matches(e)).count())
+            .sum();
+        (n, rings.evicted(pattern.partner) == 0)
     }
 }
 
@@ -276,6 +380,40 @@ mod tests {
         let next = j.record(entry(None, "GET", "/v1/x"));
         assert_eq!(next, 6, "seq never goes back");
         assert!(!Journal::new(0).enabled());
+    }
+
+    #[test]
+    fn nobody_elses_traffic_evicts_a_partners_entries() {
+        let (p, flood) = (PartnerId::new_random(), PartnerId::new_random());
+        let j = Journal::new(2 * UNATTRIBUTED);
+        for _ in 0..10 {
+            j.record(entry(Some(p), "POST", "/v1/customers"));
+        }
+        // Ten times the journal's size of unattributed requests: they turn over their own ring.
+        for _ in 0..20 * UNATTRIBUTED {
+            j.record(entry(None, "POST", "/v1/customers"));
+        }
+        let mine = j.scope(Some(p));
+        assert_eq!((mine.entries.len(), mine.evicted), (10, 0));
+        assert_eq!(j.scope(None).entries.len(), 10 + UNATTRIBUTED);
+        // Another partner's flood fills the rest, then evicts from the largest rings (its own and
+        // the unattributed one), never from the smaller one of p.
+        for _ in 0..10 * UNATTRIBUTED {
+            j.record(entry(Some(flood), "GET", "/v1/customers"));
+        }
+        let mine = j.scope(Some(p));
+        assert_eq!((mine.entries.len(), mine.evicted), (10, 0));
+        let theirs = j.scope(Some(flood));
+        assert!(theirs.evicted > 0 && theirs.entries.len() >= UNATTRIBUTED - 10);
+        let pattern = Pattern {
+            partner: Some(p),
+            ..Pattern::default()
+        };
+        assert_eq!(j.count(&pattern), (10, true));
+        // All of them, in seq order, still bounded by the journal's size.
+        let all = j.scope(None);
+        assert_eq!(all.entries.len(), 2 * UNATTRIBUTED);
+        assert!(all.entries.windows(2).all(|w| w[0].seq < w[1].seq));
     }
 
     #[test]
