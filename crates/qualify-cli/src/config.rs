@@ -144,12 +144,17 @@ pub struct Settings {
     /// Largest request head (request line and headers) in bytes; larger heads get 431
     #[arg(long, env = "QUALIFY_MAX_HEADER_BYTES", default_value_t = SERVER.max_header_bytes.into())]
     pub max_header_bytes: AtLeast<8192>,
-    /// Connections served at once; more wait in the listen backlog
+    /// Connections served at once; past it a new one closes the oldest connection not in a
+    /// request (silent, slow to send its head, or idle between requests)
     #[arg(long, env = "QUALIFY_MAX_CONNECTIONS", default_value_t = SERVER.max_connections.into())]
     pub max_connections: AtLeast<1>,
     /// Requests handled at once; more get 503 with Retry-After
     #[arg(long, env = "QUALIFY_MAX_IN_FLIGHT", default_value_t = SERVER.max_in_flight.into())]
     pub max_in_flight: AtLeast<1>,
+    /// Event streams (GET /admin/v1/events) served at once, apart from --max-in-flight; more get
+    /// 503 with Retry-After and the connection closed
+    #[arg(long, env = "QUALIFY_MAX_STREAMS", default_value_t = SERVER.max_streams.into())]
+    pub max_streams: AtLeast<1>,
     /// Entries of the in-memory request journal of `/v1` requests
     /// (docs/testing.md#the-request-journal), all partners' rings together, the largest ring's
     /// oldest evicted first; 0 turns it off
@@ -474,6 +479,7 @@ impl Settings {
                 max_header_bytes: self.max_header_bytes.as_usize(),
                 max_connections: self.max_connections.as_usize(),
                 max_in_flight: self.max_in_flight.as_usize(),
+                max_streams: self.max_streams.as_usize(),
                 advance_timeout: self.advance_timeout.get(),
                 start_clock: self.clock.map(|c| c.0),
                 journal_size: self.journal_size.as_usize(),

@@ -1,6 +1,7 @@
 //! Slow and abusive clients (issue 6, item 5): a client that sends its headers or its body one
-//! byte at a time is cut off, idle connections are closed, connections beyond the limit wait
-//! without harming the served ones, requests beyond the in-flight limit are refused at once,
+//! byte at a time is cut off, idle connections are closed, a connection beyond the limit closes
+//! the oldest one not in a request (and waits only when every one is in a request), event
+//! streams have a bound of their own (issue 23), requests beyond the in-flight limit are refused at once,
 //! oversized heads are refused, slow requests time out, and other clients are served normally
 //! all the while. Over raw TCP, since no HTTP client library sends this slowly.
 
@@ -276,61 +277,295 @@ async fn a_client_sending_its_body_a_byte_at_a_time_gets_408_while_others_are_se
     ));
 }
 
+/// Opens an event stream on a connection of its own and returns it once the stream's 200 has
+/// arrived: from then on the connection is in a request.
+async fn open_stream(s: &Server, admin: &str) -> TcpStream {
+    let mut c = TcpStream::connect(addr(s)).await.unwrap();
+    c.write_all(
+        format!(
+            "GET /admin/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+            .await
+            .expect("the stream's head")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&head));
+        head.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    c
+}
+
+/// Reads until an answer's head is in (or the connection is closed, or `within` passes), without
+/// waiting for a kept-alive connection to close.
+async fn read_head(stream: &mut TcpStream, started: Instant, within: Duration) -> Got {
+    let mut bytes = vec![];
+    let mut buf = [0u8; 4096];
+    let deadline = started + within;
+    while !bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return Got {
+                    bytes,
+                    closed: true,
+                    after: started.elapsed(),
+                };
+            }
+            Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    Got {
+        bytes,
+        closed: false,
+        after: started.elapsed(),
+    }
+}
+
+/// Whether the server has closed `c` (a read sees the end) rather than kept it open.
+fn closed_by_server(c: &TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.try_read(&mut buf) {
+            Ok(0) => return true,
+            // What the stream sent (its `: live` comment): read on.
+            Ok(_) => continue,
+            Err(e) => return e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_connections_are_closed_and_connections_beyond_the_limit_wait_their_turn() {
+async fn past_the_connection_limit_the_oldest_connection_not_in_a_request_makes_room() {
     let s = Server::start_with(limits(&[
-        ("--header-read-timeout", "1s"),
+        ("--header-read-timeout", "5s"),
         ("--max-connections", "3"),
     ]))
     .await;
-    // No connection of the harness is open (the readiness check closes its own), so the two
-    // idle ones and the third take the three slots, in the order they connect (the listen
-    // backlog is a queue).
-    let started = Instant::now();
-    let mut idle = vec![];
-    for _ in 0..2 {
-        idle.push(TcpStream::connect(addr(&s)).await.unwrap());
-    }
-    // A third connection is served at once and kept open; a fourth waits for a slot.
-    let mut third = TcpStream::connect(addr(&s)).await.unwrap();
+    let admin = s.admin_token();
+    // One connection in a request (an event stream), one silent, one idle after a request.
+    let stream = open_stream(&s, &admin).await;
+    let mut silent = TcpStream::connect(addr(&s)).await.unwrap();
+    let mut idle = TcpStream::connect(addr(&s)).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until_closed(&mut idle, Instant::now(), Duration::from_millis(500)).await;
+    assert_eq!(got.status(), Some(200));
+    assert!(!got.closed);
+
+    // A fourth is served at once (not after the 5 s header timeout of the silent one): the
+    // oldest connection not in a request, the silent one, is closed for it. It stays open.
+    let asked = Instant::now();
     let mut fourth = TcpStream::connect(addr(&s)).await.unwrap();
-    third
+    fourth
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    fourth
+    let got = read_head(&mut fourth, asked, Duration::from_secs(10)).await;
+    assert_eq!(got.status(), Some(200));
+    assert!(
+        got.after < Duration::from_secs(4),
+        "the fourth waited {:?}: it waited for the header timeout",
+        got.after
+    );
+    let gone = read_until_closed(&mut silent, asked, Duration::from_secs(4)).await;
+    assert!(
+        gone.closed && gone.bytes.is_empty(),
+        "the silent connection was kept"
+    );
+    // A fifth closes the next oldest not in a request: the idle one (older than the fourth);
+    // never the stream.
+    let mut fifth = TcpStream::connect(addr(&s)).await.unwrap();
+    fifth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until_closed(&mut fifth, Instant::now(), Duration::from_secs(10)).await;
+    assert_eq!(got.status(), Some(200));
+    let gone = read_until_closed(&mut idle, asked, Duration::from_secs(4)).await;
+    assert!(gone.closed, "the idle connection was kept");
+    assert!(
+        !closed_by_server(&stream),
+        "the event stream was closed for another"
+    );
+    figures::record(&format!(
+        "connections: with 3 allowed (one an event stream), a 4th and a 5th closed the silent and the idle one and were served in {:.2}s",
+        got.after.as_secs_f64()
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_connection_is_in_a_request_a_new_one_waits_its_turn() {
+    let s = Server::start_with(limits(&[("--max-connections", "2")])).await;
+    let admin = s.admin_token();
+    let first = open_stream(&s, &admin).await;
+    let _second = open_stream(&s, &admin).await;
+    let mut third = TcpStream::connect(addr(&s)).await.unwrap();
+    third
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let asked = Instant::now();
-    // The third's answer, without waiting for the (kept-alive) connection to close.
-    let got3 = read_until_closed(&mut third, asked, Duration::from_millis(400)).await;
+    let early = read_until_closed(&mut third, asked, Duration::from_millis(500)).await;
+    assert!(
+        early.bytes.is_empty() && !early.closed,
+        "served while both connections were in a request"
+    );
+    // One stream ends: the third is served.
+    drop(first);
+    let got = read_until_closed(&mut third, asked, Duration::from_secs(30)).await;
     assert_eq!(
-        got3.status(),
+        got.status(),
         Some(200),
         "{}",
-        String::from_utf8_lossy(&got3.bytes)
+        String::from_utf8_lossy(&got.bytes)
     );
-    assert!(!got3.closed);
-    let got4 = read_until_closed(&mut fourth, asked, Duration::from_secs(10)).await;
-    assert_eq!(got4.status(), Some(200));
-    let second = &got4;
-    assert!(
-        second.after >= Duration::from_millis(500),
-        "the connection beyond the limit was served at once ({:?}): no limit",
-        second.after
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_past_their_bound_get_503_and_a_closed_connection() {
+    let s = Server::start_with(limits(&[("--max-streams", "2")])).await;
+    let admin = s.admin_token();
+    let first = open_stream(&s, &admin).await;
+    let _second = open_stream(&s, &admin).await;
+    let mut third = TcpStream::connect(addr(&s)).await.unwrap();
+    third
+        .write_all(
+            format!(
+                "GET /admin/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let got = read_until_closed(&mut third, Instant::now(), Duration::from_secs(10)).await;
+    assert_eq!(
+        got.status(),
+        Some(503),
+        "{}",
+        String::from_utf8_lossy(&got.bytes)
     );
-    // The idle connections were closed by the server.
-    for mut c in idle {
-        let got = read_until_closed(&mut c, started, Duration::from_secs(10)).await;
-        assert!(
-            got.closed && got.bytes.is_empty(),
-            "an idle connection stayed open"
+    assert_eq!(got.header("retry-after").as_deref(), Some("1"));
+    assert_eq!(got.body()["code"], 900503);
+    assert!(got.closed, "the refused stream's connection was kept open");
+    // A stream that ends gives its place back.
+    drop(first);
+    poll_until("a place for a stream again", Duration::from_secs(30), async || {
+        let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+        c.write_all(
+            format!("GET /admin/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .ok()?;
+        let got = read_until_closed(&mut c, Instant::now(), Duration::from_millis(500)).await;
+        (got.status() == Some(200)).then_some(())
+    })
+    .await;
+}
+
+/// The acceptance of issue 23 at the default limits: 1,100 held sockets (silent, sending their
+/// head a byte at a time, idle after a request) and then 2,000 event streams asked for leave
+/// `/healthz` answering within a second on new connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_sockets_and_two_thousand_streams_leave_healthz_answering() {
+    let s = Server::start().await;
+    let admin = s.admin_token();
+    let healthz_on_a_new_connection = async || {
+        let asked = Instant::now();
+        let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let got = read_until_closed(&mut c, asked, Duration::from_secs(30)).await;
+        assert_eq!(
+            got.status(),
+            Some(200),
+            "{}",
+            String::from_utf8_lossy(&got.bytes)
         );
+        got.after
+    };
+    let mut held = Vec::new();
+    for i in 0..1_100 {
+        let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+        match i % 3 {
+            0 => {}
+            1 => c.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap(),
+            _ => {
+                c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                // Its answer (or nothing: closed for a newer connection before it was served).
+                let mut buf = [0u8; 512];
+                let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+                    .await
+                    .expect("an answer or a close")
+                    .unwrap_or(0);
+                assert!(n == 0 || buf.starts_with(b"HTTP/1.1 200"));
+            }
+        }
+        held.push(c);
     }
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        slowest = slowest.max(healthz_on_a_new_connection().await);
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "/healthz took {slowest:?} next to 1,100 held sockets"
+    );
+    drop(held);
+
+    let mut streams = Vec::new();
+    let (mut open, mut refused) = (0, 0);
+    for _ in 0..2_000 {
+        let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+        c.write_all(
+            format!(
+                "GET /admin/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut buf = [0u8; 12];
+        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+            .await
+            .expect("an answer to a stream asked for")
+            .unwrap_or(0);
+        match &buf[..n] {
+            b"HTTP/1.1 200" => open += 1,
+            b"HTTP/1.1 503" => refused += 1,
+            other => panic!("{:?}", String::from_utf8_lossy(other)),
+        }
+        streams.push(c);
+    }
+    assert_eq!((open, refused), (256, 2_000 - 256));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        slowest = slowest.max(healthz_on_a_new_connection().await);
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "/healthz took {slowest:?} next to 256 streams and 1,744 refused"
+    );
     figures::record(&format!(
-        "connections: 2 idle connections closed after the 1s header timeout; with 3 allowed, a 4th waited {:.1}s and was then served",
-        second.after.as_secs_f64()
+        "connections: 1,100 held sockets, then 2,000 event streams asked for (256 served, 1,744 refused): /healthz answered in at most {:.0} ms",
+        slowest.as_secs_f64() * 1000.0
     ));
 }
 

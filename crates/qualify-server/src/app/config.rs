@@ -32,10 +32,17 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     /// The largest request head (request line and headers) accepted, in bytes (at least 8 KiB).
     pub max_header_bytes: usize,
-    /// Connections served at once; further ones wait in the listen backlog.
+    /// Connections served at once; past it a new connection closes the oldest one that is not in
+    /// a request (silent, still sending its head, or idle between keep-alive requests), and
+    /// waits, unanswered, only when every one is in a request, until one ends.
     pub max_connections: usize,
     /// Requests handled at once; further ones get 503 with `Retry-After`.
     pub max_in_flight: usize,
+    /// Event streams (`GET /admin/v1/events`) served at once; further ones get 503 with
+    /// `Retry-After` and the connection closed. Streams are counted apart from `max_in_flight`;
+    /// together the two stay below `max_connections`, so a connection slot is always free or
+    /// closable for another client.
+    pub max_streams: usize,
     /// How long a clock advance may run its scope's due work before it answers 503 with what it
     /// applied so far (control.md 4).
     pub advance_timeout: Duration,
@@ -74,6 +81,7 @@ impl Default for ServerConfig {
             max_header_bytes: 64 * 1024,
             max_connections: 1024,
             max_in_flight: 512,
+            max_streams: 256,
             advance_timeout: Duration::from_secs(120),
             start_clock: None,
             journal_size: journal::DEFAULT_SIZE,

@@ -77,7 +77,7 @@ impl AppStateBuilder {
         let auth = Arc::new(Authenticator::new(&config.auth).await?);
         let time = Time::new(clock);
         // The live event stream starts after what is committed now.
-        let feed = Feed::start(store.clone())
+        let feed = Feed::start(store.clone(), config.max_streams)
             .await
             .map_err(|e| format!("reading the audit trail: {}", Chain(&e)))?;
         let sender = Arc::new(Sender::new(

@@ -37,18 +37,35 @@ struct Inner {
     published: Mutex<i64>,
     /// Set when graceful shutdown begins: open streams end.
     closing: watch::Sender<bool>,
+    /// One permit per open event stream (`--max-streams`).
+    streams: Arc<tokio::sync::Semaphore>,
+    max_streams: usize,
 }
 
 impl Feed {
-    /// A feed of `store` whose live stream starts after what is committed now.
-    pub async fn start(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+    /// A feed of `store` whose live stream starts after what is committed now, serving at most
+    /// `max_streams` event streams at once.
+    pub async fn start(store: Arc<dyn Store>, max_streams: usize) -> Result<Self, StoreError> {
         let horizon = store.transition_horizon().await?;
         Ok(Self(Arc::new(Inner {
             store,
             sender: broadcast::channel(BROADCAST).0,
             published: Mutex::new(horizon),
             closing: watch::channel(false).0,
+            streams: Arc::new(tokio::sync::Semaphore::new(max_streams)),
+            max_streams,
         })))
+    }
+
+    /// A place for one more event stream, held as long as the stream is open; `None` when
+    /// `max_streams` are open.
+    pub fn stream_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.streams.clone().try_acquire_owned().ok()
+    }
+
+    /// The most event streams served at once.
+    pub fn max_streams(&self) -> usize {
+        self.0.max_streams
     }
 
     pub fn store(&self) -> &dyn Store {

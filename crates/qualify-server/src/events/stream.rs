@@ -99,7 +99,8 @@ pub const LIVE_COMMENT: &str = "live";
         after it (also across restarts: it reads the durable audit trail), then the live ones; \
         without it, only the live ones. The comment `: live` marks the end of what was missed; \
         idle streams get a comment line every 15 s. Open streams end when the server shuts down: \
-        reconnect with the last id.",
+        reconnect with the last id. At most `--max-streams` streams are served at once (256 by \
+        default); past it the answer is 503 with `Retry-After` and the connection is closed.",
     params(
         ("partner" = Option<String>, Query, format = Uuid, description = "Only this partner's transitions."),
         ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{1,18}$", description = "The last seq the client received."),
@@ -116,6 +117,23 @@ pub async fn stream(
     uri: Uri,
 ) -> ApiResult<Response> {
     let partner = partner_query(&query_map(&uri)?)?;
+    let Some(permit) = feed.stream_permit() else {
+        // Past the bound: refused at once, and the connection closed with it, so that a client
+        // opening streams in a loop holds no connection either.
+        let mut refused = ApiError::unavailable(
+            format!(
+                "The server is serving as many event streams as it may ({}); retry shortly.",
+                feed.max_streams()
+            ),
+            1,
+        )
+        .into_response();
+        refused.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return Ok(refused);
+    };
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(v) => {
@@ -149,7 +167,8 @@ pub async fn stream(
         tx,
         closing,
     ));
-    let sse = Sse::new(receiver_stream(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    let sse =
+        Sse::new(receiver_stream(rx, permit)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     let mut response = sse.into_response();
     // Proxies must not buffer the stream.
     response.headers_mut().insert(
@@ -159,10 +178,16 @@ pub async fn stream(
     Ok(response)
 }
 
+/// The stream's events; `permit` (its place among the open streams) is given back when the
+/// answer's body is dropped: the client went away, or the stream ended.
 fn receiver_stream(
     mut rx: mpsc::Receiver<Event>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|e| e.map(Ok)))
+    futures::stream::poll_fn(move |cx| {
+        let _open = &permit;
+        rx.poll_recv(cx).map(|e| e.map(Ok))
+    })
 }
 
 /// Feeds one stream: what it missed from the store, then the live transitions, until the

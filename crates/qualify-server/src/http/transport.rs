@@ -7,8 +7,17 @@
 //! HTTP/1-or-2 detection reads the first bytes of a connection without any time limit (a
 //! client that connects and sends nothing would hold its connection forever). TLS and HTTP/2
 //! belong to the reverse proxy in front (docs/deployment.md).
+//!
+//! Held sockets never lock clients out: when `max_connections` are open, a new connection
+//! closes the oldest one that is not in a request (one that said nothing yet, is still sending
+//! its head, or waits between keep-alive requests) instead of waiting behind it. A connection is
+//! in a request from the moment its head has arrived until its answer has been sent (an event
+//! stream's until it ends); those are bounded by `max_in_flight` and the feed's own bound on
+//! streams, so a free or closable connection slot is always there for `/healthz` and partners.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -16,11 +25,13 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::AbortHandle;
 use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 
@@ -66,19 +77,11 @@ pub async fn run(
     let app = ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(in_flight, limit_in_flight))
         .service(app);
-    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let connections = Connections::new(config.max_connections.max(1));
     let graceful = GracefulShutdown::new();
     let body_deadline = config.body_read_timeout;
     tokio::pin!(shutdown);
     loop {
-        // A connection is accepted only when it can be served: the others wait in the backlog.
-        let permit = tokio::select! {
-            p = connections.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
@@ -91,7 +94,15 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        // Served at once while there is room, or once the oldest connection not in a request
+        // is closed for it; else when a connection ends.
+        tokio::select! {
+            () = connections.room() => {}
+            () = &mut shutdown => break,
+        }
         let _ = stream.set_nodelay(true);
+        let slot = connections.open();
+        let busy = slot.busy.clone();
         let service = ServiceBuilder::new()
             .layer(RequestBodyDeadlineLayer::new(body_deadline))
             .map_request(move |req: axum::http::Request<_>| {
@@ -101,15 +112,21 @@ pub async fn run(
             })
             .map_result(drop_on_request)
             .service(app.clone());
+        let service = InRequest {
+            inner: service,
+            busy,
+        };
         let connection =
             http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
+            // Dropped when the connection ends or is closed for another: its slot is free.
+            let _slot = slot;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %remote, "connection closed with an error");
             }
-            drop(permit);
         });
+        connections.started(task.abort_handle());
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
@@ -149,6 +166,169 @@ impl std::error::Error for DroppedByFault {}
 impl From<std::convert::Infallible> for DroppedByFault {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}
+    }
+}
+
+/// The open connections: each one's slot, whether it is in a request, and how to close it.
+#[derive(Clone)]
+struct Connections(Arc<ConnectionsInner>);
+
+struct ConnectionsInner {
+    max: usize,
+    open: Mutex<Open>,
+    /// A connection ended: room for one waiting in the backlog.
+    ended: Notify,
+}
+
+#[derive(Default)]
+struct Open {
+    next_id: u64,
+    /// By id, so the first is the oldest.
+    slots: BTreeMap<u64, OpenSlot>,
+}
+
+struct OpenSlot {
+    busy: Arc<AtomicUsize>,
+    /// Set once the connection's task is spawned.
+    abort: Option<AbortHandle>,
+}
+
+/// A connection's place among the open ones, given up when it is dropped.
+struct Slot {
+    id: u64,
+    busy: Arc<AtomicUsize>,
+    connections: Connections,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.connections.lock().slots.remove(&self.id);
+        self.connections.0.ended.notify_one();
+    }
+}
+
+impl Connections {
+    fn new(max: usize) -> Self {
+        Self(Arc::new(ConnectionsInner {
+            max,
+            open: Mutex::new(Open::default()),
+            ended: Notify::new(),
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.0.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns once one more connection can be served: there is room, or the oldest connection
+    /// not in a request has been closed to make it, or one has ended.
+    async fn room(&self) {
+        loop {
+            let ended = self.0.ended.notified();
+            {
+                let mut open = self.lock();
+                if open.slots.len() < self.0.max {
+                    return;
+                }
+                let idle = open
+                    .slots
+                    .iter()
+                    .find(|(_, s)| s.abort.is_some() && s.busy.load(Ordering::Acquire) == 0)
+                    .map(|(id, _)| *id);
+                if let Some(id) = idle
+                    && let Some(slot) = open.slots.remove(&id)
+                {
+                    // Its task ends without a word; its Slot finds itself already removed.
+                    if let Some(abort) = slot.abort {
+                        abort.abort();
+                    }
+                    tracing::debug!("connection closed to make room for a new one");
+                    return;
+                }
+            }
+            // Every connection is in a request: wait for one to end.
+            ended.await;
+        }
+    }
+
+    /// The slot of a connection just accepted.
+    fn open(&self) -> Slot {
+        let busy = Arc::new(AtomicUsize::new(0));
+        let mut open = self.lock();
+        let id = open.next_id;
+        open.next_id += 1;
+        open.slots.insert(
+            id,
+            OpenSlot {
+                busy: busy.clone(),
+                abort: None,
+            },
+        );
+        Slot {
+            id,
+            busy,
+            connections: self.clone(),
+        }
+    }
+
+    /// The newest connection's task: it can be closed for another from now on.
+    fn started(&self, abort: AbortHandle) {
+        let mut open = self.lock();
+        if let Some((_, slot)) = open.slots.iter_mut().next_back() {
+            slot.abort = Some(abort);
+        }
+    }
+}
+
+/// Marks its connection as in a request from the call until the answer's body is dropped (sent,
+/// or the connection gone): a connection in a request is never closed for another.
+#[derive(Clone)]
+struct InRequest<S> {
+    inner: S,
+    busy: Arc<AtomicUsize>,
+}
+
+/// Leaves its connection's request when dropped.
+struct Busy(Arc<AtomicUsize>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for InRequest<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = Response> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        let busy = Busy(self.busy.clone());
+        let call = self.inner.call(req);
+        Box::pin(async move {
+            let response = call.await?;
+            // The request lasts as long as its answer's body: until sent, or an event stream's
+            // end.
+            Ok(response.map(|body| {
+                Body::new(body.map_frame(move |frame| {
+                    let _in_request = &busy;
+                    frame
+                }))
+            }))
+        })
     }
 }
 
