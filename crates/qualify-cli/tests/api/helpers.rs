@@ -108,6 +108,20 @@ impl Server {
         Self::start_with(Options::default()).await
     }
 
+    /// The CPU time (user and system) the server process has used so far, from
+    /// `/proc/PID/stat`: a figure the machine's other load barely moves.
+    pub fn cpu_time(&self) -> Duration {
+        let pid = self.child.as_ref().expect("a running server").id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+        // The fields after the command name (which may hold spaces) in parentheses.
+        let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name and state.
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // Linux reports them in clock ticks of 1/100 s (USER_HZ).
+        Duration::from_millis(ticks * 10)
+    }
+
     pub async fn start_with(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = test_database(&dir).await;
