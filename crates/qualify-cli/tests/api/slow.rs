@@ -517,6 +517,62 @@ async fn held_sockets_and_two_thousand_streams_leave_healthz_answering() {
     ));
 }
 
+/// `--max-header-bytes` is exact (issue 23): a head of exactly the limit is served, one byte more
+/// gets 431 and a closed connection, whether the head arrives in one write, in 1,000-byte pieces
+/// or a few bytes first and then the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_limit_is_exact_however_the_bytes_arrive() {
+    // The default limit, 64 KiB: hyper's read buffer grows by whole reads, so on its own it let
+    // some heads of 70-100 KB through and refused others, by how they arrived.
+    const LIMIT: usize = 64 * 1024;
+    let s = Server::start().await;
+    let head_of = |size: usize| {
+        let fixed =
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: \r\n\r\n".len();
+        let head = format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: {}\r\n\r\n",
+            "p".repeat(size - fixed)
+        );
+        assert_eq!(head.len(), size);
+        head.into_bytes()
+    };
+    for (size, want) in [
+        (LIMIT, 200),
+        (LIMIT + 1, 431),
+        (70_000, 431),
+        (80_000, 431),
+        (100_000, 431),
+    ] {
+        let head = head_of(size);
+        let splits: [&[usize]; 3] = [&[], &[1_000], &[10]];
+        for split in splits {
+            let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+            match split {
+                [] => c.write_all(&head).await.unwrap(),
+                [1_000] => {
+                    for piece in head.chunks(1_000) {
+                        c.write_all(piece).await.unwrap();
+                        c.flush().await.unwrap();
+                    }
+                }
+                _ => {
+                    c.write_all(&head[..10]).await.unwrap();
+                    c.flush().await.unwrap();
+                    tokio::task::yield_now().await;
+                    let _ = c.write_all(&head[10..]).await;
+                }
+            }
+            let got = read_until_closed(&mut c, Instant::now(), Duration::from_secs(10)).await;
+            assert_eq!(
+                got.status(),
+                Some(want),
+                "a head of {size} bytes sent as {split:?}"
+            );
+            assert!(got.closed);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_beyond_the_in_flight_limit_get_503_with_retry_after_and_nothing_happens() {
     let s = Server::start_with(limits(&[

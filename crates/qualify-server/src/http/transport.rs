@@ -43,6 +43,11 @@ use crate::http::path::App;
 /// hyper refuses a smaller read buffer.
 const MIN_HEADER_BYTES: usize = 8 * 1024;
 
+/// hyper's read buffer is this much larger than `max_header_bytes`: whether hyper's own limit
+/// trips depends on how the bytes arrive (the buffer holds what one read brought), so it only
+/// backs up [`head_within`], which counts a head's bytes exactly.
+const HEAD_SLACK: usize = 16 * 1024;
+
 /// What the transport bounds (`ServerConfig` has the meaning of each).
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -71,10 +76,14 @@ pub async fn run(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
+        .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES) + HEAD_SLACK)
         .keep_alive(true);
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
     let app = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(
+            config.max_header_bytes,
+            head_within,
+        ))
         .layer(middleware::from_fn_with_state(in_flight, limit_in_flight))
         .service(app);
     let connections = Connections::new(config.max_connections.max(1));
@@ -330,6 +339,35 @@ where
             }))
         })
     }
+}
+
+/// The bytes of a request's head as HTTP/1.1 spells it: the request line, each header line and
+/// the blank line. Whitespace around a header's value (which HTTP ignores) is not counted, so the
+/// figure is the same however the client spaced or split its head.
+fn head_bytes(req: &Request) -> usize {
+    const CRLF: usize = 2;
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len() + CRLF;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + CRLF)
+        .sum();
+    line + headers + CRLF
+}
+
+/// A head over `max_header_bytes` is refused with 431 and the connection closed, whatever way
+/// its bytes arrived (hyper's own bound, a little above, catches what is larger still).
+async fn head_within(State(max): State<usize>, req: Request, next: Next) -> Response {
+    if head_bytes(&req) > max {
+        let mut refused = axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+        refused.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+        return refused;
+    }
+    next.run(req).await
 }
 
 /// At most `max_in_flight` requests are handled at once; the next one is answered at once with
