@@ -17,13 +17,16 @@
   const TOKEN_KEY = "qualify.console.token";
   const QUALIFICATIONS = ["Education", "GovernmentCommunityCloud", "StateOwnedEntity"];
   const STATUSES = ["InReview", "Approved", "Denied"];
-  // Microsoft's published denial reasons (api.md 4.2); free text is allowed too.
+  // Microsoft's published denial reasons (api.md 4.2, and the two of the REST change log;
+  // docs/vetting.md lists them); free text is allowed too.
   const REASONS = [
     "Not an Education Customer",
     "No longer an Education Customer",
     "Not an Academic Domain",
     "Not an eligible Library",
     "Not an eligible Museum",
+    "Not an Education Customer - After Review",
+    "Restricted being an Education Customer",
   ];
   const CONFLICT = "This request changed since you opened it";
 

@@ -244,4 +244,38 @@ mod tests {
             assert!(!loopback_host(host), "{host}");
         }
     }
+
+    /// The denial reasons the console suggests are the ones docs/vetting.md lists.
+    #[test]
+    fn the_suggested_reasons_are_the_documented_ones() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let script =
+            std::fs::read_to_string(format!("{root}/crates/qualify-server/console/console.js"))
+                .unwrap();
+        let list = script
+            .split_once("const REASONS = [")
+            .and_then(|(_, rest)| rest.split_once("];"))
+            .expect("REASONS in console.js")
+            .0;
+        let suggested: Vec<&str> = list
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\","))
+            .collect();
+        let docs = std::fs::read_to_string(format!("{root}/docs/vetting.md")).unwrap();
+        // The paragraph that lists them, its lines joined.
+        let documented = docs
+            .split_once("the console suggests the reasons")
+            .and_then(|(_, rest)| rest.split_once(".\n"))
+            .expect("the reasons in docs/vetting.md")
+            .0
+            .replace('\n', " ");
+        assert_eq!(suggested.len(), 7, "{suggested:?}");
+        for reason in &suggested {
+            assert!(
+                documented.contains(&format!("`{reason}`")),
+                "{reason} is suggested but not in docs/vetting.md"
+            );
+        }
+        assert_eq!(documented.matches('`').count(), 2 * suggested.len());
+    }
 }

@@ -14,9 +14,6 @@ use time::format_description::well_known::Rfc3339;
 use crate::http::body::{BODY_LIMIT, is_json, read_body};
 use crate::http::error::ApiError;
 
-/// Control bodies keep the API's 1 MiB limit; seed and restore documents may be this large.
-pub const FIXTURE_BODY_LIMIT: usize = 64 * 1024 * 1024;
-
 /// A 400 naming the offending field by its JSON path.
 pub fn invalid_at(path: &str, message: impl std::fmt::Display) -> ApiError {
     if path.is_empty() {
