@@ -688,6 +688,8 @@ async fn validation_codes_list_is_a_bare_array_of_the_partners_codes() {
             assert_eq!(c["partnerId"], p.id.to_string(), "{c}");
             assert_eq!(c["organizationName"], "Contoso Gov", "{c}");
             assert!(c["eTag"].as_str().is_some_and(|e| !e.is_empty()), "{c}");
+            // Both spellings, for the .NET SDK and the Java SDK.
+            assert_eq!(c["etag"], c["eTag"], "{c}");
             let max = if c["validationId"] == a.as_str() {
                 5
             } else {

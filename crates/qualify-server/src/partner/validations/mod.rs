@@ -24,7 +24,7 @@ use crate::http::responses::{Forbidden, NotFound};
     summary = "The calling partner's GCC validation codes",
     responses(
         (status = 200, description = "A bare array of the partner's codes.", body = Vec<ValidationCodeOut>,
-            example = json!([{"partnerId": "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d", "organizationName": "Contoso, Inc.", "validationId": "12345", "maxCreates": 5, "remainingCreates": 4, "eTag": "b3JnYW5pemF0aW9u"}])),
+            example = json!([{"partnerId": "9daaeb1c-4195-4db5-9f1d-509eb70c8c2d", "organizationName": "Contoso, Inc.", "validationId": "12345", "maxCreates": 5, "remainingCreates": 4, "eTag": "b3JnYW5pemF0aW9u", "etag": "b3JnYW5pemF0aW9u"}])),
     ),
 )]
 pub async fn list_codes(

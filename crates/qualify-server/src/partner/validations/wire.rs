@@ -18,7 +18,10 @@ pub struct ValidationCodeOut {
     pub validation_id: String,
     pub max_creates: i64,
     pub remaining_creates: i64,
+    /// As Partner Center's reference spells it (the .NET SDK reads it, case-insensitively).
     pub e_tag: String,
+    /// The same etag, as Microsoft's Java SDK reads it (its model's field is `etag`).
+    pub etag: String,
 }
 
 impl From<&ValidationCode> for ValidationCodeOut {
@@ -30,6 +33,7 @@ impl From<&ValidationCode> for ValidationCodeOut {
             max_creates: c.max_creates,
             remaining_creates: c.remaining_creates,
             e_tag: c.etag.clone(),
+            etag: c.etag.clone(),
         }
     }
 }
