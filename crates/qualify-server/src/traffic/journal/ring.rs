@@ -74,8 +74,9 @@ impl Rings {
         }
     }
 
-    /// The entries of `partner`'s scope (or of all, in `seq` order) with `seq > after`, at most
-    /// `limit`.
+    /// The entries of `partner`'s scope (oldest first, at most `limit`), or of all scopes (in no
+    /// order, every one: the caller orders and cuts them once the lock is released) with
+    /// `seq > after`.
     fn entries(&self, partner: Option<PartnerId>, after: u64, limit: usize) -> Vec<Arc<Entry>> {
         // Entries are in seq order: skip the older ones by binary search.
         fn after_in(s: &Scope, after: u64) -> std::collections::vec_deque::Iter<'_, Arc<Entry>> {
@@ -88,17 +89,12 @@ impl Rings {
                 .get(&Some(p))
                 .map(|s| after_in(s, after).take(limit).cloned().collect())
                 .unwrap_or_default(),
-            None => {
-                let mut all: Vec<Arc<Entry>> = self
-                    .scopes
-                    .values()
-                    .flat_map(|s| after_in(s, after))
-                    .cloned()
-                    .collect();
-                all.sort_unstable_by_key(|e| e.seq);
-                all.truncate(limit);
-                all
-            }
+            None => self
+                .scopes
+                .values()
+                .flat_map(|s| after_in(s, after))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -192,11 +188,17 @@ impl Journal {
 
     /// The entries (of `partner`, or all) with `seq > after`, oldest first, at most `limit`.
     pub fn page(&self, partner: Option<PartnerId>, after: u64, limit: usize) -> Page {
-        let rings = self.lock();
-        Page {
-            entries: rings.entries(partner, after, limit),
-            evicted: rings.evicted(partner),
+        let (mut entries, evicted) = {
+            let rings = self.lock();
+            (rings.entries(partner, after, limit), rings.evicted(partner))
+        };
+        if partner.is_none() {
+            // Merged across the partners' rings outside the lock: an operator's read of the
+            // whole journal holds up the partners' requests only while pointers are copied.
+            entries.sort_unstable_by_key(|e| e.seq);
+            entries.truncate(limit);
         }
+        Page { entries, evicted }
     }
 
     /// Every entry of the scope, oldest first, and how many of the scope were evicted.
